@@ -1,0 +1,1 @@
+"""Kiln: a self-hosted ML platform that speaks SageMaker's API."""

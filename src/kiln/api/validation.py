@@ -1,0 +1,106 @@
+"""Request validation against botocore's own service model.
+
+botocore's ``ParamValidator`` checks required members, types and minimums; AWS's servers also
+enforce maximum lengths, patterns and enums, which botocore leaves to them, so this module checks
+those too, from the same model. No field list is copied by hand.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.loaders import Loader
+from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
+from botocore.validate import ParamValidator
+
+from kiln.errors import ValidationError
+
+
+@functools.cache
+def service_model(service: str) -> ServiceModel:
+    """botocore's model of ``service`` (e.g. ``sagemaker``)."""
+    return ServiceModel(Loader().load_service_model(service, "service-2"), service)
+
+
+def operation_model(service: str, operation: str) -> OperationModel | None:
+    """The model of ``operation``, or None if the service has no such operation."""
+    model = service_model(service)
+    if operation not in model.operation_names:
+        return None
+    return model.operation_model(operation)
+
+
+def validate(operation: OperationModel, params: Mapping[str, Any]) -> None:
+    """Raise ``ValidationError`` (AWS's wording) if ``params`` break the operation's input shape."""
+    if operation.input_shape is None:
+        return
+    report = ParamValidator().validate(dict(params), operation.input_shape)
+    if report.has_errors():
+        raise ValidationError(report.generate_report())
+    problems: list[str] = []
+    _check(params, operation.input_shape, "", problems)
+    if problems:
+        count = len(problems)
+        noun = "error" if count == 1 else "errors"
+        raise ValidationError(f"{count} validation {noun} detected: " + "; ".join(problems))
+
+
+def _check(value: Any, shape: Shape, path: str, problems: list[str]) -> None:
+    if isinstance(shape, StructureShape) and isinstance(value, Mapping):
+        for name, member in shape.members.items():
+            if name in value:
+                _check(value[name], member, _join(path, name), problems)
+    elif isinstance(shape, ListShape) and isinstance(value, list):
+        _check_length(value, shape, path, problems)
+        for i, item in enumerate(value):
+            _check(item, shape.member, f"{path}.{i + 1}.member", problems)
+    elif isinstance(shape, MapShape) and isinstance(value, Mapping):
+        _check_length(value, shape, path, problems)
+        for key, item in value.items():
+            _check(key, shape.key, f"{path}.key", problems)
+            _check(item, shape.value, f"{path}.value", problems)
+    elif shape.type_name == "string" and isinstance(value, str):
+        _check_string(value, shape, path, problems)
+
+
+def _check_length(value: Any, shape: Shape, path: str, problems: list[str]) -> None:
+    maximum = shape.metadata.get("max")
+    if maximum is not None and len(value) > maximum:
+        problems.append(
+            f"Value at '{path}' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {maximum}"
+        )
+
+
+def _check_string(value: str, shape: Shape, path: str, problems: list[str]) -> None:
+    _check_length(value, shape, path, problems)
+    enum = shape.metadata.get("enum")
+    if enum and value not in enum:
+        problems.append(
+            f"Value '{value}' at '{path}' failed to satisfy constraint: "
+            f"Member must satisfy enum value set: [{', '.join(enum)}]"
+        )
+    pattern = shape.metadata.get("pattern")
+    compiled = _compiled(pattern) if pattern else None
+    if compiled is not None and compiled.fullmatch(value) is None:
+        problems.append(
+            f"Value '{value}' at '{path}' failed to satisfy constraint: "
+            f"Member must satisfy regular expression pattern: {pattern}"
+        )
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str] | None:
+    """The pattern as a Python regex; None for the few Java-only ones (``\\p{…}``)."""
+    try:
+        return re.compile(pattern, re.DOTALL)
+    except re.error:
+        return None
+
+
+def _join(path: str, name: str) -> str:
+    member = name[:1].lower() + name[1:]
+    return f"{path}.{member}" if path else member

@@ -1,0 +1,1 @@
+"""Compute backends: where job processes run. ``local`` runs them on this machine."""

@@ -1,0 +1,6 @@
+"""Metadata store: SQLAlchemy tables, the engine, Alembic migrations, and the stores."""
+
+from kiln.db.engine import connect
+from kiln.db.training_jobs import TrainingJobRecord, TrainingJobStore
+
+__all__ = ["TrainingJobRecord", "TrainingJobStore", "connect"]

@@ -1,0 +1,104 @@
+"""``kiln server``: wires settings, store, storage, compute and services into one process.
+
+Start order: metadata store (migrated), embedded S3 server (unless external), training
+scheduler (applies the restart rule), then the HTTP listener. Stop order is the reverse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import uvicorn
+from starlette.applications import Starlette
+
+from kiln.api.app import build_app
+from kiln.compute.local import LocalBackend
+from kiln.config import Settings
+from kiln.db import TrainingJobRecord, TrainingJobStore, connect
+from kiln.services.capacity import Demand
+from kiln.services.training import TrainingService, job_demand, parse_spec
+from kiln.services.training_runner import TrainingRunner
+from kiln.services.training_scheduler import TrainingScheduler
+from kiln.storage import EmbeddedS3Server, ObjectStore
+
+log = logging.getLogger(__name__)
+
+
+class KilnServer:
+    """Every long-lived part of ``kiln server``, built from one ``Settings``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        for folder in (settings.home, settings.logs_dir, settings.workspaces_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        self.engine = connect(settings.database_url)
+        self.jobs = TrainingJobStore(self.engine)
+        self.objects = ObjectStore.from_settings(settings)
+        self.s3_server = EmbeddedS3Server(settings) if settings.is_embedded_s3 else None
+        self.backend = LocalBackend(hidden=settings.home, sandbox=settings.sandbox)
+        self.scheduler = TrainingScheduler(
+            self.jobs,
+            self._make_runner,
+            lambda record: job_demand(settings, parse_spec(record.spec)),
+            Demand(settings.capacity_vcpus, settings.capacity_memory_mib),
+        )
+        self.training = TrainingService(settings, self.jobs, self.scheduler)
+        self.app = build_app(
+            {
+                "CreateTrainingJob": self.training.create_training_job,
+                "DescribeTrainingJob": self.training.describe_training_job,
+                "ListTrainingJobs": self.training.list_training_jobs,
+                "StopTrainingJob": self.training.stop_training_job,
+            },
+            logs_dir=settings.logs_dir,
+            job_status=self._job_status,
+            lifespan=self._lifespan,
+        )
+
+    def start(self) -> None:
+        """Start the embedded store and the controllers."""
+        if self.s3_server is not None:
+            self.s3_server.start()
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        """Stop the controllers and the embedded store."""
+        self.scheduler.stop()
+        if self.s3_server is not None:
+            self.s3_server.stop()
+        self.engine.dispose()
+
+    def _make_runner(
+        self, record: TrainingJobRecord, on_exit: Callable[[str], None]
+    ) -> TrainingRunner:
+        return TrainingRunner(self.settings, self.jobs, self.objects, self.backend, record, on_exit)
+
+    def _job_status(self, name: str) -> str | None:
+        record = self.jobs.get(name)
+        return None if record is None else record.status
+
+    @asynccontextmanager
+    async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        await asyncio.to_thread(self.start)
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(self.stop)
+
+
+def serve(settings: Settings) -> None:
+    """Run ``kiln server`` in the foreground until interrupted."""
+    kiln = KilnServer(settings)
+    config = uvicorn.Config(
+        kiln.app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        access_log=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    server.run()

@@ -1,0 +1,1 @@
+"""Plain-Python services: validation, state machines and the controllers that drive them."""

@@ -1,0 +1,281 @@
+"""The training service: CreateTrainingJob, DescribeTrainingJob, ListTrainingJobs, StopTrainingJob.
+
+Calls validate, write desired state to the store and wake the scheduler; the scheduler and its
+runners (``kiln.services.training_runner``) do the work. Requests and answers are SageMaker
+shapes (PascalCase dicts), already checked against botocore's service model by the API layer.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from pydantic import ValidationError as PydanticValidationError
+
+from kiln.config import Settings
+from kiln.db import TrainingJobRecord, TrainingJobStore
+from kiln.db.listing import ListQuery
+from kiln.errors import (
+    NotFoundError,
+    ResourceLimitError,
+    UnsupportedError,
+    ValidationError,
+)
+from kiln.services.capacity import Demand, can_ever_fit
+from kiln.services.images import resolve_image
+from kiln.services.training_states import is_terminal, transition
+from kiln.shapes.training import TrainingJobSpec
+from kiln.storage import S3Uri
+
+_SORT_COLUMNS = {"Name": "name", "CreationTime": "creation_time", "Status": "status"}
+
+
+class Scheduler(Protocol):
+    """What the service needs of the training scheduler."""
+
+    def wake(self) -> None:
+        """Look at the queue again."""
+
+    def request_stop(self, name: str) -> None:
+        """Stop the job if it runs."""
+
+
+class TrainingService:
+    """SageMaker's training-job operations over Kiln's store and scheduler."""
+
+    def __init__(self, settings: Settings, store: TrainingJobStore, scheduler: Scheduler) -> None:
+        self._settings = settings
+        self._store = store
+        self._scheduler = scheduler
+
+    def create_training_job(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate and queue a job; ``{"TrainingJobArn": …}``."""
+        spec = parse_spec(request)
+        demand = job_demand(self._settings, spec)
+        check_inputs(spec)
+        capacity = Demand(self._settings.capacity_vcpus, self._settings.capacity_memory_mib)
+        if not can_ever_fit(demand, capacity):
+            raise ResourceLimitError(
+                f"{spec.resource_config.instance_count} x {spec.resource_config.instance_type} "
+                f"needs {demand.vcpus} vCPUs and {demand.memory_mib} MiB; this Kiln has "
+                f"{capacity.vcpus} vCPUs and {capacity.memory_mib} MiB "
+                "(KILN_CAPACITY_VCPUS, KILN_CAPACITY_MEMORY_MIB)"
+            )
+        now = time.time()
+        stored = dict(request)
+        stored.setdefault("StoppingCondition", {"MaxRuntimeInSeconds": 86400})
+        record = TrainingJobRecord(
+            name=spec.training_job_name,
+            arn=self._settings.arn("training-job", spec.training_job_name),
+            status="InProgress",
+            secondary_status="Starting",
+            creation_time=now,
+            last_modified_time=now,
+            spec=stored,
+        )
+        transition(record, "Starting", now=now)
+        self._store.add(record)
+        self._scheduler.wake()
+        return {"TrainingJobArn": record.arn}
+
+    def describe_training_job(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """The job as ``DescribeTrainingJob`` answers it."""
+        return describe(self._get(request["TrainingJobName"]))
+
+    def list_training_jobs(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """One page of job summaries."""
+        records, token = self._store.list(list_query(request, default_descending=False))
+        answer: dict[str, Any] = {"TrainingJobSummaries": [summary(r) for r in records]}
+        if token:
+            answer["NextToken"] = token
+        return answer
+
+    def stop_training_job(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """Ask a running or queued job to stop."""
+        record = self._get(request["TrainingJobName"])
+        if is_terminal(record):
+            raise ValidationError(
+                f"The request was rejected because the training job is in status {record.status}."
+            )
+        if record.status == "InProgress":
+            self._store.modify(record.name, lambda r: transition(r, "Stopping"))
+        self._scheduler.request_stop(record.name)
+        return {}
+
+    def _get(self, name: str) -> TrainingJobRecord:
+        record = self._store.get(name)
+        if record is None:
+            raise NotFoundError("Requested resource not found.")
+        return record
+
+
+def parse_spec(request: Mapping[str, Any]) -> TrainingJobSpec:
+    """The typed view of a request; ValidationError where a member has the wrong shape."""
+    try:
+        return TrainingJobSpec.model_validate(request)
+    except PydanticValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ValidationError(f"Invalid {where}: {first['msg']}") from None
+
+
+def job_demand(settings: Settings, spec: TrainingJobSpec) -> Demand:
+    """The vCPUs and memory the job occupies; ValidationError for unknown instance types."""
+    instance_type = spec.resource_config.instance_type
+    size = settings.instance_types.get(instance_type)
+    if size is None:
+        known = ", ".join(sorted(settings.instance_types))
+        raise ValidationError(
+            f"Instance type {instance_type!r} is not in Kiln's instance table. Known: {known}"
+        )
+    count = spec.resource_config.instance_count
+    return Demand(size.vcpus * count, size.memory_mib * count)
+
+
+def check_inputs(spec: TrainingJobSpec) -> None:
+    """Semantic checks botocore's model cannot express; ValidationError naming the member."""
+    algorithm = spec.algorithm_specification
+    if algorithm.algorithm_name:
+        raise UnsupportedError("AlgorithmSpecification.AlgorithmName: Kiln has no built-in algorithms")
+    resolve_image(algorithm.training_image)
+    program = entry_program(spec)
+    if algorithm.container_entrypoint is None:
+        if algorithm.container_arguments:
+            raise ValidationError(
+                "AlgorithmSpecification.ContainerArguments needs a ContainerEntrypoint: "
+                "the kiln/python image has no ENTRYPOINT of its own"
+            )
+        if program is None:
+            raise ValidationError(
+                "Nothing to run: set AlgorithmSpecification.ContainerEntrypoint, or the "
+                "sagemaker_program and sagemaker_submit_directory hyperparameters (script mode)"
+            )
+        submit_directory(spec)
+    _check_channels(spec)
+    S3Uri.parse(spec.output_data_config.s3_output_path)
+    if spec.checkpoint_config is not None:
+        S3Uri.parse(spec.checkpoint_config.s3_uri)
+        if not spec.checkpoint_config.local_path.startswith("/opt/ml/"):
+            raise ValidationError(
+                f"CheckpointConfig.LocalPath {spec.checkpoint_config.local_path!r} must lie "
+                "under /opt/ml/"
+            )
+    for metric in algorithm.metric_definitions:
+        try:
+            re.compile(metric.regex)
+        except re.error as e:
+            raise ValidationError(
+                f"MetricDefinitions {metric.name!r}: invalid regex {metric.regex!r} ({e})"
+            ) from None
+
+
+def _check_channels(spec: TrainingJobSpec) -> None:
+    names = [c.channel_name for c in spec.input_data_config]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValidationError(f"InputDataConfig: channel names must be unique: {duplicates}")
+    for channel in spec.input_data_config:
+        source = channel.data_source.s3_data_source
+        if source is None:
+            raise UnsupportedError(
+                f"Channel {channel.channel_name!r}: only S3DataSource is supported"
+            )
+        if source.s3_data_type != "S3Prefix":
+            raise UnsupportedError(
+                f"Channel {channel.channel_name!r}: S3DataType {source.s3_data_type!r} is not "
+                "supported; use S3Prefix"
+            )
+        mode = channel.input_mode or spec.algorithm_specification.training_input_mode
+        if mode == "Pipe":
+            raise UnsupportedError(
+                f"Channel {channel.channel_name!r}: Pipe mode is not supported; use File"
+            )
+        S3Uri.parse(source.s3_uri)
+
+
+def _decoded(value: str) -> str:
+    """A hyperparameter string, JSON-decoded when the SDK quoted it."""
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+def entry_program(spec: TrainingJobSpec) -> str | None:
+    """The script-mode program (``sagemaker_program``), if any."""
+    raw = spec.hyperparameters.get("sagemaker_program")
+    return None if raw is None else _decoded(raw)
+
+
+def submit_directory(spec: TrainingJobSpec) -> S3Uri:
+    """The ``sagemaker_submit_directory`` tarball; ValidationError if absent or not ``s3://``."""
+    raw = spec.hyperparameters.get("sagemaker_submit_directory")
+    if raw is None:
+        raise ValidationError(
+            "Hyperparameter sagemaker_program needs sagemaker_submit_directory, the s3:// URI "
+            "of a sourcedir.tar.gz"
+        )
+    return S3Uri.parse(_decoded(raw))
+
+
+def list_query(request: Mapping[str, Any], *, default_descending: bool) -> ListQuery:
+    """A store query from a ``List*`` request's common members."""
+    order = request.get("SortOrder")
+    return ListQuery(
+        sort_by=_SORT_COLUMNS[request.get("SortBy", "CreationTime")],
+        descending=default_descending if order is None else order == "Descending",
+        max_results=int(request.get("MaxResults", 10)),
+        next_token=request.get("NextToken"),
+        name_contains=request.get("NameContains"),
+        status_equals=request.get("StatusEquals"),
+        created_after=request.get("CreationTimeAfter"),
+        created_before=request.get("CreationTimeBefore"),
+        modified_after=request.get("LastModifiedTimeAfter"),
+        modified_before=request.get("LastModifiedTimeBefore"),
+    )
+
+
+def summary(record: TrainingJobRecord) -> dict[str, Any]:
+    """A ``TrainingJobSummary``."""
+    answer: dict[str, Any] = {
+        "TrainingJobName": record.name,
+        "TrainingJobArn": record.arn,
+        "CreationTime": record.creation_time,
+        "LastModifiedTime": record.last_modified_time,
+        "TrainingJobStatus": record.status,
+        "SecondaryStatus": record.secondary_status,
+    }
+    if record.end_time is not None:
+        answer["TrainingEndTime"] = record.end_time
+    return answer
+
+
+_STATE_FIELDS = (
+    "FailureReason",
+    "ModelArtifacts",
+    "FinalMetricDataList",
+    "TrainingStartTime",
+    "TrainingEndTime",
+    "TrainingTimeInSeconds",
+    "BillableTimeInSeconds",
+)
+
+
+def describe(record: TrainingJobRecord) -> dict[str, Any]:
+    """The ``DescribeTrainingJob`` answer for a record."""
+    answer = dict(record.spec)
+    answer.pop("Tags", None)
+    answer.update(
+        {
+            "TrainingJobName": record.name,
+            "TrainingJobArn": record.arn,
+            "TrainingJobStatus": record.status,
+            "SecondaryStatus": record.secondary_status,
+            "CreationTime": record.creation_time,
+            "LastModifiedTime": record.last_modified_time,
+            "SecondaryStatusTransitions": record.state.get("SecondaryStatusTransitions", []),
+        }
+    )
+    answer.update({k: record.state[k] for k in _STATE_FIELDS if k in record.state})
+    return answer

