@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -102,3 +104,48 @@ def serve(settings: Settings) -> None:
     )
     server = uvicorn.Server(config)
     server.run()
+
+
+class ServerThread:
+    """``kiln server`` on a background thread: for tests, benchmarks and the demo.
+
+    Listens on ``settings.port`` (0 picks a free port; ``endpoint`` tells which one).
+    """
+
+    def __init__(self, settings: Settings, log_level: str = "warning") -> None:
+        self.kiln = KilnServer(settings)
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                self.kiln.app,
+                host=settings.host,
+                port=settings.port,
+                log_level=log_level,
+                access_log=False,
+                lifespan="on",
+            )
+        )
+        self._thread = threading.Thread(target=self._server.run, name="kiln-server", daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        """The URL the API answers on."""
+        socket = self._server.servers[0].sockets[0]
+        host, port = socket.getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    def start(self, timeout: float = 30.0) -> ServerThread:
+        """Start and wait until the server accepts requests."""
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("kiln server failed to start; see the log above")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"kiln server did not start within {timeout:.0f} s")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        """Stop the server and wait for its thread."""
+        self._server.should_exit = True
+        self._thread.join(timeout=120)

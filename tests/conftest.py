@@ -1,0 +1,203 @@
+"""Shared fixtures: a clean environment per test, and a real ``kiln server`` on loopback."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import tarfile
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from kiln.config import Settings
+from kiln.server import ServerThread
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+ROLE = "arn:aws:iam::000000000000:role/kiln"
+
+# Read before clean_environ wipes the environment: the CI's PostgreSQL, when there is one.
+POSTGRES_URL = os.environ.get("KILN_TEST_DATABASE_URL")
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(tmp_path: Path) -> Iterator[None]:
+    """Every test starts with no KILN_*/AWS_* variables and its own KILN_HOME."""
+    saved = dict(os.environ)
+    for key in list(os.environ):
+        if key.startswith(("KILN_", "AWS_")):
+            del os.environ[key]
+    os.environ["KILN_HOME"] = str(tmp_path / "kiln-home")
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(params=["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: SQLite always, PostgreSQL too when KILN_TEST_DATABASE_URL is set."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'kiln.db'}"
+        return
+    assert POSTGRES_URL is not None
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"kiln_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def make_settings(home: Path, database_url: str, **overrides: str) -> Settings:
+    """Settings for a test server: free ports, short grace, room for a few small jobs."""
+    env = {
+        "KILN_HOME": str(home),
+        "KILN_DATABASE_URL": database_url,
+        "KILN_PORT": "0",
+        "KILN_S3_PORT": str(free_port()),
+        "KILN_STOP_GRACE_SECONDS": "3",
+        "KILN_CAPACITY_VCPUS": "4",
+        "KILN_CAPACITY_MEMORY_MIB": "16384",
+        **overrides,
+    }
+    return Settings.from_env(env)
+
+
+@dataclass
+class Kiln:
+    """A running server and boto3 clients pointed at it."""
+
+    settings: Settings
+    thread: ServerThread
+
+    @property
+    def endpoint(self) -> str:
+        return self.thread.endpoint
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for ``service`` (sagemaker, sagemaker-runtime, s3) against this Kiln."""
+        creds = self.settings.credentials
+        endpoint = self.settings.s3_endpoint_url if service == "s3" else self.endpoint
+        return boto3.session.Session().client(
+            service,
+            endpoint_url=endpoint,
+            region_name=self.settings.region,
+            aws_access_key_id=creds.access_key_id,
+            aws_secret_access_key=creds.secret_access_key,
+        )
+
+    @property
+    def sagemaker(self) -> Any:
+        return self.client("sagemaker")
+
+    @property
+    def s3(self) -> Any:
+        return self.client("s3")
+
+    def wait(self, job: str, timeout: float = 120) -> dict[str, Any]:
+        """Wait with boto3's own waiter until ``job`` ends; its description."""
+        self.sagemaker.get_waiter("training_job_completed_or_stopped").wait(
+            TrainingJobName=job,
+            WaiterConfig={"Delay": 0.2, "MaxAttempts": int(timeout / 0.2)},
+        )
+        return dict(self.sagemaker.describe_training_job(TrainingJobName=job))
+
+
+def start_kiln(settings: Settings) -> Kiln:
+    """Start a server for ``settings``."""
+    return Kiln(settings, ServerThread(settings).start())
+
+
+@pytest.fixture
+def kiln_settings(tmp_path: Path, database_url: str) -> Settings:
+    """Settings for this test's server."""
+    return make_settings(tmp_path / "kiln-home", database_url)
+
+
+@pytest.fixture
+def kiln(kiln_settings: Settings) -> Iterator[Kiln]:
+    """A real ``kiln server`` on 127.0.0.1 with its embedded S3 store."""
+    server = start_kiln(kiln_settings)
+    try:
+        yield server
+    finally:
+        server.thread.stop()
+
+
+def source_tarball(files: Mapping[str, str | bytes]) -> bytes:
+    """A ``sourcedir.tar.gz`` holding ``files`` (name → content) at its root."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, content in files.items():
+            data = content.encode() if isinstance(content, str) else content
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def upload_source(kiln: Kiln, files: Mapping[str, str | bytes], bucket: str = "code") -> str:
+    """Upload a source tarball; its ``s3://`` URI."""
+    s3 = kiln.s3
+    try:
+        s3.create_bucket(Bucket=bucket)
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    key = f"{uuid.uuid4().hex}/sourcedir.tar.gz"
+    s3.put_object(Bucket=bucket, Key=key, Body=source_tarball(files))
+    return f"s3://{bucket}/{key}"
+
+
+def script_job(
+    name: str,
+    source_uri: str,
+    program: str = "train.py",
+    *,
+    hyperparameters: Mapping[str, str] | None = None,
+    channels: Mapping[str, str] | None = None,
+    output: str = "s3://output/jobs",
+    max_runtime: int = 300,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A CreateTrainingJob request in script mode, as the sagemaker SDK v2 sends it."""
+    return {
+        "TrainingJobName": name,
+        "RoleArn": ROLE,
+        "AlgorithmSpecification": {"TrainingImage": "kiln/python", "TrainingInputMode": "File"},
+        "HyperParameters": {
+            "sagemaker_program": f'"{program}"',
+            "sagemaker_submit_directory": f'"{source_uri}"',
+            **(hyperparameters or {}),
+        },
+        "InputDataConfig": [
+            {
+                "ChannelName": channel,
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri}},
+            }
+            for channel, uri in (channels or {}).items()
+        ],
+        "OutputDataConfig": {"S3OutputPath": output},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+        "StoppingCondition": {"MaxRuntimeInSeconds": max_runtime},
+        **extra,
+    }
