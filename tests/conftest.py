@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import WaiterError
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -115,10 +116,14 @@ class Kiln:
 
     def wait(self, job: str, timeout: float = 120) -> dict[str, Any]:
         """Wait with boto3's own waiter until ``job`` ends; its description."""
-        self.sagemaker.get_waiter("training_job_completed_or_stopped").wait(
-            TrainingJobName=job,
-            WaiterConfig={"Delay": 0.2, "MaxAttempts": int(timeout / 0.2)},
-        )
+        try:
+            self.sagemaker.get_waiter("training_job_completed_or_stopped").wait(
+                TrainingJobName=job,
+                WaiterConfig={"Delay": 0.2, "MaxAttempts": int(timeout / 0.2)},
+            )
+        except WaiterError as e:
+            if "terminal failure state" not in str(e):  # Failed is an end too
+                raise
         return dict(self.sagemaker.describe_training_job(TrainingJobName=job))
 
 
@@ -159,10 +164,7 @@ def source_tarball(files: Mapping[str, str | bytes]) -> bytes:
 def upload_source(kiln: Kiln, files: Mapping[str, str | bytes], bucket: str = "code") -> str:
     """Upload a source tarball; its ``s3://`` URI."""
     s3 = kiln.s3
-    try:
-        s3.create_bucket(Bucket=bucket)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
+    kiln.thread.kiln.objects.ensure_bucket(bucket)
     key = f"{uuid.uuid4().hex}/sourcedir.tar.gz"
     s3.put_object(Bucket=bucket, Key=key, Body=source_tarball(files))
     return f"s3://{bucket}/{key}"
@@ -180,7 +182,7 @@ def script_job(
     **extra: Any,
 ) -> dict[str, Any]:
     """A CreateTrainingJob request in script mode, as the sagemaker SDK v2 sends it."""
-    return {
+    request: dict[str, Any] = {
         "TrainingJobName": name,
         "RoleArn": ROLE,
         "AlgorithmSpecification": {"TrainingImage": "kiln/python", "TrainingInputMode": "File"},
@@ -189,15 +191,17 @@ def script_job(
             "sagemaker_submit_directory": f'"{source_uri}"',
             **(hyperparameters or {}),
         },
-        "InputDataConfig": [
-            {
-                "ChannelName": channel,
-                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri}},
-            }
-            for channel, uri in (channels or {}).items()
-        ],
         "OutputDataConfig": {"S3OutputPath": output},
         "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
         "StoppingCondition": {"MaxRuntimeInSeconds": max_runtime},
         **extra,
     }
+    if channels:
+        request["InputDataConfig"] = [
+            {
+                "ChannelName": channel,
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri}},
+            }
+            for channel, uri in channels.items()
+        ]
+    return request

@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sysconfig
@@ -92,6 +93,7 @@ class ObjectStore:
 
     def __init__(self, client: S3Client) -> None:
         self.client = client
+        self._known_buckets: set[str] = set()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ObjectStore:
@@ -100,17 +102,25 @@ class ObjectStore:
 
     def ensure_bucket(self, bucket: str) -> None:
         """Create ``bucket`` unless it exists."""
+        if bucket in self._known_buckets:
+            return
         try:
             self.client.head_bucket(Bucket=bucket)
         except ClientError:
-            self.client.create_bucket(Bucket=bucket)
+            try:
+                self.client.create_bucket(Bucket=bucket)
+            except ClientError as e:
+                # Another client created it in between: what we wanted.
+                if _code(e) not in ("BucketAlreadyExists", "BucketAlreadyOwnedByYou"):
+                    raise
+        self._known_buckets.add(bucket)
 
     def exists(self, uri: S3Uri) -> bool:
         """Whether an object lives exactly at ``uri``."""
         try:
             self.client.head_object(Bucket=uri.bucket, Key=uri.key)
         except ClientError as e:
-            if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if _code(e) in ("404", "NoSuchKey", "NotFound"):
                 return False
             raise
         return True
@@ -123,7 +133,7 @@ class ObjectStore:
                 for item in page.get("Contents", []):
                     yield item["Key"], item["Size"]
         except ClientError as e:
-            if e.response.get("Error", {}).get("Code") == "NoSuchBucket":
+            if _code(e) == "NoSuchBucket":
                 return
             raise
 
@@ -179,6 +189,10 @@ class ObjectStore:
     def delete(self, uri: S3Uri) -> None:
         """Delete one object (absent objects are fine)."""
         self.client.delete_object(Bucket=uri.bucket, Key=uri.key)
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def _safe_relative(relative: str) -> str:
@@ -292,8 +306,6 @@ def wait_for_port(
 
 def terminate(process: subprocess.Popen[Any], grace: float) -> int:
     """SIGTERM the process group, SIGKILL it after ``grace`` seconds, reap; the exit code."""
-    import signal
-
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
         if process.poll() is not None:
             break

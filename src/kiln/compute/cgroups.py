@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 _ROOT = Path("/sys/fs/cgroup")
+_BASH = shutil.which("bash") or "/bin/bash"
 _CPU_PERIOD_US = 100_000
 
 
@@ -84,8 +86,10 @@ def joining_argv(limits: CgroupLimits | None, argv: list[str]) -> list[str]:
     """``argv`` behind a shell that moves itself into the cgroups, then execs.
 
     Joining before exec (not after spawn) means no child the job forks can escape the limits.
+    bash, not sh: dash drops variables such as ``SM_HP_LEARNING-RATE`` whose names are not
+    shell identifiers, and the toolkit's contract has them.
     """
     if limits is None:
         return argv
     script = 'while [ "$1" != -- ]; do echo $$ > "$1"; shift; done; shift; exec "$@"'
-    return ["/bin/sh", "-c", script, "sh", *map(os.fspath, limits.procs_files), "--", *argv]
+    return [_BASH, "-c", script, "bash", *map(os.fspath, limits.procs_files), "--", *argv]

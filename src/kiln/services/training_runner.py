@@ -411,10 +411,11 @@ class TrainingRunner:
             if failure.exists() and failure.stat().st_size:
                 return failure.read_text(errors="replace")[:_FAILURE_REASON_LIMIT]
         code = failed.exit_code or 1
-        if code < 0:
-            code_text = f"{code} (killed by {signal.Signals(-code).name})"
-        else:
-            code_text = str(code)
+        code_text = str(code)
+        # Negative: the signal itself; 129-159: a shell's or bwrap's 128 + signal number.
+        signum = -code if code < 0 else code - 128 if 128 < code < 160 else None
+        if signum is not None:
+            code_text += f" (killed by {signal.Signals(signum).name})"
         tail = self._log.stderr_tail(failed.name)[-600:]
         command = " ".join(self._argv())
         return (
