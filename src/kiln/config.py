@@ -8,9 +8,9 @@ passed down. Every other module takes what it needs from that object.
 | ``KILN_HOME`` | ``~/.kiln`` | database, storage, workspaces, logs, credentials |
 | ``KILN_DATABASE_URL`` | ``sqlite:///$KILN_HOME/kiln.db`` | SQLAlchemy URL of the metadata store |
 | ``KILN_S3_ENDPOINT_URL`` | embedded rclone on ``KILN_S3_PORT`` | an external S3-compatible store |
-| ``KILN_S3_ACCESS_KEY_ID`` / ``KILN_S3_SECRET_ACCESS_KEY`` | Kiln's keys | the external store's keys |
+| ``KILN_S3_ACCESS_KEY_ID`` / ``..._SECRET_ACCESS_KEY`` | Kiln's keys | the external store's |
 | ``KILN_ACCESS_KEY_ID`` / ``KILN_SECRET_ACCESS_KEY`` | generated once | Kiln's own key pair |
-| ``KILN_HOST`` / ``KILN_PORT`` / ``KILN_S3_PORT`` | ``127.0.0.1`` / 8080 / 9000 | where ``kiln server`` listens |
+| ``KILN_HOST`` / ``KILN_PORT`` / ``KILN_S3_PORT`` | ``127.0.0.1`` / 8080 / 9000 | listeners |
 | ``KILN_ENDPOINT`` | ``http://127.0.0.1:8080`` | where clients find the server |
 | ``KILN_REGION`` | ``us-east-1`` | region in ARNs and client configs |
 | ``KILN_CAPACITY_VCPUS`` / ``KILN_CAPACITY_MEMORY_MIB`` | this machine's | what jobs may occupy |

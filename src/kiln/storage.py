@@ -140,9 +140,7 @@ class ObjectStore:
     def upload_file(self, path: Path, uri: S3Uri, progress: Progress | None = None) -> None:
         """Upload one file (multipart when large)."""
         self.ensure_bucket(uri.bucket)
-        self.client.upload_file(
-            str(path), uri.bucket, uri.key, Config=_TRANSFER, Callback=progress
-        )
+        self.client.upload_file(str(path), uri.bucket, uri.key, Config=_TRANSFER, Callback=progress)
 
     def download_file(self, uri: S3Uri, path: Path, progress: Progress | None = None) -> None:
         """Download one object to ``path``, atomically (no partial file is left on failure)."""
@@ -274,7 +272,11 @@ class EmbeddedS3Server:
     def _watch(self) -> None:
         while not self._should_exit.is_set():
             process = self._process
-            if process is not None and process.poll() is not None and not self._should_exit.is_set():
+            if (
+                process is not None
+                and process.poll() is not None
+                and not self._should_exit.is_set()
+            ):
                 log.warning("embedded S3 server exited (%s); restarting", process.returncode)
                 self.restarts += 1
                 self._should_exit.wait(self._restart_delay)
@@ -295,7 +297,9 @@ def wait_for_port(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before {host}:{port} opened")
+            raise RuntimeError(
+                f"process exited with {process.returncode} before {host}:{port} opened"
+            )
         try:
             with socket.create_connection((host, port), timeout=0.5):
                 return

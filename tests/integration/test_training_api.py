@@ -10,9 +10,8 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from kiln.storage import S3Uri
-
 from conftest import Kiln, script_job, upload_source
+from kiln.storage import S3Uri
 
 pytestmark = pytest.mark.slow
 
@@ -274,7 +273,11 @@ def test_jobs_wait_for_capacity_in_order(kiln: Kiln) -> None:
 
 def test_job_that_can_never_fit_is_refused(kiln: Kiln) -> None:
     request = script_job("huge-1", "s3://code/x.tar.gz")
-    request["ResourceConfig"] = {"InstanceType": "ml.m5.4xlarge", "InstanceCount": 1, "VolumeSizeInGB": 1}
+    request["ResourceConfig"] = {
+        "InstanceType": "ml.m5.4xlarge",
+        "InstanceCount": 1,
+        "VolumeSizeInGB": 1,
+    }
     with pytest.raises(ClientError) as error:
         kiln.sagemaker.create_training_job(**request)
     assert error.value.response["Error"]["Code"] == "ResourceLimitExceeded"

@@ -1,9 +1,9 @@
 """Kiln's native log endpoint (until a CloudWatch-Logs-compatible API lands).
 
-    GET /kiln/v1/training-jobs/{name}/logs?offset=N&follow=true
-    200  text/plain: the job's log from byte ``offset``; with ``follow``, streamed until the job
-         has ended and its log is read to the end
-    400  {"__type": "ValidationException", "message": "Requested resource not found."}
+GET /kiln/v1/training-jobs/{name}/logs?offset=N&follow=true
+200  text/plain: the job's log from byte ``offset``; with ``follow``, streamed until the job
+     has ended and its log is read to the end
+400  {"__type": "ValidationException", "message": "Requested resource not found."}
 """
 
 from __future__ import annotations
@@ -45,7 +45,9 @@ class TrainingLogs:
         path = self._logs_dir / "training" / f"{name}.log"
         return StreamingResponse(self._stream(name, path, offset, follow), media_type="text/plain")
 
-    async def _stream(self, name: str, path: Path, offset: int, follow: bool) -> AsyncIterator[bytes]:
+    async def _stream(
+        self, name: str, path: Path, offset: int, follow: bool
+    ) -> AsyncIterator[bytes]:
         while True:
             finished = self._job_state(name) in ("Completed", "Failed", "Stopped")
             chunk = await asyncio.to_thread(_read_from, path, offset)

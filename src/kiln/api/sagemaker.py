@@ -60,7 +60,11 @@ class SageMakerApi:
             return _error(400, error_code(e), e.message)
         except Exception:
             log.exception("SageMaker.%s failed", name)
-            return _error(500, "InternalFailure", "The request processing has failed because of an unknown error.")
+            return _error(
+                500,
+                "InternalFailure",
+                "The request processing has failed because of an unknown error.",
+            )
         return _json(200, answer)
 
 
@@ -88,7 +92,9 @@ async def _read_json(request: Request) -> dict[str, Any]:
     try:
         params = orjson.loads(body)
     except orjson.JSONDecodeError as e:
-        raise _BadRequest(400, "SerializationException", f"Request body is not valid JSON: {e}") from None
+        raise _BadRequest(
+            400, "SerializationException", f"Request body is not valid JSON: {e}"
+        ) from None
     if not isinstance(params, dict):
         raise _BadRequest(400, "SerializationException", "Request body must be a JSON object")
     return params

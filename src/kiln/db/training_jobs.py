@@ -105,13 +105,11 @@ class TrainingJobStore:
             record.state = copy.deepcopy(record.state)
             change(record)
             connection.execute(
-                update(training_jobs)
-                .where(training_jobs.c.name == name)
-                .values(**record.columns())
+                update(training_jobs).where(training_jobs.c.name == name).values(**record.columns())
             )
         return record
 
-    def list(self, query: ListQuery) -> tuple[list[TrainingJobRecord], str | None]:
+    def page(self, query: ListQuery) -> tuple[list[TrainingJobRecord], str | None]:
         """One page of records and the next page's token."""
         with self._engine.connect() as connection:
             rows, token = list_page(connection, training_jobs, query)

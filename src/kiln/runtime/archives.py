@@ -12,7 +12,7 @@ class UnsafeArchiveError(Exception):
 
 
 def safe_extract(archive: Path, dest: Path) -> None:
-    """Extract ``archive`` into ``dest`` after checking every member; refuse the whole if any is unsafe.
+    """Extract ``archive`` into ``dest``, or refuse the whole archive if any member is unsafe.
 
     Refused: absolute paths, ``..`` parts, links (symbolic or hard) that point outside ``dest``,
     and device or FIFO entries. Nothing is written when a member is refused.

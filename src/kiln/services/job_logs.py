@@ -23,7 +23,7 @@ class JobLog:
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self._file = open(path, "a", encoding="utf-8")
         self._lock = threading.Lock()
         self._metrics = [(m.name, re.compile(m.regex)) for m in metric_definitions]
         self._multi_host = multi_host

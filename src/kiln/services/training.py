@@ -86,7 +86,7 @@ class TrainingService:
 
     def list_training_jobs(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """One page of job summaries."""
-        records, token = self._store.list(list_query(request, default_descending=False))
+        records, token = self._store.page(list_query(request, default_descending=False))
         answer: dict[str, Any] = {"TrainingJobSummaries": [summary(r) for r in records]}
         if token:
             answer["NextToken"] = token
@@ -138,7 +138,9 @@ def check_inputs(spec: TrainingJobSpec) -> None:
     """Semantic checks botocore's model cannot express; ValidationError naming the member."""
     algorithm = spec.algorithm_specification
     if algorithm.algorithm_name:
-        raise UnsupportedError("AlgorithmSpecification.AlgorithmName: Kiln has no built-in algorithms")
+        raise UnsupportedError(
+            "AlgorithmSpecification.AlgorithmName: Kiln has no built-in algorithms"
+        )
     resolve_image(algorithm.training_image)
     program = entry_program(spec)
     if algorithm.container_entrypoint is None:

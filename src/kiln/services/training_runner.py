@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 _POLL_SECONDS = 0.05
 _CHECKPOINT_SYNC_SECONDS = 2.0
 _FAILURE_REASON_LIMIT = 1024
+_DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
 class JobFailure(Exception):
@@ -177,9 +178,7 @@ class TrainingRunner:
         self._record_metrics()
         if ending is Ending.INTERRUPTED:
             self._update(
-                lambda r: transition(
-                    r, "Interrupted", "Kiln server shut down while the job ran"
-                )
+                lambda r: transition(r, "Interrupted", "Kiln server shut down while the job ran")
             )
             return
         if ending is Ending.EXITED and any(h.exit_code for h in self._hosts):
@@ -213,8 +212,12 @@ class TrainingRunner:
                 )
             self._log.note(f"channel {channel.channel_name}: {count} file(s) from {uri}")
             for host in self._hosts[1:]:
-                shutil.copytree(dest, host.layout.channel_dir(channel.channel_name),
-                                copy_function=_link_or_copy, dirs_exist_ok=True)
+                shutil.copytree(
+                    dest,
+                    host.layout.channel_dir(channel.channel_name),
+                    copy_function=_link_or_copy,
+                    dirs_exist_ok=True,
+                )
 
     def _restore_checkpoints(self) -> None:
         config = self._spec.checkpoint_config
@@ -227,14 +230,18 @@ class TrainingRunner:
             sync = CheckpointSync(self._objects, S3Uri.parse(config.s3_uri), folder)
             restored = sync.restore()
             if restored:
-                self._log.note(f"{host.name}: restored {restored} checkpoint file(s) from {config.s3_uri}")
+                self._log.note(
+                    f"{host.name}: restored {restored} checkpoint file(s) from {config.s3_uri}"
+                )
             self._checkpoints.append(sync)
 
     def _unpack_source(self) -> None:
         uri = submit_directory(self._spec)
         archive = self._root / "sourcedir.tar.gz"
         if not self._objects.exists(uri):
-            raise JobFailure(f'ClientError: source archive "{uri}" (sagemaker_submit_directory) not found')
+            raise JobFailure(
+                f'ClientError: source archive "{uri}" (sagemaker_submit_directory) not found'
+            )
         self._objects.download_file(uri, archive)
         try:
             for host in self._hosts:
@@ -308,7 +315,7 @@ class TrainingRunner:
     def _environment(self, seen: Layout, context: TrainingContext) -> dict[str, str]:
         settings = self._settings
         env = {
-            "PATH": f"{self._python.parent}:{os.environ.get('PATH', '/usr/local/bin:/usr/bin:/bin')}",
+            "PATH": f"{self._python.parent}:{os.environ.get('PATH', _DEFAULT_PATH)}",
             "HOME": "/tmp" if self._backend.is_sandboxed else os.environ.get("HOME", "/tmp"),
             "LANG": "C.UTF-8",
             "PYTHONUNBUFFERED": "1",
@@ -358,9 +365,7 @@ class TrainingRunner:
 
     def _terminate(self, grace: float) -> None:
         running = [h for h in self._hosts if h.process is not None and h.exit_code is None]
-        threads = [
-            threading.Thread(target=self._terminate_host, args=(h, grace)) for h in running
-        ]
+        threads = [threading.Thread(target=self._terminate_host, args=(h, grace)) for h in running]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -381,9 +386,7 @@ class TrainingRunner:
     # -- uploading and endings -------------------------------------------------------------------
 
     def _upload_artifacts(self) -> None:
-        output = S3Uri.parse(self._spec.output_data_config.s3_output_path).join(
-            self.name, "output"
-        )
+        output = S3Uri.parse(self._spec.output_data_config.s3_output_path).join(self.name, "output")
         model_uri = output.join("model.tar.gz")
         merged = self._merged("model", lambda layout: layout.model_dir)
         archive = self._root / "model.tar.gz"
@@ -419,7 +422,8 @@ class TrainingRunner:
         tail = self._log.stderr_tail(failed.name)[-600:]
         command = " ".join(self._argv())
         return (
-            f'AlgorithmError: ExecuteUserScriptError:\nExitCode {code_text}\nErrorMessage "{tail}"\n'
+            "AlgorithmError: ExecuteUserScriptError:\n"
+            f'ExitCode {code_text}\nErrorMessage "{tail}"\n'
             f'Command "{command}", exit code: {code}'
         )[:_FAILURE_REASON_LIMIT]
 
@@ -444,7 +448,9 @@ class TrainingRunner:
             record.state["BillableTimeInSeconds"] = seconds
 
         self._update(end)
-        self._log.note(f"job {secondary.lower()}" + (f": {failure_reason}" if failure_reason else ""))
+        self._log.note(
+            f"job {secondary.lower()}" + (f": {failure_reason}" if failure_reason else "")
+        )
 
     def _update(self, change: Callable[[TrainingJobRecord], Any]) -> None:
         record = self._store.modify(self.name, change)

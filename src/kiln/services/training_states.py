@@ -58,7 +58,11 @@ def transition(
     if transitions and "EndTime" not in transitions[-1]:
         transitions[-1]["EndTime"] = now
     transitions.append(
-        {"Status": secondary, "StartTime": now, "StatusMessage": message or MESSAGES.get(secondary, "")}
+        {
+            "Status": secondary,
+            "StartTime": now,
+            "StatusMessage": message or MESSAGES.get(secondary, ""),
+        }
     )
     record.secondary_status = secondary
     record.status = _PRIMARY[secondary]

@@ -1,0 +1,60 @@
+"""Settings are read once from KILN_* variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kiln.config import Settings
+
+
+def test_defaults_live_in_kiln_home(tmp_path: Path) -> None:
+    settings = Settings.from_env({"KILN_HOME": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'kiln.db'}"
+    assert settings.storage_dir == tmp_path / "storage"
+    assert settings.is_embedded_s3
+    assert settings.s3_endpoint_url == "http://127.0.0.1:9000"
+    assert settings.endpoint == "http://127.0.0.1:8080"
+
+
+def test_generated_credentials_are_kept_and_reused(tmp_path: Path) -> None:
+    first = Settings.from_env({"KILN_HOME": str(tmp_path)}).credentials
+    second = Settings.from_env({"KILN_HOME": str(tmp_path)}).credentials
+    assert first == second
+    assert len(first.access_key_id) == 20
+    assert len(first.secret_access_key) == 40
+    assert (tmp_path / "credentials.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_explicit_credentials_win(tmp_path: Path) -> None:
+    env = {
+        "KILN_HOME": str(tmp_path),
+        "KILN_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "KILN_SECRET_ACCESS_KEY": "s",
+    }
+    settings = Settings.from_env(env)
+    assert settings.credentials.access_key_id == "AKIDEXAMPLE"
+    assert not (tmp_path / "credentials.json").exists()
+
+
+def test_external_store_turns_off_the_embedded_one(tmp_path: Path) -> None:
+    env = {
+        "KILN_HOME": str(tmp_path),
+        "KILN_S3_ENDPOINT_URL": "http://minio:9000",
+        "KILN_S3_ACCESS_KEY_ID": "m",
+    }
+    settings = Settings.from_env(env)
+    assert not settings.is_embedded_s3
+    assert settings.s3_endpoint_url == "http://minio:9000"
+    assert settings.s3_credentials.access_key_id == "m"
+
+
+def test_with_ports_moves_the_default_endpoint(tmp_path: Path) -> None:
+    settings = Settings.from_env({"KILN_HOME": str(tmp_path)}).with_ports(port=9999)
+    assert settings.endpoint == "http://127.0.0.1:9999"
+
+
+def test_bad_number_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="KILN_PORT='eighty'"):
+        Settings.from_env({"KILN_HOME": str(tmp_path), "KILN_PORT": "eighty"})
