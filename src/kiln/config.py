@@ -16,14 +16,17 @@ passed down. Every other module takes what it needs from that object.
 | ``KILN_CAPACITY_VCPUS`` / ``KILN_CAPACITY_MEMORY_MIB`` | this machine's | what jobs may occupy |
 | ``KILN_STOP_GRACE_SECONDS`` | 120 | SIGTERM → SIGKILL grace, as SageMaker gives |
 | ``KILN_SANDBOX`` | ``auto`` | ``auto`` (bwrap where present) or ``off`` |
+| ``KILN_REPLICA_STARTUP_TIMEOUT_SECONDS`` | 300 | how long a replica may take to pass /ping |
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
 import string
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -91,6 +94,7 @@ class Settings:
     capacity_memory_mib: int = 1024
     stop_grace_seconds: float = 120.0
     sandbox: str = "auto"
+    replica_startup_timeout_seconds: float = 300.0
     instance_types: Mapping[str, InstanceType] = field(default_factory=lambda: INSTANCE_TYPES)
 
     @classmethod
@@ -120,6 +124,9 @@ class Settings:
             capacity_memory_mib=_int(env, "KILN_CAPACITY_MEMORY_MIB", _machine_memory_mib()),
             stop_grace_seconds=float(env.get("KILN_STOP_GRACE_SECONDS", "120")),
             sandbox=env.get("KILN_SANDBOX", "auto"),
+            replica_startup_timeout_seconds=float(
+                env.get("KILN_REPLICA_STARTUP_TIMEOUT_SECONDS", "300")
+            ),
         )
 
     def with_ports(self, *, port: int | None = None, s3_port: int | None = None) -> Settings:
@@ -161,6 +168,12 @@ class Settings:
     def logs_dir(self) -> Path:
         """One log file per job."""
         return self.home / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        """Short-lived files with short paths (replica sockets: Unix paths max 107 bytes)."""
+        digest = hashlib.sha1(str(self.home).encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"kiln-{digest}"
 
     @property
     def envs_dir(self) -> Path:

@@ -12,15 +12,23 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 
 from kiln.api.app import build_app
+from kiln.api.runtime import InvocationRouter
+from kiln.api.sagemaker import Operation
 from kiln.compute.local import LocalBackend
 from kiln.config import Settings
-from kiln.db import TrainingJobRecord, TrainingJobStore, connect
+from kiln.db import ResourceStore, TrainingJobRecord, TrainingJobStore, connect
+from kiln.db.tables import endpoint_configs, endpoints, models
 from kiln.services.capacity import Demand
+from kiln.services.endpoint_controller import EndpointController
+from kiln.services.hosting import HostingService, HostingStores
+from kiln.services.replicas import ReplicaLauncher
+from kiln.services.routing import RoutingTable
 from kiln.services.training import TrainingService, job_demand, parse_spec
 from kiln.services.training_runner import TrainingRunner
 from kiln.services.training_scheduler import TrainingScheduler
@@ -48,26 +56,61 @@ class KilnServer:
             Demand(settings.capacity_vcpus, settings.capacity_memory_mib),
         )
         self.training = TrainingService(settings, self.jobs, self.scheduler)
+        self.hosting_stores = HostingStores(
+            ResourceStore(self.engine, models),
+            ResourceStore(self.engine, endpoint_configs),
+            ResourceStore(self.engine, endpoints),
+        )
+        self.routing = RoutingTable()
+        self.endpoints = EndpointController(
+            settings,
+            self.hosting_stores,
+            ReplicaLauncher(settings, self.objects, self.backend),
+            self.routing,
+        )
+        self.hosting = HostingService(settings, self.hosting_stores, self.endpoints)
         self.app = build_app(
-            {
-                "CreateTrainingJob": self.training.create_training_job,
-                "DescribeTrainingJob": self.training.describe_training_job,
-                "ListTrainingJobs": self.training.list_training_jobs,
-                "StopTrainingJob": self.training.stop_training_job,
-            },
+            self._operations(),
+            InvocationRouter(self.routing, settings.region),
             logs_dir=settings.logs_dir,
             job_status=self._job_status,
+            endpoint_replicas=self._endpoint_replicas,
             lifespan=self._lifespan,
         )
+
+    def _operations(self) -> dict[str, Operation]:
+        training, hosting = self.training, self.hosting
+        return {
+            "CreateTrainingJob": training.create_training_job,
+            "DescribeTrainingJob": training.describe_training_job,
+            "ListTrainingJobs": training.list_training_jobs,
+            "StopTrainingJob": training.stop_training_job,
+            "CreateModel": hosting.create_model,
+            "DescribeModel": hosting.describe_model,
+            "ListModels": hosting.list_models,
+            "DeleteModel": hosting.delete_model,
+            "CreateEndpointConfig": hosting.create_endpoint_config,
+            "DescribeEndpointConfig": hosting.describe_endpoint_config,
+            "ListEndpointConfigs": hosting.list_endpoint_configs,
+            "DeleteEndpointConfig": hosting.delete_endpoint_config,
+            "CreateEndpoint": hosting.create_endpoint,
+            "DescribeEndpoint": hosting.describe_endpoint,
+            "ListEndpoints": hosting.list_endpoints,
+            "DeleteEndpoint": hosting.delete_endpoint,
+            "UpdateEndpoint": hosting.update_endpoint,
+            "UpdateEndpointWeightsAndCapacities": hosting.update_endpoint_weights_and_capacities,
+        }
 
     def start(self) -> None:
         """Start the embedded store and the controllers."""
         if self.s3_server is not None:
             self.s3_server.start()
         self.scheduler.start()
+        self.endpoints.start()
 
     def stop(self) -> None:
         """Stop the controllers and the embedded store."""
+        self.endpoints.stop()
         self.scheduler.stop()
         if self.s3_server is not None:
             self.s3_server.stop()
@@ -77,6 +120,10 @@ class KilnServer:
         self, record: TrainingJobRecord, on_exit: Callable[[str], None]
     ) -> TrainingRunner:
         return TrainingRunner(self.settings, self.jobs, self.objects, self.backend, record, on_exit)
+
+    def _endpoint_replicas(self, name: str) -> list[dict[str, Any]] | None:
+        record = self.hosting_stores.endpoints.get(name)
+        return None if record is None else list(record.state.get("Replicas", []))
 
     def _job_status(self, name: str) -> str | None:
         record = self.jobs.get(name)

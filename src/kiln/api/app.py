@@ -1,18 +1,35 @@
-"""The ASGI app of ``kiln server``: control plane, native endpoints, health."""
+"""The ASGI app of ``kiln server``: control plane, invocation router, native endpoints, health."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from kiln.api.errors import error_body
 from kiln.api.logs import TrainingLogs
+from kiln.api.runtime import InvocationRouter, Receive, Scope, Send
 from kiln.api.sagemaker import Operation, SageMakerApi
+
+
+class KilnApp:
+    """Invocations go straight to the router; everything else through Starlette's routing."""
+
+    def __init__(self, router: InvocationRouter, control: Starlette) -> None:
+        self.router = router
+        self.control = control
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.router.handles(scope):
+            await self.router(scope, receive, send)
+        else:
+            await self.control(scope, receive, send)
 
 
 async def _ping(_request: Request) -> Response:
@@ -21,12 +38,21 @@ async def _ping(_request: Request) -> Response:
 
 def build_app(
     operations: Mapping[str, Operation],
+    router: InvocationRouter,
     *,
     logs_dir: Path,
     job_status: Callable[[str], str | None],
+    endpoint_replicas: Callable[[str], list[dict[str, Any]] | None],
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
-) -> Starlette:
+) -> KilnApp:
     """The server's routes over the given service operations."""
+
+    async def replicas(request: Request) -> Response:
+        found = endpoint_replicas(request.path_params["name"])
+        if found is None:
+            return JSONResponse(error_body("ValidationException", "Could not find endpoint."), 400)
+        return JSONResponse({"Replicas": found})
+
     routes = [
         Route("/", SageMakerApi(operations).handle, methods=["POST"]),
         Route("/ping", _ping, methods=["GET"]),
@@ -35,8 +61,9 @@ def build_app(
             TrainingLogs(logs_dir, job_status).handle,
             methods=["GET"],
         ),
+        Route("/kiln/v1/endpoints/{name}/replicas", replicas, methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan or _no_lifespan)
+    return KilnApp(router, Starlette(routes=routes, lifespan=lifespan or _no_lifespan))
 
 
 @asynccontextmanager

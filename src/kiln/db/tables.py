@@ -23,3 +23,39 @@ training_jobs = Table(
     Column("spec", JSON, nullable=False),
     Column("state", JSON, nullable=False),
 )
+
+models = Table(
+    "models",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("arn", String(256), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("creation_time", Float, nullable=False, index=True),
+    Column("last_modified_time", Float, nullable=False),
+    Column("spec", JSON, nullable=False),
+    Column("state", JSON, nullable=False),
+)
+
+endpoint_configs = Table(
+    "endpoint_configs",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("arn", String(256), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("creation_time", Float, nullable=False, index=True),
+    Column("last_modified_time", Float, nullable=False),
+    Column("spec", JSON, nullable=False),
+    Column("state", JSON, nullable=False),
+)
+
+endpoints = Table(
+    "endpoints",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("arn", String(256), nullable=False),
+    Column("status", String(32), nullable=False, index=True),
+    Column("creation_time", Float, nullable=False, index=True),
+    Column("last_modified_time", Float, nullable=False),
+    Column("spec", JSON, nullable=False),
+    Column("state", JSON, nullable=False),
+)

@@ -77,7 +77,9 @@ def _build(requirements: Path, target: Path, log: Callable[[str], None]) -> None
 def _link_base_packages(env: Path) -> None:
     purelib = next((env / "lib").glob("python*/site-packages"))
     base = [p for p in [*site.getsitepackages(), sysconfig.get_path("purelib")] if p]
-    (purelib / "_kiln_base.pth").write_text("\n".join(dict.fromkeys(base)) + "\n")
+    # addsitedir, not a bare path: the server's own .pth files (editable installs) count too.
+    lines = [f"import site; site.addsitedir({path!r})" for path in dict.fromkeys(base)]
+    (purelib / "_kiln_base.pth").write_text("\n".join(lines) + "\n")
 
 
 def _uv(*args: str) -> None:

@@ -16,7 +16,6 @@ from pydantic import ValidationError as PydanticValidationError
 
 from kiln.config import Settings
 from kiln.db import TrainingJobRecord, TrainingJobStore
-from kiln.db.listing import ListQuery
 from kiln.errors import (
     NotFoundError,
     ResourceLimitError,
@@ -25,11 +24,10 @@ from kiln.errors import (
 )
 from kiln.services.capacity import Demand, can_ever_fit
 from kiln.services.images import resolve_image
+from kiln.services.listing import list_query
 from kiln.services.training_states import is_terminal, transition
 from kiln.shapes.training import TrainingJobSpec
 from kiln.storage import S3Uri
-
-_SORT_COLUMNS = {"Name": "name", "CreationTime": "creation_time", "Status": "status"}
 
 
 class Scheduler(Protocol):
@@ -219,23 +217,6 @@ def submit_directory(spec: TrainingJobSpec) -> S3Uri:
             "of a sourcedir.tar.gz"
         )
     return S3Uri.parse(_decoded(raw))
-
-
-def list_query(request: Mapping[str, Any], *, default_descending: bool) -> ListQuery:
-    """A store query from a ``List*`` request's common members."""
-    order = request.get("SortOrder")
-    return ListQuery(
-        sort_by=_SORT_COLUMNS[request.get("SortBy", "CreationTime")],
-        descending=default_descending if order is None else order == "Descending",
-        max_results=int(request.get("MaxResults", 10)),
-        next_token=request.get("NextToken"),
-        name_contains=request.get("NameContains"),
-        status_equals=request.get("StatusEquals"),
-        created_after=request.get("CreationTimeAfter"),
-        created_before=request.get("CreationTimeBefore"),
-        modified_after=request.get("LastModifiedTimeAfter"),
-        modified_before=request.get("LastModifiedTimeBefore"),
-    )
 
 
 def summary(record: TrainingJobRecord) -> dict[str, Any]:

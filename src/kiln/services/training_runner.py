@@ -38,6 +38,7 @@ from kiln.runtime.workspace import (
 )
 from kiln.services.checkpoints import CheckpointSync
 from kiln.services.job_logs import JobLog
+from kiln.services.process_env import base_environment, storage_environment
 from kiln.services.training import entry_program, parse_spec, submit_directory
 from kiln.services.training_states import transition
 from kiln.shapes.training import TrainingJobSpec
@@ -45,10 +46,8 @@ from kiln.storage import ObjectStore, S3Uri
 
 log = logging.getLogger(__name__)
 
-_POLL_SECONDS = 0.05
 _CHECKPOINT_SYNC_SECONDS = 2.0
 _FAILURE_REASON_LIMIT = 1024
-_DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
 class JobFailure(Exception):
@@ -93,6 +92,7 @@ class TrainingRunner:
         self._spec: TrainingJobSpec = parse_spec(record.spec)
         self._on_exit = on_exit
         self._stop = threading.Event()
+        self._wakeup = threading.Event()
         self._interrupt = threading.Event()
         self._root = settings.workspaces_dir / record.name
         count = self._spec.resource_config.instance_count
@@ -110,11 +110,13 @@ class TrainingRunner:
     def request_stop(self) -> None:
         """Stop the job (StopTrainingJob): SIGTERM, grace, SIGKILL."""
         self._stop.set()
+        self._wakeup.set()
 
     def interrupt(self) -> None:
         """The server is shutting down: end the processes, leave the job for the restart rule."""
         self._interrupt.set()
         self._stop.set()
+        self._wakeup.set()
 
     def run(self) -> None:
         """Run the job to its end and record what happened."""
@@ -313,30 +315,18 @@ class TrainingRunner:
         return [f"./{program}", *user_args(user)]
 
     def _environment(self, seen: Layout, context: TrainingContext) -> dict[str, str]:
-        settings = self._settings
-        env = {
-            "PATH": f"{self._python.parent}:{os.environ.get('PATH', _DEFAULT_PATH)}",
-            "HOME": "/tmp" if self._backend.is_sandboxed else os.environ.get("HOME", "/tmp"),
-            "LANG": "C.UTF-8",
-            "PYTHONUNBUFFERED": "1",
+        return {
+            **base_environment(self._python, sandboxed=self._backend.is_sandboxed),
+            **training_environment(seen, context),
+            **self._spec.environment,
+            "TRAINING_JOB_NAME": self.name,
+            "TRAINING_JOB_ARN": self._record.arn,
+            **storage_environment(self._settings),
         }
-        env.update(training_environment(seen, context))
-        env.update(self._spec.environment)
-        env.update(
-            {
-                "TRAINING_JOB_NAME": self.name,
-                "TRAINING_JOB_ARN": self._record.arn,
-                "AWS_REGION": settings.region,
-                "AWS_DEFAULT_REGION": settings.region,
-                "AWS_ENDPOINT_URL_S3": settings.s3_endpoint_url,
-                "S3_ENDPOINT_URL": settings.s3_endpoint_url,
-                "AWS_ACCESS_KEY_ID": settings.s3_credentials.access_key_id,
-                "AWS_SECRET_ACCESS_KEY": settings.s3_credentials.secret_access_key,
-            }
-        )
-        return env
 
     def _watch(self) -> Ending:
+        for host in self._hosts:
+            threading.Thread(target=self._await_exit, args=(host,), daemon=True).start()
         deadline = time.monotonic() + self._spec.stopping_condition.max_runtime_in_seconds
         next_sync = time.monotonic() + _CHECKPOINT_SYNC_SECONDS
         while True:
@@ -349,7 +339,9 @@ class TrainingRunner:
                 # One host failed: SageMaker fails the job and stops the others.
                 self._terminate(self._settings.stop_grace_seconds)
                 return Ending.EXITED
-            if self._stop.wait(_POLL_SECONDS):
+            self._wakeup.wait(max(0.0, min(deadline, next_sync) - time.monotonic()))
+            self._wakeup.clear()
+            if self._stop.is_set():
                 grace = self._settings.stop_grace_seconds
                 if self._interrupt.is_set():
                     grace = min(grace, 10.0)
@@ -362,6 +354,12 @@ class TrainingRunner:
             if time.monotonic() > next_sync:
                 self._sync_checkpoints()
                 next_sync = time.monotonic() + _CHECKPOINT_SYNC_SECONDS
+
+    def _await_exit(self, host: _Host) -> None:
+        """Wake the watch loop the moment a host's process exits."""
+        assert host.process is not None
+        host.process.wait()
+        self._wakeup.set()
 
     def _terminate(self, grace: float) -> None:
         running = [h for h in self._hosts if h.process is not None and h.exit_code is None]

@@ -1,0 +1,170 @@
+"""A minimal HTTP/1.1 client for replicas: pooled keep-alive connections over Unix sockets.
+
+On the invocation path a generic HTTP client costs more than the model (DESIGN.md), so this is
+an asyncio protocol with httptools' parser: one request in flight per connection, connections
+reused while the replica keeps them alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+import httptools
+
+
+class ReplicaUnreachable(Exception):
+    """The connection failed before any response byte arrived: safe to retry elsewhere."""
+
+
+class ReplicaTimeout(Exception):
+    """The replica did not answer in time."""
+
+
+class ReplicaResponse:
+    """A replica's answer."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: dict[bytes, bytes], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self) -> None:
+        self._parser = httptools.HttpResponseParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._future: asyncio.Future[ReplicaResponse] | None = None
+        self._headers: dict[bytes, bytes] = {}
+        self._body: list[bytes] = []
+        self._received_any = False
+        self.is_reusable = True
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self._received_any = True
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as e:
+            self._fail(ReplicaUnreachable(f"malformed response from replica: {e}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.is_reusable = False
+        if self._future is not None and not self._future.done():
+            if self._received_any:
+                self._future.set_exception(ConnectionResetError("replica closed mid-response"))
+            else:
+                self._future.set_exception(ReplicaUnreachable("replica closed the connection"))
+
+    # httptools callbacks
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers[name.lower()] = value
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if not self._parser.should_keep_alive():
+            self.is_reusable = False
+        future = self._future
+        if future is not None and not future.done():
+            future.set_result(
+                ReplicaResponse(self._parser.get_status_code(), self._headers, b"".join(self._body))
+            )
+
+    # use
+
+    def send(self, request: bytes) -> asyncio.Future[ReplicaResponse]:
+        """Write one request; the future resolves with its response."""
+        assert self._transport is not None
+        self._headers, self._body, self._received_any = {}, [], False
+        self._future = asyncio.get_running_loop().create_future()
+        self._transport.write(request)
+        return self._future
+
+    def _fail(self, error: Exception) -> None:
+        self.is_reusable = False
+        if self._future is not None and not self._future.done():
+            self._future.set_exception(error)
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.is_reusable = False
+        if self._transport is not None:
+            self._transport.close()
+
+
+class ReplicaClient:
+    """Keep-alive connection pools, one per replica socket."""
+
+    def __init__(self) -> None:
+        self._idle: defaultdict[str, list[_Connection]] = defaultdict(list)
+
+    async def post(
+        self,
+        socket_path: str,
+        path: bytes,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        timeout: float,
+    ) -> ReplicaResponse:
+        """POST ``body`` to ``path`` on the replica at ``socket_path``."""
+        connection = await self._acquire(socket_path)
+        head = [
+            b"POST ",
+            path,
+            b" HTTP/1.1\r\nHost: replica\r\nContent-Length: ",
+            str(len(body)).encode(),
+        ]
+        for name, value in headers:
+            head += [b"\r\n", name, b": ", value]
+        head.append(b"\r\n\r\n")
+        future = connection.send(b"".join(head) + body)
+        timer = asyncio.get_running_loop().call_later(timeout, _expire, future, connection)
+        try:
+            response = await future
+        except BaseException:
+            connection.close()
+            raise
+        finally:
+            timer.cancel()
+        if connection.is_reusable:
+            self._idle[socket_path].append(connection)
+        else:
+            connection.close()
+        return response
+
+    async def _acquire(self, socket_path: str) -> _Connection:
+        idle = self._idle[socket_path]
+        while idle:
+            connection = idle.pop()
+            if connection.is_reusable:
+                return connection
+        loop = asyncio.get_running_loop()
+        try:
+            _transport, connection = await loop.create_unix_connection(_Connection, socket_path)
+        except OSError as e:
+            raise ReplicaUnreachable(f"cannot connect to replica: {e}") from e
+        return connection
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        for connections in self._idle.values():
+            for connection in connections:
+                connection.close()
+        self._idle.clear()
+
+
+def _expire(future: asyncio.Future[ReplicaResponse], connection: _Connection) -> None:
+    if not future.done():
+        future.set_exception(ReplicaTimeout())
+    connection.close()

@@ -1,0 +1,201 @@
+"""The runtime router: sagemaker-runtime ``InvokeEndpoint`` (CONTRACTS.md §3.9).
+
+    POST /endpoints/{EndpointName}/invocations
+      request headers  Content-Type, Accept, X-Amzn-SageMaker-Custom-Attributes,
+                       X-Amzn-SageMaker-Target-Variant, X-Amzn-SageMaker-Inference-Id
+      body             the payload, at most 6 MiB
+    200  the replica's body and Content-Type; X-Amzn-Invoked-Production-Variant
+    400  x-amzn-ErrorType: ValidationError    unknown endpoint or variant
+    413  x-amzn-ErrorType: ValidationError    payload over 6 MiB
+    424  x-amzn-ErrorType: ModelError         the model answered non-2xx or timed out:
+         {"ErrorCode", "Message", "OriginalStatusCode", "OriginalMessage", "LogStreamArn"}
+    503  x-amzn-ErrorType: ServiceUnavailable no healthy replica right now
+
+A raw ASGI callable: bytes in, bytes out. No JSON parsing of payloads, no database, no log line
+per request. The variant is chosen by weight (or the target header), the replica by least
+outstanding requests; a request refused by a dead replica is retried on another.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+
+from kiln.api.replica_client import ReplicaClient, ReplicaTimeout, ReplicaUnreachable
+from kiln.config import ACCOUNT_ID
+from kiln.services.routing import RoutingTable, pick_replica
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+_PREFIX = "/endpoints/"
+_SUFFIX = "/invocations"
+_MODEL_ERROR_TYPE = b"ModelError:http://internal.amazon.com/coral/com.amazon.sagemaker/"
+_FORWARDED = (
+    b"content-type",
+    b"accept",
+    b"x-amzn-sagemaker-custom-attributes",
+    b"x-amzn-sagemaker-inference-id",
+)
+
+
+class InvocationRouter:
+    """Routes invocations to replicas through the in-memory routing table."""
+
+    def __init__(self, routing: RoutingTable, region: str, timeout: float = 60.0) -> None:
+        self._routing = routing
+        self._region = region
+        self._timeout = timeout
+        self._client = ReplicaClient()
+        self._rng = random.Random()
+
+    def handles(self, scope: Scope) -> bool:
+        """Whether ``scope`` is an invocation."""
+        if scope["type"] != "http":
+            return False
+        path: str = scope["path"]
+        return path.startswith(_PREFIX) and path.endswith(_SUFFIX)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = scope["path"][len(_PREFIX) : -len(_SUFFIX)]
+        route = self._routing.get(endpoint)
+        if scope["method"] != "POST":
+            await _error(send, 405, b"ValidationError", "InvokeEndpoint takes POST")
+            return
+        if route is None:
+            message = f"Endpoint {endpoint} of account {ACCOUNT_ID} not found."
+            await _error(send, 400, b"ValidationError", message)
+            return
+        headers = dict(scope["headers"])
+        body = await _read_body(receive, headers)
+        if body is None:
+            await _error(
+                send, 413, b"ValidationError",
+                f"Request payload is larger than the {MAX_PAYLOAD_BYTES} byte limit",
+            )  # fmt: skip
+            return
+        target = headers.get(b"x-amzn-sagemaker-target-variant")
+        variant = route.variant(target.decode()) if target else route.pick_variant(self._rng)
+        if variant is None:
+            what = f'variant "{target.decode()}"' if target else "a variant with weight above 0"
+            await _error(send, 400, b"ValidationError", f"Endpoint {endpoint} has no {what}.")
+            return
+        forwarded = [(k, v) for k, v in scope["headers"] if k in _FORWARDED]
+        if b"content-type" not in headers:
+            forwarded.append((b"content-type", b"application/json"))
+        await self._forward(send, endpoint, variant.name, variant.replicas, forwarded, body)
+
+    async def _forward(
+        self,
+        send: Send,
+        endpoint: str,
+        variant: str,
+        replicas: Any,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+    ) -> None:
+        tried: list[Any] = []
+        while (replica := pick_replica(replicas, tried)) is not None:
+            tried.append(replica)
+            replica.outstanding += 1
+            try:
+                response = await self._client.post(
+                    replica.socket_path, b"/invocations", headers, body, self._timeout
+                )
+            except ReplicaUnreachable:
+                continue  # nothing reached the model: another replica may take it
+            except ReplicaTimeout:
+                await _model_error(send, endpoint, variant, 0, _timeout_message(self._timeout))
+                return
+            except ConnectionError as e:
+                await _model_error(send, endpoint, variant, 0, f"connection lost: {e}")
+                return
+            finally:
+                replica.outstanding -= 1
+            if 200 <= response.status < 300:
+                await _answer(send, variant, response.headers, response.body)
+            else:
+                text = response.body.decode("utf-8", errors="replace")
+                await _model_error(send, endpoint, variant, response.status, text)
+            return
+        await _error(
+            send, 503, b"ServiceUnavailable",
+            f"No replica of variant {variant} of endpoint {endpoint} is available right now.",
+        )  # fmt: skip
+
+
+async def _read_body(receive: Receive, headers: dict[bytes, bytes]) -> bytes | None:
+    declared = headers.get(b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_PAYLOAD_BYTES:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_PAYLOAD_BYTES:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _answer(send: Send, variant: str, headers: dict[bytes, bytes], body: bytes) -> None:
+    out = [
+        (b"content-type", headers.get(b"content-type", b"application/octet-stream")),
+        (b"x-amzn-invoked-production-variant", variant.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    attributes = headers.get(b"x-amzn-sagemaker-custom-attributes")
+    if attributes is not None:
+        out.append((b"x-amzn-sagemaker-custom-attributes", attributes))
+    await send({"type": "http.response.start", "status": 200, "headers": out})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _model_error(send: Send, endpoint: str, variant: str, status: int, text: str) -> None:
+    kind = "client" if 400 <= status < 500 else "server"
+    document = {
+        "ErrorCode": f"{kind.upper()}_ERROR_FROM_MODEL",
+        "LogStreamArn": f"arn:aws:logs:::log-group:/aws/sagemaker/Endpoints/{endpoint}",
+        "Message": (
+            f'Received {kind} error ({status}) from primary with message "{text}". '
+            f"See the replica logs of variant {variant} (kiln endpoints describe {endpoint})."
+        ),
+        "OriginalMessage": text,
+        "OriginalStatusCode": status,
+    }
+    await _send_json(send, 424, _MODEL_ERROR_TYPE, document, variant)
+
+
+async def _error(send: Send, status: int, kind: bytes, message: str) -> None:
+    await _send_json(send, status, kind, {"message": message}, None)
+
+
+async def _send_json(
+    send: Send, status: int, kind: bytes, document: dict[str, Any], variant: str | None
+) -> None:
+    body = orjson.dumps(document)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"x-amzn-errortype", kind),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if variant is not None:
+        headers.append((b"x-amzn-invoked-production-variant", variant.encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _timeout_message(timeout: float) -> str:
+    return (
+        "Your invocation timed out while waiting for a response from container primary "
+        f"(after {timeout:.0f} s)."
+    )

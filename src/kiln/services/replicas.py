@@ -1,0 +1,319 @@
+"""Model replicas: prepare a model folder, start ``kiln.runtime.model_server``, wait for /ping.
+
+A replica's start is timed by phase — download, extract, environment, load (reported by the
+replica itself), first ping — and the phases go to the server log and the endpoint's state.
+A replica is healthy only once its model is loaded: the replica does not listen before that.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import kiln
+from kiln.compute.base import ProcessSpec, RunningProcess
+from kiln.compute.local import LocalBackend
+from kiln.config import Settings
+from kiln.errors import ValidationError
+from kiln.runtime.archives import UnsafeArchiveError, safe_extract
+from kiln.runtime.envs import EnvironmentBuildError, ensure_env
+from kiln.services.process_env import base_environment, storage_environment
+from kiln.services.routing import ReplicaAddress
+from kiln.storage import ObjectStore, S3Uri
+
+log = logging.getLogger(__name__)
+
+_FAILED_PREFIX = "kiln-replica: failed: "
+
+
+class ReplicaStartError(Exception):
+    """A replica could not start; the message is the endpoint's FailureReason."""
+
+
+@dataclass(frozen=True)
+class ReplicaSpec:
+    """What one replica serves."""
+
+    endpoint: str
+    variant: str
+    container: dict[str, Any]
+    instance_type: str
+    startup_timeout: float
+
+
+@dataclass(eq=False)
+class Replica:
+    """A started replica process."""
+
+    id: str
+    spec: ReplicaSpec
+    workspace: Path
+    address: ReplicaAddress
+    process: RunningProcess
+    phases: dict[str, float] = field(default_factory=dict)
+    failed_pings: int = 0
+
+    def is_running(self) -> bool:
+        """Whether the process is alive."""
+        return self.process.poll() is None
+
+
+class ReplicaLauncher:
+    """Starts and stops replicas on the compute backend."""
+
+    def __init__(self, settings: Settings, objects: ObjectStore, backend: LocalBackend) -> None:
+        self._settings = settings
+        self._objects = objects
+        self._backend = backend
+
+    def start(self, spec: ReplicaSpec) -> Replica:
+        """Prepare, launch and wait until the replica answers /ping; ReplicaStartError if not."""
+        replica_id = f"{spec.endpoint[:24]}-{uuid.uuid4().hex[:8]}"
+        workspace = self._settings.run_dir / "replicas" / replica_id
+        phases: dict[str, float] = {}
+        try:
+            python, code_dir = self._prepare(spec, workspace, phases)
+            process = self._launch(spec, replica_id, workspace, python, code_dir)
+        except BaseException:
+            shutil.rmtree(workspace, ignore_errors=True)
+            raise
+        replica = Replica(
+            replica_id,
+            spec,
+            workspace,
+            ReplicaAddress(str(workspace / "replica.sock"), spec.variant),
+            process,
+            phases,
+        )
+        try:
+            self._wait_until_healthy(replica)
+        except BaseException:
+            self.stop(replica, grace=0)
+            raise
+        log.info(
+            "endpoint %s variant %s replica %s ready: %s",
+            spec.endpoint,
+            spec.variant,
+            replica_id,
+            " ".join(f"{k}={v:.3f}s" for k, v in phases.items()),
+        )
+        return replica
+
+    def stop(self, replica: Replica, grace: float = 30.0) -> None:
+        """SIGTERM, then SIGKILL after ``grace`` (SageMaker gives 30 s); remove its files."""
+        replica.address.is_healthy = False
+        if replica.is_running():
+            replica.process.terminate(grace)
+        replica.process.release()
+        shutil.rmtree(replica.workspace, ignore_errors=True)
+
+    def ping(self, replica: Replica, timeout: float = 2.0) -> bool:
+        """Whether the replica answers ``GET /ping`` with 200 within ``timeout``."""
+        return ping_unix(replica.address.socket_path, timeout)
+
+    # -- preparation ---------------------------------------------------------------------------
+
+    def _prepare(
+        self, spec: ReplicaSpec, workspace: Path, phases: dict[str, float]
+    ) -> tuple[Path, Path | None]:
+        model_dir = workspace / "model"
+        model_dir.mkdir(parents=True)
+        model_data = spec.container.get("ModelDataUrl")
+        if model_data:
+            self._fetch_archive(model_data, workspace / "model.tar.gz", model_dir, phases, "model")
+        code_dir = None
+        submit = spec.container.get("Environment", {}).get("SAGEMAKER_SUBMIT_DIRECTORY")
+        if submit:
+            code_dir = workspace / "code"
+            self._fetch_archive(submit, workspace / "sourcedir.tar.gz", code_dir, phases, "code")
+        started = time.monotonic()
+        python = self._python_for(code_dir or model_dir / "code")
+        phases["environment"] = time.monotonic() - started
+        return python, code_dir
+
+    def _fetch_archive(
+        self, uri_text: str, archive: Path, dest: Path, phases: dict[str, float], what: str
+    ) -> None:
+        started = time.monotonic()
+        try:
+            uri = S3Uri.parse(uri_text)
+        except ValidationError as e:
+            raise ReplicaStartError(f"Invalid {what} data URL: {e}") from e
+        if not self._objects.exists(uri):
+            raise ReplicaStartError(f"Could not find {what} data at {uri}")
+        self._objects.download_file(uri, archive)
+        phases[f"download_{what}"] = time.monotonic() - started
+        started = time.monotonic()
+        try:
+            safe_extract(archive, dest)
+        except UnsafeArchiveError as e:
+            raise ReplicaStartError(f"Failed to extract {what} data from {uri}: {e}") from e
+        finally:
+            archive.unlink(missing_ok=True)
+        phases[f"extract_{what}"] = time.monotonic() - started
+
+    def _python_for(self, code_dir: Path) -> Path:
+        requirements = code_dir / "requirements.txt"
+        if not requirements.exists():
+            return Path(sys.executable)
+        try:
+            return ensure_env(requirements, self._settings.envs_dir)
+        except EnvironmentBuildError as e:
+            raise ReplicaStartError(f"Installing code/requirements.txt failed: {e}") from e
+
+    # -- launch and health ---------------------------------------------------------------------
+
+    def _launch(
+        self,
+        spec: ReplicaSpec,
+        replica_id: str,
+        workspace: Path,
+        python: Path,
+        code_dir: Path | None,
+    ) -> RunningProcess:
+        seen = self._backend.container_path(workspace)
+        argv = [
+            str(python),
+            "-m",
+            "kiln.runtime.model_server",
+            "--model-dir",
+            str(seen / "model"),
+            "--uds",
+            str(seen / "replica.sock"),
+        ]
+        if code_dir is not None:
+            argv += ["--code-dir", str(seen / "code")]
+        size = self._settings.instance_types.get(spec.instance_type)
+        process = self._backend.start(
+            ProcessSpec(
+                name=f"replica-{replica_id}",
+                argv=argv,
+                env=self._environment(spec, python),
+                workspace=workspace,
+                cwd=seen,
+                vcpus=size.vcpus if size else 1,
+                memory_mib=size.memory_mib if size else 2048,
+                read_only_paths=(
+                    Path(sys.prefix),
+                    Path(sys.base_prefix),
+                    self._settings.envs_dir,
+                    Path(kiln.__file__).resolve().parents[1],
+                ),
+            )
+        )
+        return process
+
+    def _environment(self, spec: ReplicaSpec, python: Path) -> dict[str, str]:
+        return {
+            **base_environment(python, sandboxed=self._backend.is_sandboxed),
+            **{k: str(v) for k, v in spec.container.get("Environment", {}).items()},
+            **storage_environment(self._settings),
+        }
+
+    def _wait_until_healthy(self, replica: Replica) -> None:
+        output = _ReplicaOutput(
+            replica, self._settings.logs_dir / "endpoints" / replica.spec.endpoint
+        )
+        started = time.monotonic()
+        deadline = started + replica.spec.startup_timeout
+        while time.monotonic() < deadline:
+            code = replica.process.poll()
+            if code is not None:
+                output.join()
+                raise ReplicaStartError(output.failure(code, replica.spec.variant))
+            if output.is_listening.is_set() and self.ping(replica, timeout=1.0):
+                replica.phases["first_ping"] = time.monotonic() - output.listening_at
+                return
+            output.is_listening.wait(0.01)
+        raise ReplicaStartError(
+            f"The primary container for production variant {replica.spec.variant} did not pass "
+            f"the ping health check within {replica.spec.startup_timeout:.0f} s. "
+            f"See {output.path}"
+        )
+
+
+class _ReplicaOutput:
+    """Copies a replica's output to its log, reading phase lines and the failure summary."""
+
+    def __init__(self, replica: Replica, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / f"{replica.spec.variant}-{replica.id}.log"
+        self.is_listening = threading.Event()
+        self.listening_at = 0.0
+        self._replica = replica
+        self._stderr: deque[str] = deque(maxlen=30)
+        self._lock = threading.Lock()
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed by the last pump
+        self._open_pumps = 2
+        self._threads = [
+            threading.Thread(target=self._pump, args=(stream, is_err), daemon=True)
+            for stream, is_err in ((replica.process.stdout, False), (replica.process.stderr, True))
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def join(self) -> None:
+        """Wait until both streams are drained."""
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def failure(self, code: int, variant: str) -> str:
+        """The FailureReason for a replica that exited with ``code`` before it was ready."""
+        summary = next(
+            (line for line in reversed(self._stderr) if line.startswith(_FAILED_PREFIX)), None
+        )
+        if summary is not None:
+            return f"Variant {variant}: loading the model failed: {summary[len(_FAILED_PREFIX) :]}"
+        tail = "\n".join(list(self._stderr)[-5:])
+        return f"Variant {variant}: the model server exited with code {code} before it was ready: {tail}"
+
+    def _pump(self, stream: Any, is_stderr: bool) -> None:
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", errors="replace").rstrip("\n")
+            if is_stderr:
+                self._stderr.append(line)
+            elif line.startswith('{"kiln_phase"'):
+                self._phase(line)
+            with self._lock:
+                self._file.write(line + "\n")
+                self._file.flush()
+        stream.close()
+        with self._lock:
+            self._open_pumps -= 1
+            if self._open_pumps == 0:
+                self._file.close()
+
+    def _phase(self, line: str) -> None:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            return
+        name, seconds = event.get("kiln_phase"), event.get("seconds")
+        if isinstance(name, str) and isinstance(seconds, int | float):
+            self._replica.phases[name] = float(seconds)
+        if name == "listening":
+            self.listening_at = time.monotonic()
+            self.is_listening.set()
+
+
+def ping_unix(path: str, timeout: float) -> bool:
+    """``GET /ping`` over a Unix socket: whether it answered 200."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(path)
+            sock.sendall(b"GET /ping HTTP/1.1\r\nHost: replica\r\nConnection: close\r\n\r\n")
+            head = sock.recv(64)
+    except OSError:
+        return False
+    return head.startswith(b"HTTP/1.1 200")

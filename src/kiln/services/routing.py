@@ -1,0 +1,96 @@
+"""The routing table the runtime router reads on every invocation, and its pure policies.
+
+The endpoint controller publishes a whole ``EndpointRoute`` per endpoint (replaced atomically,
+never mutated in place); the router only reads, so the request path never touches the database.
+Each ``ReplicaAddress`` carries its live count of outstanding requests, which the router keeps
+and the controller reads to drain old replicas after an update.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import random
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(eq=False)
+class ReplicaAddress:
+    """Where one replica listens (a Unix socket) and how busy it is."""
+
+    socket_path: str
+    variant: str
+    outstanding: int = 0
+    is_healthy: bool = True
+
+
+@dataclass(frozen=True)
+class VariantRoute:
+    """One production variant: its traffic weight and its serving replicas."""
+
+    name: str
+    weight: float
+    replicas: tuple[ReplicaAddress, ...]
+
+
+@dataclass(frozen=True)
+class EndpointRoute:
+    """Everything the router needs to serve one endpoint."""
+
+    name: str
+    variants: tuple[VariantRoute, ...]
+    _cumulative: tuple[float, ...] = field(default=(), repr=False)
+
+    @classmethod
+    def build(cls, name: str, variants: Sequence[VariantRoute]) -> EndpointRoute:
+        """A route with its cumulative weights precomputed for ``pick_variant``."""
+        cumulative = tuple(itertools.accumulate(max(v.weight, 0.0) for v in variants))
+        return cls(name, tuple(variants), cumulative)
+
+    def variant(self, name: str) -> VariantRoute | None:
+        """The variant called ``name``."""
+        return next((v for v in self.variants if v.name == name), None)
+
+    def pick_variant(self, rng: random.Random) -> VariantRoute | None:
+        """A variant chosen at random in proportion to the weights; None if all weigh 0."""
+        if not self._cumulative or self._cumulative[-1] <= 0:
+            return None
+        point = rng.random() * self._cumulative[-1]
+        return self.variants[bisect.bisect_right(self._cumulative, point)]
+
+
+def pick_replica(
+    replicas: Sequence[ReplicaAddress], exclude: Sequence[ReplicaAddress] = ()
+) -> ReplicaAddress | None:
+    """The healthy replica with the fewest outstanding requests (first on ties)."""
+    best: ReplicaAddress | None = None
+    for replica in replicas:
+        if not replica.is_healthy or replica in exclude:
+            continue
+        if best is None or replica.outstanding < best.outstanding:
+            best = replica
+    return best
+
+
+class RoutingTable:
+    """Endpoint name → route; written by the controller, read by the router."""
+
+    def __init__(self) -> None:
+        self._routes: dict[str, EndpointRoute] = {}
+        self._lock = threading.Lock()
+
+    def get(self, endpoint: str) -> EndpointRoute | None:
+        """The current route of ``endpoint`` (a plain dict read: safe without the lock)."""
+        return self._routes.get(endpoint)
+
+    def publish(self, route: EndpointRoute) -> None:
+        """Replace the route of ``route.name``."""
+        with self._lock:
+            self._routes = {**self._routes, route.name: route}
+
+    def withdraw(self, endpoint: str) -> None:
+        """Stop routing to ``endpoint``."""
+        with self._lock:
+            self._routes = {k: v for k, v in self._routes.items() if k != endpoint}
