@@ -1,0 +1,238 @@
+"""``kiln.Estimator``: script-mode training, as sagemaker SDK v2's framework estimators do it.
+
+``fit()`` packs the code into ``sourcedir.tar.gz``, uploads it to
+``s3://<default bucket>/<job>/source/``, sends ``CreateTrainingJob`` with the request SDK v2
+builds (CONTRACTS.md §5.2: hyperparameters ``json.dumps``-ed, ``sagemaker_program`` and
+``sagemaker_submit_directory`` set) and, with ``wait``, follows the job to its end.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from kiln.sdk.errors import NotTrainedError
+from kiln.sdk.packaging import pack_source
+from kiln.sdk.progress import transfer_progress
+from kiln.sdk.session import Session
+from kiln.sdk.training_job import TrainingJob
+from kiln.storage import S3Uri
+
+DEFAULT_IMAGE = "kiln/python"
+DEFAULT_ROLE = "arn:aws:iam::000000000000:role/kiln"
+DEFAULT_BASE_JOB_NAME = "kiln-training"
+# sagemaker SDK v2's sagemaker_timestamp(): UTC, to the millisecond.
+_TIMESTAMP = re.compile(r"-\d{4}(-\d{2}){5}-\d{3}$")
+_MAX_NAME = 63
+
+
+class Estimator:
+    """Runs ``entry_point`` (from ``source_dir``) as a training job on a Kiln server."""
+
+    def __init__(
+        self,
+        entry_point: str,
+        source_dir: str | None = None,
+        hyperparameters: Mapping[str, Any] | None = None,
+        instance_type: str = "ml.m5.large",
+        instance_count: int = 1,
+        metric_definitions: Sequence[Mapping[str, str]] | None = None,
+        output_path: str | None = None,
+        max_run: int = 86400,
+        checkpoint_s3_uri: str | None = None,
+        environment: Mapping[str, str] | None = None,
+        image_uri: str | None = None,
+        role: str | None = None,
+        base_job_name: str | None = None,
+        sagemaker_session: Session | None = None,
+    ) -> None:
+        self.entry_point = entry_point
+        self.source_dir = source_dir
+        self._hyperparameters = dict(hyperparameters or {})
+        self.instance_type = instance_type
+        self.instance_count = instance_count
+        self.metric_definitions = [dict(m) for m in metric_definitions or []]
+        self.output_path = output_path
+        self.max_run = max_run
+        self.checkpoint_s3_uri = checkpoint_s3_uri
+        self.environment = dict(environment or {})
+        self.image_uri = image_uri or DEFAULT_IMAGE
+        self.role = role or DEFAULT_ROLE
+        self.base_job_name = base_job_name
+        self.sagemaker_session = sagemaker_session or Session()
+        self.latest_training_job: TrainingJob | None = None
+
+    def hyperparameters(self) -> dict[str, str]:
+        """The user's hyperparameters as sent: every value ``json.dumps``-ed (SDK v2)."""
+        return {str(k): json.dumps(v) for k, v in self._hyperparameters.items()}
+
+    def fit(
+        self,
+        inputs: str | Mapping[str, str] | None = None,
+        wait: bool = True,
+        logs: bool = True,
+        job_name: str | None = None,
+    ) -> None:
+        """Start a training job on ``inputs`` (an ``s3://`` URI or channel → URI); wait if asked."""
+        name = job_name or name_from_base(self.base_job_name or DEFAULT_BASE_JOB_NAME)
+        channels = input_channels(inputs)
+        program, source_uri = self._upload_source(name)
+        request = self._request(name, program, source_uri, channels)
+        self.sagemaker_session.sagemaker_client.create_training_job(**request)
+        self.latest_training_job = TrainingJob(self.sagemaker_session, name)
+        if wait:
+            self.latest_training_job.wait(logs=logs)
+
+    def logs(self) -> None:
+        """Print the latest job's log, following it until the job ends."""
+        self.sagemaker_session.logs_for_job(self._latest().name, wait=True)
+
+    @property
+    def model_data(self) -> str:
+        """The ``s3://`` URI of the latest job's ``model.tar.gz``."""
+        job = self._latest().describe()
+        artifacts = job.get("ModelArtifacts")
+        if artifacts is None:
+            raise NotTrainedError(
+                f"Training job {job['TrainingJobName']} has no model artifacts "
+                f"(status {job['TrainingJobStatus']})"
+            )
+        return artifacts["S3ModelArtifacts"]
+
+    @classmethod
+    def attach(cls, training_job_name: str, sagemaker_session: Session | None = None) -> Estimator:
+        """An estimator for an existing job; waits for it to end, as sagemaker SDK v2 does."""
+        session = sagemaker_session or Session()
+        job = session.describe_training_job(training_job_name)
+        estimator = cls(**_init_params(job), sagemaker_session=session)
+        estimator.latest_training_job = TrainingJob(session, training_job_name)
+        estimator.latest_training_job.wait(logs=False)
+        return estimator
+
+    def _latest(self) -> TrainingJob:
+        if self.latest_training_job is None:
+            raise NotTrainedError(
+                "This estimator has no training job yet: call fit() or Estimator.attach() first"
+            )
+        return self.latest_training_job
+
+    def _upload_source(self, job_name: str) -> tuple[str, str]:
+        """``(sagemaker_program, sagemaker_submit_directory)`` once the code is in the store."""
+        if self.source_dir is not None and self.source_dir.startswith("s3://"):
+            S3Uri.parse(self.source_dir)
+            return self.entry_point, self.source_dir  # already packed and uploaded
+        session = self.sagemaker_session
+        target = S3Uri(session.default_bucket(), f"{job_name}/source/sourcedir.tar.gz")
+        with tempfile.TemporaryDirectory(prefix="kiln-source-") as folder:
+            archive = Path(folder) / "sourcedir.tar.gz"
+            program = pack_source(self.entry_point, self.source_dir, archive)
+            with transfer_progress("Uploading code", archive.stat().st_size) as progress:
+                session.s3.upload_file(archive, target, progress)
+        return program, str(target)
+
+    def _request(
+        self, job_name: str, program: str, source_uri: str, channels: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The ``CreateTrainingJob`` request SDK v2 sends for this estimator."""
+        session = self.sagemaker_session
+        algorithm: dict[str, Any] = {
+            "TrainingImage": self.image_uri,
+            "TrainingInputMode": "File",
+            "EnableSageMakerMetricsTimeSeries": True,
+        }
+        if self.metric_definitions:
+            algorithm["MetricDefinitions"] = self.metric_definitions
+        framework = {
+            "sagemaker_program": program,
+            "sagemaker_submit_directory": source_uri,
+            "sagemaker_container_log_level": 20,
+            "sagemaker_job_name": job_name,
+            "sagemaker_region": session.settings.region,
+        }
+        request: dict[str, Any] = {
+            "TrainingJobName": job_name,
+            "AlgorithmSpecification": algorithm,
+            "RoleArn": self.role,
+            "HyperParameters": {
+                **self.hyperparameters(),
+                **{k: json.dumps(v) for k, v in framework.items()},
+            },
+            "OutputDataConfig": {
+                "S3OutputPath": self.output_path or f"s3://{session.default_bucket()}/"
+            },
+            "ResourceConfig": {
+                "InstanceType": self.instance_type,
+                "InstanceCount": self.instance_count,
+                "VolumeSizeInGB": 30,
+            },
+            "StoppingCondition": {"MaxRuntimeInSeconds": self.max_run},
+        }
+        if channels:
+            request["InputDataConfig"] = channels
+        if self.checkpoint_s3_uri:
+            request["CheckpointConfig"] = {"S3Uri": self.checkpoint_s3_uri}
+        if self.environment:
+            request["Environment"] = self.environment
+        return request
+
+
+def name_from_base(base: str) -> str:
+    """``<base>-YYYY-MM-DD-HH-MM-SS-mmm`` (UTC), trimmed to SageMaker's 63 characters."""
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%d-%H-%M-%S", time.gmtime(now)) + f"-{int(now * 1000) % 1000:03d}"
+    return f"{base[: _MAX_NAME - len(stamp) - 1]}-{stamp}"
+
+
+def input_channels(inputs: str | Mapping[str, str] | None) -> list[dict[str, Any]]:
+    """``InputDataConfig`` for ``inputs``: one URI is the ``training`` channel, as in SDK v2."""
+    if inputs is None:
+        return []
+    named = {"training": inputs} if isinstance(inputs, str) else inputs
+    return [
+        {
+            "ChannelName": channel,
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": str(S3Uri.parse(uri)),
+                    "S3DataDistributionType": "FullyReplicated",
+                }
+            },
+        }
+        for channel, uri in named.items()
+    ]
+
+
+def _decoded(value: str) -> Any:
+    """A hyperparameter as the training toolkit reads it: JSON if it parses, else the string."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _init_params(job: Mapping[str, Any]) -> dict[str, Any]:
+    """The constructor arguments that recreate the estimator behind ``job``."""
+    sent = {k: _decoded(v) for k, v in job.get("HyperParameters", {}).items()}
+    algorithm = job["AlgorithmSpecification"]
+    base = _TIMESTAMP.sub("", job["TrainingJobName"])
+    return {
+        "entry_point": str(sent.get("sagemaker_program", "")),
+        "source_dir": sent.get("sagemaker_submit_directory"),
+        "hyperparameters": {k: v for k, v in sent.items() if not k.startswith("sagemaker_")},
+        "instance_type": job["ResourceConfig"]["InstanceType"],
+        "instance_count": job["ResourceConfig"]["InstanceCount"],
+        "metric_definitions": algorithm.get("MetricDefinitions"),
+        "output_path": job["OutputDataConfig"]["S3OutputPath"],
+        "max_run": job["StoppingCondition"]["MaxRuntimeInSeconds"],
+        "checkpoint_s3_uri": job.get("CheckpointConfig", {}).get("S3Uri"),
+        "environment": job.get("Environment"),
+        "image_uri": algorithm.get("TrainingImage"),
+        "role": job["RoleArn"],
+        "base_job_name": base if base != job["TrainingJobName"] else None,
+    }

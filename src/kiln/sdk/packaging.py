@@ -1,0 +1,54 @@
+"""Packs training code into ``sourcedir.tar.gz``, laid out as the sagemaker SDK v2 does.
+
+The files of ``source_dir`` (or the lone entry point) sit at the archive root; the toolkit
+extracts it into ``/opt/ml/code`` and runs ``sagemaker_program`` from there.
+"""
+
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+from kiln.errors import ValidationError
+
+# Caches and version control are never code the job needs.
+_SKIPPED_DIRS = frozenset({"__pycache__", ".git", ".ipynb_checkpoints"})
+_SKIPPED_SUFFIXES = (".pyc", ".pyo")
+
+
+def pack_source(entry_point: str, source_dir: str | None, archive: Path) -> str:
+    """Write the code archive to ``archive``; the program name (``sagemaker_program``)."""
+    if source_dir is None:
+        script = Path(entry_point)
+        if not script.is_file():
+            raise ValidationError(f"entry_point {entry_point!r} is not a file")
+        _write(archive, [(script, script.name)])
+        return script.name
+    root = Path(source_dir)
+    if not root.is_dir():
+        raise ValidationError(f"source_dir {source_dir!r} is not a directory")
+    if not (root / entry_point).is_file():
+        raise ValidationError(
+            f"No file named {entry_point!r} was found in source_dir {source_dir!r}"
+        )
+    _write(archive, code_files(root))
+    return Path(entry_point).as_posix()
+
+
+def code_files(root: Path) -> list[tuple[Path, str]]:
+    """``(path, name in the archive)`` for every file of ``root`` the job needs, sorted."""
+    files = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if _SKIPPED_DIRS.intersection(relative.parts) or path.suffix in _SKIPPED_SUFFIXES:
+            continue
+        if path.is_file():
+            files.append((path, relative.as_posix()))
+    return files
+
+
+def _write(archive: Path, files: list[tuple[Path, str]]) -> None:
+    # dereference: the server refuses links inside archives; ship what they point at.
+    with tarfile.open(archive, "w:gz", dereference=True) as tar:
+        for path, name in files:
+            tar.add(path, arcname=name, recursive=False)

@@ -1,0 +1,112 @@
+"""``kiln.Session``: the SDK's connection to a Kiln server, named as in sagemaker SDK v2.
+
+Everything goes through boto3 (``sagemaker`` on ``Settings.endpoint``, ``s3`` on the store) and
+the native log endpoint; the SDK never touches the server's files.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+import boto3
+from botocore.config import Config
+
+from kiln.config import Settings
+from kiln.errors import ValidationError
+from kiln.sdk.errors import UnexpectedStatusError
+from kiln.sdk.logs import POLL_SECONDS, TERMINAL, JobFollower, LogReader
+from kiln.sdk.progress import transfer_progress
+from kiln.storage import ObjectStore, S3Uri
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sagemaker.type_defs import DescribeTrainingJobResponseTypeDef
+
+DEFAULT_BUCKET = "kiln-default"
+
+
+class Session:
+    """Clients for one Kiln server: the SageMaker API, the object store and job logs."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = Settings.from_env() if settings is None else settings
+        self.sagemaker_client: SageMakerClient = sagemaker_client(self.settings)
+        self.s3 = ObjectStore.from_settings(self.settings)
+
+    def default_bucket(self) -> str:
+        """The bucket the SDK puts code, data and models in by default (created if absent)."""
+        self.s3.ensure_bucket(DEFAULT_BUCKET)
+        return DEFAULT_BUCKET
+
+    def upload_data(
+        self, path: str | Path, bucket: str | None = None, key_prefix: str = "data"
+    ) -> str:
+        """Upload a file or a folder; the ``s3://`` URI of the file or of the folder's prefix."""
+        source = Path(path)
+        prefix = S3Uri(bucket or self.default_bucket(), key_prefix.strip("/"))
+        if source.is_file():
+            target = prefix.join(source.name)
+            with transfer_progress(f"Uploading {source.name}", source.stat().st_size) as progress:
+                self.s3.upload_file(source, target, progress)
+            return str(target)
+        if not source.is_dir():
+            raise ValidationError(f"upload_data: {str(path)!r} is neither a file nor a folder")
+        total = sum(p.stat().st_size for p in source.rglob("*") if p.is_file())
+        with transfer_progress(f"Uploading {source.name}/", total) as progress:
+            self.s3.upload_dir(source, prefix, progress)
+        return str(prefix)
+
+    def describe_training_job(self, job_name: str) -> DescribeTrainingJobResponseTypeDef:
+        """``DescribeTrainingJob`` for ``job_name``."""
+        return self.sagemaker_client.describe_training_job(TrainingJobName=job_name)
+
+    def wait_for_job(
+        self, job_name: str, logs: bool = False, out: TextIO | None = None
+    ) -> DescribeTrainingJobResponseTypeDef:
+        """Block until the job ends, printing its log if ``logs``; raise if it failed."""
+        if not logs:
+            job = self.describe_training_job(job_name)
+            while job["TrainingJobStatus"] not in TERMINAL:
+                time.sleep(POLL_SECONDS)
+                job = self.describe_training_job(job_name)
+            return check_job_status(job)
+        stream = sys.stdout if out is None else out
+        job = JobFollower(
+            lambda: self.describe_training_job(job_name), self.settings.endpoint, job_name, stream
+        ).follow()
+        if "TrainingTimeInSeconds" in job:
+            stream.write(f"Training seconds: {job['TrainingTimeInSeconds']}\n")
+        if "BillableTimeInSeconds" in job:
+            stream.write(f"Billable seconds: {job['BillableTimeInSeconds']}\n")
+        return check_job_status(job)
+
+    def logs_for_job(self, job_name: str, wait: bool = True, out: TextIO | None = None) -> None:
+        """Print the job's log (to stdout); with ``wait``, follow it and its status to the end."""
+        if wait:
+            self.wait_for_job(job_name, logs=True, out=out)
+            return
+        stream = sys.stdout if out is None else out
+        LogReader(self.settings.endpoint, job_name, stream.write).read(follow=False)
+
+
+def sagemaker_client(settings: Settings) -> SageMakerClient:
+    """A boto3 SageMaker client for the Kiln server of ``settings``."""
+    return boto3.session.Session().client(
+        "sagemaker",
+        endpoint_url=settings.endpoint,
+        region_name=settings.region,
+        aws_access_key_id=settings.credentials.access_key_id,
+        aws_secret_access_key=settings.credentials.secret_access_key,
+        config=Config(retries={"max_attempts": 3, "mode": "standard"}),
+    )
+
+
+def check_job_status(job: DescribeTrainingJobResponseTypeDef) -> DescribeTrainingJobResponseTypeDef:
+    """``job`` if it completed or was stopped; UnexpectedStatusError with its reason otherwise."""
+    status = job["TrainingJobStatus"]
+    if status not in ("Completed", "Stopped"):
+        raise UnexpectedStatusError(job["TrainingJobName"], status, job.get("FailureReason"))
+    return job
