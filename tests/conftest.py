@@ -205,3 +205,75 @@ def script_job(
             for channel, uri in channels.items()
         ]
     return request
+
+
+def upload_model(kiln: Kiln, files: Mapping[str, str | bytes], bucket: str = "models") -> str:
+    """Upload a ``model.tar.gz`` holding ``files``; its ``s3://`` URI."""
+    kiln.thread.kiln.objects.ensure_bucket(bucket)
+    key = f"{uuid.uuid4().hex}/model.tar.gz"
+    kiln.s3.put_object(Bucket=bucket, Key=key, Body=source_tarball(files))
+    return f"s3://{bucket}/{key}"
+
+
+def deploy(
+    kiln: Kiln,
+    endpoint: str,
+    variants: Mapping[str, tuple[str, int, float]],
+    *,
+    environment: Mapping[str, str] | None = None,
+    wait: bool = True,
+) -> None:
+    """Create a model per variant (variant → (model URI, instances, weight)) and an endpoint."""
+    sm = kiln.sagemaker
+    production = []
+    for variant, (model_uri, count, weight) in variants.items():
+        model = f"{endpoint}-{variant}".lower()
+        sm.create_model(
+            ModelName=model,
+            ExecutionRoleArn=ROLE,
+            PrimaryContainer={
+                "Image": "kiln/python",
+                "ModelDataUrl": model_uri,
+                "Environment": dict(environment or {}),
+            },
+        )
+        production.append(
+            {
+                "VariantName": variant,
+                "ModelName": model,
+                "InitialInstanceCount": count,
+                "InstanceType": "ml.m5.large",
+                "InitialVariantWeight": weight,
+            }
+        )
+    sm.create_endpoint_config(EndpointConfigName=endpoint, ProductionVariants=production)
+    sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=endpoint)
+    if wait:
+        wait_in_service(kiln, endpoint)
+
+
+def wait_in_service(kiln: Kiln, endpoint: str, timeout: float = 120) -> dict[str, Any]:
+    """Wait with boto3's endpoint_in_service waiter; the description (Failed too)."""
+    try:
+        kiln.sagemaker.get_waiter("endpoint_in_service").wait(
+            EndpointName=endpoint,
+            WaiterConfig={"Delay": 0.1, "MaxAttempts": int(timeout / 0.1)},
+        )
+    except WaiterError as e:
+        if "terminal failure state" not in str(e):
+            raise
+    return dict(kiln.sagemaker.describe_endpoint(EndpointName=endpoint))
+
+
+def sklearn_model_files(n_estimators: int = 5) -> dict[str, bytes]:
+    """A small RandomForest on the breast-cancer data, as a joblib file."""
+    import joblib
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import RandomForestClassifier
+
+    x, y = load_breast_cancer(return_X_y=True)
+    model = RandomForestClassifier(n_estimators=n_estimators, max_depth=4, random_state=0)
+    model.fit(x, y)
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer)
+    return {"model.joblib": buffer.getvalue()}
