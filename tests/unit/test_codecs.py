@@ -29,6 +29,10 @@ def test_json_object_without_envelope_key_is_handed_on_as_dict() -> None:
     assert (data, key) == ({"text": "hi"}, None)
 
 
+def test_json_envelope_around_a_non_array_hands_the_value_on() -> None:
+    assert codecs.decode(b'{"inputs": "some text"}', "application/json") == ("some text", "inputs")
+
+
 def test_content_type_parameters_and_case_are_ignored() -> None:
     data, _ = codecs.decode(b"[1]", "Application/JSON; charset=utf-8")
     np.testing.assert_array_equal(data, np.array([1]))

@@ -8,10 +8,12 @@
 
 JSON bodies may be a bare array (``[[…], …]``) or an object holding the rows under ``"instances"``
 or ``"inputs"`` (TensorFlow Serving's and the benchmark's shape); :func:`decode` says which key it
-used so the default output can answer in kind, ``{"predictions": […]}``. Any other object is handed
-on as the parsed ``dict``. Unlike sagemaker-inference-toolkit, a CSV body always decodes to a 2-D
-array (one line is one row, not one column) and ``.npy`` bodies may not hold pickled objects: a
-client must not be able to run code in the replica.
+used so the default output can answer in kind, ``{"predictions": […]}``. Arrays become ndarrays;
+anything else (another object, a string, a number) is handed on as parsed.
+
+Unlike sagemaker-inference-toolkit, a CSV body always decodes to a 2-D array (its
+``np.genfromtxt`` makes one line a 1-D array, which scikit-learn refuses), and ``.npy`` bodies may
+not hold pickled objects: a client must not be able to run code in the replica.
 
 Errors carry the HTTP status the replica answers with: :class:`UnsupportedContentTypeError` (415),
 :class:`NotAcceptableError` (406) and :class:`DecodeError` (400), all :class:`CodecError`.
@@ -120,6 +122,8 @@ def _decode_json(body: bytes) -> tuple[Any, str | None]:
         if key is None:
             return data, None
         data = data[key]
+    if not isinstance(data, list):
+        return data, key
     try:
         return np.array(data), key
     except ValueError as e:
