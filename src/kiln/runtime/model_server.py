@@ -1,0 +1,409 @@
+"""The model replica (``kiln serve``): SageMaker's inference container contract on bare ASGI.
+
+Wire contract (CONTRACTS.md §2.1):
+
+- ``GET /ping`` → 200, empty body. The model is loaded before the socket listens, so a replica
+  that answers at all is ready.
+- ``POST /invocations`` → the handler chain of :mod:`kiln.runtime.handlers` → 200 with the
+  chain's Content-Type. Request headers: ``Content-Type`` (default ``application/json``),
+  ``Accept`` (missing or ``*/*``: ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT``, else
+  ``application/json``), ``X-Amzn-SageMaker-Custom-Attributes`` (to the handlers' context; the
+  context's ``response_custom_attributes`` comes back in the same header).
+- Errors, as ``text/plain``: 400 body does not parse; 406 no encoder for Accept; 413 body over
+  6 MiB (or ``SAGEMAKER_MAX_PAYLOAD_IN_MB``); 415 no decoder for Content-Type; an
+  :class:`~kiln.runtime.handlers.InferenceError`'s own status and message; any other exception
+  from handler code 500 ``"<ExceptionType>: <message>"`` (the traceback goes to stderr, never to
+  the client). 404 and 405 for other paths and methods.
+
+Process contract::
+
+    python -m kiln.runtime.model_server --model-dir DIR [--code-dir DIR]
+        [--entry-point inference.py] (--port P [--host H] | --uds PATH)
+
+The entry point (default ``SAGEMAKER_PROGRAM``, else ``inference.py``) is looked up in
+``--code-dir``, else ``<model-dir>/code/``; without it, framework defaults serve the model. The
+socket is bound first, the module imported and the model loaded next, and only then does the
+socket listen. Each start phase prints one JSON line on stdout: ``{"kiln_phase": "import",
+"seconds": …}``, then ``"load"``, then ``"listening"`` (with ``"port"`` or ``"uds"``). On
+SIGTERM or SIGINT uvicorn stops accepting, finishes in-flight requests, then re-raises the signal,
+so the process ends *by* that signal (returncode -15 for SIGTERM), its unix socket removed. Exit
+code 2 when the import or model loading fails, 3 when the address cannot be bound; both end with
+``kiln-replica: failed: <Type>: <message>`` on stderr.
+
+Requests run one at a time, inline in the event loop (no thread hop, FIFO), with no per-request
+logging. The HTTP side (:class:`ReplicaApp`) only calls a :data:`Dispatch`; the inline one
+(:class:`InlineDispatcher`) can be swapped for a micro-batching or pooled one without touching
+either the app or :class:`~kiln.runtime.handlers.Predictor`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import stat
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import uvicorn
+
+from kiln.runtime import codecs
+from kiln.runtime.archives import safe_extract
+from kiln.runtime.handlers import (
+    InferenceError,
+    Predictor,
+    Reply,
+    find_entry_point,
+    import_user_module,
+    load_predictor,
+    resolve_handlers,
+)
+
+# InvokeEndpoint's Body is at most 6291456 bytes (6 MiB), plus slack so that the replica never
+# refuses a body the router in front of it accepted.
+_MIB = 1024 * 1024
+_SLACK = 64 * 1024
+MAX_BODY_BYTES = 6 * _MIB + _SLACK
+EXIT_LOAD_FAILED = 2
+EXIT_BIND_FAILED = 3
+
+Message = MutableMapping[str, Any]
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Dispatch = Callable[[bytes, str | None, str | None, str | None], Awaitable[Reply]]
+"""(body, content type, accept, custom attributes) → the reply; errors propagate."""
+
+_TEXT = b"text/plain; charset=utf-8"
+_ATTRIBUTES = b"x-amzn-sagemaker-custom-attributes"
+
+
+class InlineDispatcher:
+    """Runs each request's handler chain in the event loop itself: one at a time, FIFO."""
+
+    def __init__(self, predictor: Predictor) -> None:
+        self._invoke = predictor.invoke
+
+    async def __call__(
+        self, body: bytes, content_type: str | None, accept: str | None, attributes: str | None
+    ) -> Reply:
+        return self._invoke(body, content_type, accept, attributes)
+
+
+class _Disconnected(Exception):
+    """The client went away before its request body arrived."""
+
+
+class ReplicaApp:
+    """The ASGI app: ``GET /ping`` and ``POST /invocations`` in front of a :data:`Dispatch`."""
+
+    def __init__(self, dispatch: Dispatch, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+        self.dispatch = dispatch
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path, method = scope["path"], scope["method"]
+        if path == "/invocations":
+            if method == "POST":
+                await self._invocations(scope, receive, send)
+            else:
+                await _respond(send, 405, b"use POST /invocations\n", [(b"allow", b"POST")])
+        elif path == "/ping":
+            if method in ("GET", "HEAD"):
+                await _respond(send, 200, b"")
+            else:
+                await _respond(send, 405, b"use GET /ping\n", [(b"allow", b"GET, HEAD")])
+        else:
+            await _respond(send, 404, b"not found: use GET /ping or POST /invocations\n")
+
+    async def _invocations(self, scope: Scope, receive: Receive, send: Send) -> None:
+        content_type = accept = attributes = None
+        length = 0
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value.decode("latin-1")
+            elif name == b"accept":
+                accept = value.decode("latin-1")
+            elif name == _ATTRIBUTES:
+                attributes = value.decode("latin-1")
+            elif name == b"content-length" and value.isdigit():
+                length = int(value)
+        if length > self.max_body_bytes:
+            # Answer now; uvicorn reads and drops the rest of the body, keeping the connection.
+            await _respond(send, 413, self._too_large())
+            return
+        try:
+            body = await _read_body(receive, self.max_body_bytes)
+        except _Disconnected:
+            return
+        if body is None:
+            await _respond(send, 413, self._too_large())
+            return
+        try:
+            reply = await self.dispatch(body, content_type, accept, attributes)
+            headers = _reply_headers(reply)
+        except (InferenceError, codecs.CodecError) as e:
+            await _respond(send, e.status_code, str(e).encode())
+            return
+        except Exception as e:
+            traceback.print_exception(e)
+            await _respond(send, 500, _describe(e).encode())
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": reply.body})
+
+    def _too_large(self) -> bytes:
+        return f"request body is over the {self.max_body_bytes} byte limit\n".encode()
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        chunk = message.get("body", b"")
+        if not chunks and not message.get("more_body", False):
+            return chunk if len(chunk) <= limit else None
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _reply_headers(reply: Reply) -> list[tuple[bytes, bytes]]:
+    headers = [
+        (b"content-type", _header_value(reply.content_type)),
+        (b"content-length", str(len(reply.body)).encode()),
+    ]
+    if reply.custom_attributes is not None:
+        headers.append((_ATTRIBUTES, _header_value(reply.custom_attributes)))
+    return headers
+
+
+def _header_value(value: str) -> bytes:
+    # Handler code chooses these: refuse what would break (or inject into) the response head.
+    if not (isinstance(value, str) and value.isascii() and value.isprintable()):
+        raise ValueError(f"not a valid HTTP header value: {value!r}")
+    return value.encode("ascii")
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, extra: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    headers = [(b"content-type", _TEXT), (b"content-length", str(len(body)).encode()), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+@dataclass(frozen=True)
+class ReplicaOptions:
+    """How one replica process starts: what it serves and where it listens."""
+
+    model_dir: Path
+    code_dir: Path
+    entry_point: str
+    host: str
+    port: int | None
+    uds: Path | None
+    default_accept: str = codecs.JSON
+    max_body_bytes: int = MAX_BODY_BYTES
+
+
+def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> ReplicaOptions:
+    """Options from the command line, with the SageMaker container variables as defaults."""
+    parser = argparse.ArgumentParser(
+        prog="python -m kiln.runtime.model_server",
+        description="Serve a model over SageMaker's inference container contract.",
+    )
+    parser.add_argument("--model-dir", type=Path, required=True)
+    parser.add_argument("--code-dir", type=Path, help="default: <model-dir>/code")
+    parser.add_argument("--entry-point", default=environ.get("SAGEMAKER_PROGRAM", "inference.py"))
+    parser.add_argument("--host", default="127.0.0.1")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--port", type=int)
+    where.add_argument("--uds", type=Path, help="listen on this unix socket instead")
+    args = parser.parse_args(argv)
+    payload_mb = environ.get("SAGEMAKER_MAX_PAYLOAD_IN_MB") or "6"
+    if not payload_mb.isdigit():
+        parser.error(f"SAGEMAKER_MAX_PAYLOAD_IN_MB must be a whole number, not {payload_mb!r}")
+    return ReplicaOptions(
+        model_dir=args.model_dir,
+        code_dir=args.code_dir if args.code_dir is not None else args.model_dir / "code",
+        entry_point=args.entry_point,
+        host=args.host,
+        port=args.port,
+        uds=args.uds,
+        default_accept=environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT") or codecs.JSON,
+        max_body_bytes=max(int(payload_mb) * _MIB + _SLACK, MAX_BODY_BYTES),
+    )
+
+
+def bind(options: ReplicaOptions) -> socket.socket:
+    """The bound, not yet listening, socket: connections are refused until the model is loaded."""
+    if options.uds is not None:
+        _remove_stale_socket(options.uds)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(str(options.uds))
+        return sock
+    family, kind, proto, _, address = socket.getaddrinfo(
+        options.host, options.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _remove_stale_socket(path: Path) -> None:
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise FileExistsError(f"{path} exists and is not a socket; refusing to replace it")
+    path.unlink()
+
+
+def load(options: ReplicaOptions) -> Predictor:
+    """Import the user's module and load the model, printing the two phases' timings."""
+    started = time.perf_counter()
+    if not options.model_dir.is_dir():
+        raise FileNotFoundError(f"model dir {options.model_dir} is not a folder")
+    entry = find_entry_point(options.code_dir, options.entry_point)
+    if entry is None:
+        print(
+            f"kiln-replica: no {options.entry_point} in {options.code_dir}; "
+            "serving with the framework defaults",
+            file=sys.stderr,
+        )
+    module = import_user_module(entry, options.code_dir) if entry is not None else None
+    handlers = resolve_handlers(module)
+    _phase("import", started)
+    started = time.perf_counter()
+    predictor = load_predictor(handlers, options.model_dir.resolve(), options.default_accept)
+    _phase("load", started)
+    return predictor
+
+
+def serve(predictor: Predictor, sock: socket.socket, options: ReplicaOptions) -> None:
+    """Serve ``predictor`` on ``sock`` until SIGTERM or SIGINT."""
+    app = ReplicaApp(InlineDispatcher(predictor), options.max_body_bytes)
+    config = uvicorn.Config(
+        app,
+        loop="uvloop",
+        http="httptools",
+        ws="none",
+        lifespan="off",
+        access_log=False,
+        server_header=False,
+        # Longer than a router's pooled connections idle, so the router is the one to close them.
+        timeout_keep_alive=75,
+        # SageMaker sends SIGKILL 30 s after SIGTERM: finish in-flight requests well before.
+        timeout_graceful_shutdown=25,
+    )
+    where = {"uds": str(options.uds)} if options.uds else {"port": sock.getsockname()[1]}
+    started = time.perf_counter()
+    server = _Server(config, lambda: _phase("listening", started, **where), options.uds)
+    server.run(sockets=[sock])
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling when its sockets listen and removing its unix socket after."""
+
+    def __init__(
+        self, config: uvicorn.Config, on_listening: Callable[[], None], uds: Path | None
+    ) -> None:
+        super().__init__(config)
+        self._on_listening = on_listening
+        self._uds = uds
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self._on_listening()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets=sockets)
+        # Here, not after run(): uvicorn re-raises SIGTERM when run() ends, and nothing follows.
+        if self._uds is not None:
+            self._uds.unlink(missing_ok=True)
+
+
+def prepare_model_dir(model_data: str, workdir: Path) -> Path:
+    """A model folder for ``model_data``: a folder as is, a tarball extracted under ``workdir``.
+
+    ``s3://`` URIs are the caller's to fetch first: nothing in the runtime talks to S3.
+    """
+    if model_data.startswith("s3://"):
+        raise ValueError(f"fetch {model_data} first: prepare_model_dir takes local paths")
+    path = Path(model_data).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"model data {model_data!r} is neither a folder nor a file")
+    workdir.mkdir(parents=True, exist_ok=True)
+    dest = Path(tempfile.mkdtemp(prefix="model-", dir=workdir))
+    safe_extract(path, dest)
+    return dest
+
+
+def _phase(name: str, started: float, **extra: Any) -> None:
+    seconds = round(time.perf_counter() - started, 4)
+    line = orjson.dumps({"kiln_phase": name, "seconds": seconds, **extra})
+    sys.stdout.write(line.decode() + "\n")
+    sys.stdout.flush()
+
+
+def _describe(error: BaseException) -> str:
+    message = str(error)
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+def _fail(error: BaseException) -> None:
+    summary = _describe(error).replace("\n", " ")
+    print(f"kiln-replica: failed: {summary}", file=sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one replica; the process exit code."""
+    options = parse_args(argv, os.environ)
+    try:
+        sock = bind(options)
+    except OSError as e:
+        _fail(e)
+        return EXIT_BIND_FAILED
+    try:
+        try:
+            predictor = load(options)
+        # SystemExit too: a user module that calls sys.exit() at import has failed to load.
+        except (Exception, SystemExit) as e:
+            traceback.print_exception(e)
+            _fail(e)
+            return EXIT_LOAD_FAILED
+        serve(predictor, sock, options)
+        return 0
+    finally:
+        sock.close()
+        if options.uds is not None:
+            options.uds.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
