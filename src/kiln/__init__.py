@@ -4,9 +4,9 @@ The SDK's names are loaded on first use: job processes and model replicas import
 through this package, and boto3 and rich would add about 0.2 s to each of their starts.
 """
 
-from typing import TYPE_CHECKING
+import typing
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from kiln.sdk import Estimator, NotTrainedError, Session, TrainingJob, UnexpectedStatusError
 
 __all__ = ["Estimator", "NotTrainedError", "Session", "TrainingJob", "UnexpectedStatusError"]

@@ -39,6 +39,16 @@ class LogReader:
 
     def read(self, *, follow: bool) -> None:
         """Read from ``offset`` to the end; with ``follow``, until the job has ended."""
+        while True:
+            try:
+                self._read_once(follow)
+                return
+            except TimeoutError:
+                if not follow:
+                    raise
+                # The job was quiet for a while: ask again from where we are.
+
+    def _read_once(self, follow: bool) -> None:
         url = f"{self._url}?offset={self.offset}&follow={'true' if follow else 'false'}"
         try:
             with urllib.request.urlopen(url, timeout=_READ_TIMEOUT_SECONDS) as response:

@@ -1,0 +1,91 @@
+"""The ``kiln`` command without a server: output formats, flag parsing and error lines."""
+
+from __future__ import annotations
+
+import shlex
+import socket
+
+from typer.testing import CliRunner
+
+from kiln.cli import app
+
+runner = CliRunner()
+
+
+def _unused_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_help_lists_every_command() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("server", "env", "upload", "train", "jobs", "logs"):
+        assert command in result.output
+
+
+def test_env_prints_shell_quoted_exports() -> None:
+    result = runner.invoke(
+        app,
+        ["env"],
+        env={
+            "KILN_ACCESS_KEY_ID": "AKIDEXAMPLE",
+            "KILN_SECRET_ACCESS_KEY": "it's secret",
+            "KILN_PORT": "9100",
+            "KILN_S3_PORT": "9101",
+            "KILN_REGION": "eu-west-1",
+        },
+    )
+    assert result.exit_code == 0
+    exported = dict(shlex.split(line)[1].split("=", 1) for line in result.stdout.splitlines())
+    assert exported == {
+        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "it's secret",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ENDPOINT_URL_SAGEMAKER": "http://127.0.0.1:9100",
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": "http://127.0.0.1:9100",
+        "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9101",
+    }
+
+
+def test_env_points_at_an_external_store_and_kiln_endpoint() -> None:
+    result = runner.invoke(
+        app,
+        ["env"],
+        env={"KILN_ENDPOINT": "https://kiln.example", "KILN_S3_ENDPOINT_URL": "https://s3.example"},
+    )
+    assert "export AWS_ENDPOINT_URL_SAGEMAKER=https://kiln.example" in result.stdout
+    assert "export AWS_ENDPOINT_URL_S3=https://s3.example" in result.stdout
+
+
+def test_train_without_entry_point_or_spec_is_one_error_line() -> None:
+    result = runner.invoke(app, ["train"])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: ValidationError: Give --entry-point (with the flags) or --spec FILE\n"
+    )
+
+
+def test_malformed_hyperparameter_is_quoted_in_the_error() -> None:
+    result = runner.invoke(app, ["train", "--entry-point", "train.py", "-p", "epochs"])
+    assert result.exit_code == 1
+    assert result.stderr == "error: ValidationError: -p 'epochs': expected NAME=VALUE\n"
+
+
+def test_unreachable_server_is_one_error_line_naming_the_endpoint() -> None:
+    endpoint = f"http://127.0.0.1:{_unused_port()}"
+    result = runner.invoke(app, ["jobs", "ls"], env={"KILN_ENDPOINT": endpoint})
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert endpoint in result.stderr
+    assert "kiln server" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_logs_of_an_unreachable_server_is_one_error_line() -> None:
+    endpoint = f"http://127.0.0.1:{_unused_port()}"
+    result = runner.invoke(app, ["logs", "some-job"], env={"KILN_ENDPOINT": endpoint})
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: Could not reach Kiln's log endpoint")
+    assert result.stderr.count("\n") == 1
