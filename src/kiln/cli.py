@@ -81,6 +81,18 @@ def _reports_errors(command: Callable[P, None]) -> Callable[P, None]:
     return run
 
 
+def _settings() -> Settings:
+    """The environment's settings; a bad ``KILN_*`` value is the user's error, not a crash."""
+    try:
+        return Settings.from_env()
+    except ValueError as e:
+        raise ValidationError(str(e)) from None
+
+
+def _session() -> Session:
+    return Session(_settings())
+
+
 @app.command()
 @_reports_errors
 def server(
@@ -91,7 +103,7 @@ def server(
     """Run the Kiln server in the foreground until Ctrl-C or SIGTERM."""
     from kiln.server import serve  # the server's dependencies load only for this command
 
-    settings = Settings.from_env().with_ports(port=port, s3_port=s3_port)
+    settings = _settings().with_ports(port=port, s3_port=s3_port)
     if host is not None:
         settings = _listening_on(settings, host)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s:     %(name)s: %(message)s")
@@ -116,7 +128,7 @@ def _listening_on(settings: Settings, host: str) -> Settings:
 @_reports_errors
 def env() -> None:
     """Print export lines that point boto3 and the aws CLI at Kiln: eval "$(kiln env)"."""
-    settings = Settings.from_env()
+    settings = _settings()
     for name, value in client_environment(settings).items():
         typer.echo(f"export {name}={shlex.quote(value)}")
     if settings.s3_credentials != settings.credentials:
@@ -146,7 +158,7 @@ def upload(
     key_prefix: Annotated[str, typer.Option(help="Where under the bucket.")] = "data",
 ) -> None:
     """Upload data to Kiln's store and print its s3:// URI (for --input)."""
-    typer.echo(Session().upload_data(path, bucket=bucket, key_prefix=key_prefix))
+    typer.echo(_session().upload_data(path, bucket=bucket, key_prefix=key_prefix))
 
 
 @app.command()
@@ -172,7 +184,7 @@ def train(
     wait: Annotated[bool, typer.Option(help="Follow the job's log to its end.")] = True,
 ) -> None:
     """Start a training job from flags (as kiln.Estimator does) or from a request file."""
-    session = Session()
+    session = _session()
     if spec is not None:
         if entry_point is not None:
             raise ValidationError("Give either --spec or --entry-point, not both")
@@ -194,10 +206,14 @@ def train(
         assert estimator.latest_training_job is not None  # fit() has just set it
         name = estimator.latest_training_job.name
     _stderr.print(f"Training job {name}")
-    if wait:
-        session.wait_for_job(name, logs=True)
-    else:
+    if not wait:
         typer.echo(name)
+        return
+    try:
+        session.wait_for_job(name, logs=True)
+    except KeyboardInterrupt:
+        _stderr.print(f"Stopped following {name}; it keeps running (kiln jobs stop {name})")
+        raise typer.Exit(130) from None
 
 
 def _create_from_spec(session: Session, path: Path) -> str:
@@ -255,7 +271,7 @@ def list_jobs(
     if name_contains is not None:
         query["NameContains"] = name_contains
     pages = (
-        Session()
+        _session()
         .sagemaker_client.get_paginator("list_training_jobs")
         .paginate(**query, PaginationConfig={"MaxItems": max_results})
     )
@@ -287,7 +303,7 @@ def _print_jobs(summaries: list[TrainingJobSummaryTypeDef]) -> None:
 @_reports_errors
 def describe_job(name: Annotated[str, typer.Argument(help="Training job name.")]) -> None:
     """Print DescribeTrainingJob's answer as JSON."""
-    job: dict[str, Any] = dict(Session().describe_training_job(name))
+    job: dict[str, Any] = dict(_session().describe_training_job(name))
     job.pop("ResponseMetadata", None)
     typer.echo(json.dumps(job, indent=2, default=_json_default))
 
@@ -300,7 +316,7 @@ def _json_default(value: object) -> str:
 @_reports_errors
 def stop_job(name: Annotated[str, typer.Argument(help="Training job name.")]) -> None:
     """Ask a training job to stop (its script gets SIGTERM, then a grace period)."""
-    Session().sagemaker_client.stop_training_job(TrainingJobName=name)
+    _session().sagemaker_client.stop_training_job(TrainingJobName=name)
     _stderr.print(f"Stopping training job {name}")
 
 
@@ -311,7 +327,7 @@ def logs(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Until the job ends.")] = False,
 ) -> None:
     """Print a training job's log."""
-    session = Session()
+    session = _session()
     LogReader(session.settings.endpoint, job, _echo).read(follow=follow)
 
 

@@ -89,3 +89,9 @@ def test_logs_of_an_unreachable_server_is_one_error_line() -> None:
     assert result.exit_code == 1
     assert result.stderr.startswith("error: Could not reach Kiln's log endpoint")
     assert result.stderr.count("\n") == 1
+
+
+def test_bad_kiln_variable_is_one_error_line() -> None:
+    result = runner.invoke(app, ["jobs", "ls"], env={"KILN_PORT": "eighty"})
+    assert result.exit_code == 1
+    assert result.stderr == "error: ValidationError: KILN_PORT='eighty' is not a whole number\n"

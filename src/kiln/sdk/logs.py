@@ -13,14 +13,16 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
-    from mypy_boto3_sagemaker.type_defs import DescribeTrainingJobResponseTypeDef
+    from mypy_boto3_sagemaker.type_defs import (
+        DescribeTrainingJobResponseTypeDef,
+        SecondaryStatusTransitionTypeDef,
+    )
 
 TERMINAL = ("Completed", "Failed", "Stopped")
 POLL_SECONDS = 0.5
@@ -118,10 +120,9 @@ class JobFollower:
             self._out.flush()
 
 
-def transition_line(transition: Any) -> str:
+def transition_line(transition: SecondaryStatusTransitionTypeDef) -> str:
     """``2024-05-01 12:00:00 Training - Training in progress.``, as sagemaker SDK v2 prints."""
-    start = transition["StartTime"]
-    when = start.astimezone() if isinstance(start, datetime) else datetime.fromtimestamp(start)
+    when = transition["StartTime"].astimezone()
     return (
         f"{when:%Y-%m-%d %H:%M:%S} {transition['Status']} - {transition.get('StatusMessage', '')}"
     )
