@@ -102,6 +102,7 @@ def test_jobs_describe_prints_the_description_as_json(kiln: Kiln, cli_env: dict[
     assert isinstance(job["CreationTime"], str)
 
 
+@pytest.mark.slow
 def test_jobs_stop_stops_a_running_job(kiln: Kiln, cli_env: dict[str, str]) -> None:
     kiln.sagemaker.create_training_job(
         **script_job("stop-me", upload_source(kiln, {"train.py": SLEEPY}))
@@ -120,6 +121,7 @@ def test_unknown_job_is_one_error_line_without_traceback(cli_env: dict[str, str]
         assert result.stdout == ""
 
 
+@pytest.mark.slow
 def test_train_spec_sends_the_yaml_request_and_follows_the_log(
     kiln: Kiln, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -136,6 +138,7 @@ def test_train_spec_sends_the_yaml_request_and_follows_the_log(
     )
 
 
+@pytest.mark.slow
 def test_train_of_a_failing_job_ends_with_one_error_line(
     kiln: Kiln, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -164,6 +167,7 @@ def test_train_flags_run_the_sklearn_example(
     assert job["HyperParameters"]["n-estimators"] == "5"
 
 
+@pytest.mark.slow
 def test_no_wait_prints_the_job_name_and_logs_reads_it_later(
     kiln: Kiln, cli_env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -112,6 +112,7 @@ def test_fit_sends_the_request_sagemaker_sdk_v2_sends(session: Session, tmp_path
     assert _tar_names(_object(session, source_uri)) == ["lib/util.py", "train.py"]
 
 
+@pytest.mark.slow
 def test_fit_of_a_lone_entry_point_waits_for_completion(session: Session, tmp_path: Path) -> None:
     script = tmp_path / "job.py"
     script.write_text("import os\nopen(os.environ['SM_MODEL_DIR'] + '/m.txt', 'w').write('x')\n")
@@ -122,6 +123,7 @@ def test_fit_of_a_lone_entry_point_waits_for_completion(session: Session, tmp_pa
     assert estimator.latest_training_job.name.startswith("lone-")
 
 
+@pytest.mark.slow
 def test_fit_raises_with_the_failure_reason_when_the_script_fails(
     session: Session, tmp_path: Path
 ) -> None:
@@ -135,6 +137,7 @@ def test_fit_raises_with_the_failure_reason_when_the_script_fails(
     assert "fails-1: Failed. Reason: AlgorithmError" in str(caught.value)
 
 
+@pytest.mark.slow
 def test_attach_recreates_the_estimator_of_a_finished_job(session: Session, tmp_path: Path) -> None:
     source = _code(tmp_path, {"train.py": "print('done')\n"})
     original = Estimator(
@@ -180,6 +183,7 @@ def test_upload_data_of_a_file_answers_the_file_uri(session: Session, tmp_path: 
     assert _object(session, uri) == b"1,2\n"
 
 
+@pytest.mark.slow
 def test_logs_for_job_without_wait_prints_the_log_so_far(
     session: Session, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
