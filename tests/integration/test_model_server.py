@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import queue
@@ -24,7 +25,8 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 
 from conftest import free_port, sklearn_model_files, source_tarball
-from kiln.runtime.model_server import MAX_BODY_BYTES, prepare_model_dir
+from kiln.runtime.handlers import Reply
+from kiln.runtime.model_server import MAX_BODY_BYTES, ReplicaApp, prepare_model_dir
 
 ROWS = load_breast_cancer().data[:5]
 
@@ -473,3 +475,35 @@ def test_prepare_model_dir_takes_a_folder_as_it_is(tmp_path: Path) -> None:
 def test_prepare_model_dir_leaves_s3_uris_to_the_caller(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="fetch s3://b/model.tar.gz first"):
         prepare_model_dir("s3://b/model.tar.gz", tmp_path)
+
+
+def call_app(app: ReplicaApp, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Run one POST /invocations through ``app`` in-process; the messages it sent."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: Any) -> None:
+        sent.append(dict(message))
+
+    scope = {"type": "http", "path": "/invocations", "method": "POST", "headers": []}
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+def test_handler_chosen_header_values_that_would_inject_are_a_500() -> None:
+    async def dispatch(*args: Any) -> Reply:
+        return Reply(b"{}", "application/json", "ok\r\nSet-Cookie: x=1")
+
+    sent = call_app(ReplicaApp(dispatch), [{"type": "http.request", "body": b"[1]"}])
+    assert sent[0]["status"] == 500
+    assert sent[1]["body"].startswith(b"ValueError: not a valid HTTP header value")
+
+
+def test_client_gone_before_its_body_gets_no_answer() -> None:
+    async def dispatch(*args: Any) -> Reply:
+        raise AssertionError("nothing to dispatch")
+
+    sent = call_app(ReplicaApp(dispatch), [{"type": "http.disconnect"}])
+    assert sent == []
