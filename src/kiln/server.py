@@ -112,6 +112,7 @@ class KilnServer:
         """Stop the controllers and the embedded store."""
         self.endpoints.stop()
         self.scheduler.stop()
+        self.backend.close()
         if self.s3_server is not None:
             self.s3_server.stop()
         self.engine.dispose()

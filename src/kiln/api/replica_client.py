@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from typing import cast
 
 import httptools
 
@@ -45,8 +46,8 @@ class _Connection(asyncio.Protocol):
     # asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses, but behave as one.
+        self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self._received_any = True
@@ -84,7 +85,8 @@ class _Connection(asyncio.Protocol):
 
     def send(self, request: bytes) -> asyncio.Future[ReplicaResponse]:
         """Write one request; the future resolves with its response."""
-        assert self._transport is not None
+        if self._transport is None:
+            raise ReplicaUnreachable("connection not established")
         self._headers, self._body, self._received_any = {}, [], False
         self._future = asyncio.get_running_loop().create_future()
         self._transport.write(request)

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
@@ -71,6 +72,9 @@ class LocalBackend:
         self._hidden = hidden
         self._bwrap = None if sandbox == "off" else bwrap_binary()
         self._cgroups = Cgroups()
+        # bwrap's --die-with-parent fires when the *thread* that spawned it ends, so every
+        # process is spawned from this one thread, which lives as long as the backend.
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kiln-spawn")
         if self._bwrap is None:
             log.warning(
                 "bubblewrap (bwrap) not found: jobs run unsandboxed in their workspace folders, "
@@ -99,7 +103,8 @@ class LocalBackend:
                 argv=argv,
             )
         limits = self._cgroups.create(spec.name, spec.vcpus, spec.memory_mib)
-        popen = subprocess.Popen(
+        popen = self._spawner.submit(
+            subprocess.Popen,
             joining_argv(limits, argv),
             env=dict(spec.env),
             cwd=None if self.is_sandboxed else spec.cwd,
@@ -107,8 +112,12 @@ class LocalBackend:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
-        )
+        ).result()
         return LocalProcess(popen, limits)
+
+    def close(self) -> None:
+        """Stop the spawning thread (after every process has been stopped)."""
+        self._spawner.shutdown(wait=True)
 
 
 def group_members(pgid: int) -> list[tuple[int, str]]:

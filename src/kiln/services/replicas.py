@@ -253,7 +253,7 @@ class _ReplicaOutput:
         self._replica = replica
         self._stderr: deque[str] = deque(maxlen=30)
         self._lock = threading.Lock()
-        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed by the last pump
+        self._file = open(self.path, "a", encoding="utf-8")  # closed by the last pump
         self._open_pumps = 2
         self._threads = [
             threading.Thread(target=self._pump, args=(stream, is_err), daemon=True)
@@ -273,9 +273,11 @@ class _ReplicaOutput:
             (line for line in reversed(self._stderr) if line.startswith(_FAILED_PREFIX)), None
         )
         if summary is not None:
-            return f"Variant {variant}: loading the model failed: {summary[len(_FAILED_PREFIX) :]}"
+            # The model server exits 2 when the code or model fails to load, 3 when it cannot bind.
+            what = "loading the model failed" if code == 2 else "the model server failed"
+            return f"Variant {variant}: {what}: {summary[len(_FAILED_PREFIX) :]}"
         tail = "\n".join(list(self._stderr)[-5:])
-        return f"Variant {variant}: the model server exited with code {code} before it was ready: {tail}"
+        return f"Variant {variant}: the model server exited with code {code} before ready: {tail}"
 
     def _pump(self, stream: Any, is_stderr: bool) -> None:
         for raw in iter(stream.readline, b""):

@@ -445,10 +445,11 @@ class TrainingRunner:
             record.state["TrainingTimeInSeconds"] = seconds
             record.state["BillableTimeInSeconds"] = seconds
 
-        self._update(end)
+        # The note goes first: a log reader that stops at the final status must see it.
         self._log.note(
             f"job {secondary.lower()}" + (f": {failure_reason}" if failure_reason else "")
         )
+        self._update(end)
 
     def _update(self, change: Callable[[TrainingJobRecord], Any]) -> None:
         record = self._store.modify(self.name, change)
