@@ -6,6 +6,7 @@ import io
 import os
 import socket
 import tarfile
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -277,3 +278,14 @@ def sklearn_model_files(n_estimators: int = 5) -> dict[str, bytes]:
     buffer = io.BytesIO()
     joblib.dump(model, buffer)
     return {"model.joblib": buffer.getvalue()}
+
+
+def wait_for_log(settings: Settings, job: str, text: str, timeout: float = 60) -> None:
+    """Poll a training job's log until ``text`` appears."""
+    path = settings.logs_dir / "training" / f"{job}.log"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} never appeared in {path}")

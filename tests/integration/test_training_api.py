@@ -10,7 +10,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import Kiln, script_job, upload_source
+from conftest import Kiln, script_job, upload_source, wait_for_log
 from kiln.storage import S3Uri
 
 pytestmark = pytest.mark.slow
@@ -62,16 +62,6 @@ def _model_files(kiln: Kiln, uri: str) -> dict[str, bytes]:
     body = kiln.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(body)) as tar:
         return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
-
-
-def _wait_for_log(kiln: Kiln, job: str, text: str, timeout: float = 60) -> None:
-    path = kiln.settings.logs_dir / "training" / f"{job}.log"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and text in path.read_text():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{text!r} never appeared in {path}")
 
 
 def _data(kiln: Kiln) -> str:
@@ -165,7 +155,7 @@ def test_requirements_get_a_cached_virtualenv(kiln: Kiln) -> None:
 def test_stopped_job_gets_sigterm_and_keeps_what_it_saved(kiln: Kiln) -> None:
     source = upload_source(kiln, {"train.py": SLEEPY_SCRIPT})
     kiln.sagemaker.create_training_job(**script_job("stop-1", source))
-    _wait_for_log(kiln, "stop-1", "started")
+    wait_for_log(kiln.settings, "stop-1", "started")
     kiln.sagemaker.stop_training_job(TrainingJobName="stop-1")
     job = kiln.wait("stop-1")
     assert job["TrainingJobStatus"] == "Stopped"
@@ -257,7 +247,7 @@ def test_jobs_wait_for_capacity_in_order(kiln: Kiln) -> None:
     big = script_job("big-1", source)
     big["ResourceConfig"]["InstanceType"] = "ml.m5.xlarge"  # 4 vCPUs: all of the test capacity
     kiln.sagemaker.create_training_job(**big)
-    _wait_for_log(kiln, "big-1", "started")
+    wait_for_log(kiln.settings, "big-1", "started")
     kiln.sagemaker.create_training_job(**script_job("queued-1", source))
     queued = kiln.sagemaker.describe_training_job(TrainingJobName="queued-1")
     deadline = time.monotonic() + 10
@@ -266,7 +256,7 @@ def test_jobs_wait_for_capacity_in_order(kiln: Kiln) -> None:
     assert queued["SecondaryStatus"] == "Pending"
     assert "Waiting for capacity" in queued["SecondaryStatusTransitions"][-1]["StatusMessage"]
     kiln.sagemaker.stop_training_job(TrainingJobName="big-1")
-    _wait_for_log(kiln, "queued-1", "started")
+    wait_for_log(kiln.settings, "queued-1", "started")
     kiln.sagemaker.stop_training_job(TrainingJobName="queued-1")
     assert kiln.wait("queued-1")["TrainingJobStatus"] == "Stopped"
 

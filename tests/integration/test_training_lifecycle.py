@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Kiln, make_settings, script_job, start_kiln, upload_source
+from conftest import Kiln, make_settings, script_job, start_kiln, upload_source, wait_for_log
 from kiln.config import Settings
 from kiln.services.training_scheduler import RESTART_FAILURE
 from kiln.storage import wait_for_port
@@ -28,16 +28,6 @@ else:
     print("started", flush=True)
     time.sleep(120)
 """
-
-
-def _wait_for_log(settings: Settings, job: str, text: str, timeout: float = 60) -> None:
-    path = settings.logs_dir / "training" / f"{job}.log"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and text in path.read_text():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{text!r} never appeared in {path}")
 
 
 def _create_jobs(kiln: Kiln, names: list[str]) -> None:
@@ -90,7 +80,7 @@ def test_restart_fails_a_running_job_without_checkpoints(kiln_settings: Settings
     first = start_kiln(kiln_settings)
     source = upload_source(first, {"train.py": SLEEPY})
     first.sagemaker.create_training_job(**script_job("restart-1", source))
-    _wait_for_log(kiln_settings, "restart-1", "started")
+    wait_for_log(kiln_settings, "restart-1", "started")
     first.thread.stop()
     second = start_kiln(replace(kiln_settings, port=0))
     try:
@@ -110,7 +100,7 @@ def test_restart_resumes_a_job_from_its_checkpoints(kiln_settings: Settings) -> 
     request = script_job("resume-1", source)
     request["CheckpointConfig"] = {"S3Uri": "s3://ckpt/resume-1"}
     first.sagemaker.create_training_job(**request)
-    _wait_for_log(kiln_settings, "resume-1", "started")
+    wait_for_log(kiln_settings, "resume-1", "started")
     first.thread.stop()
     second = start_kiln(replace(kiln_settings, port=0))
     try:
@@ -118,7 +108,7 @@ def test_restart_resumes_a_job_from_its_checkpoints(kiln_settings: Settings) -> 
         assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
         statuses = [t["Status"] for t in job["SecondaryStatusTransitions"]]
         assert "Restarting" in statuses
-        _wait_for_log(kiln_settings, "resume-1", "resumed from step-1")
+        wait_for_log(kiln_settings, "resume-1", "resumed from step-1")
     finally:
         second.thread.stop()
 

@@ -1,6 +1,8 @@
-"""A store for SageMaker resources that share one row shape: models, endpoint configs, endpoints.
+"""Stores of SageMaker resources: one generic ``RecordStore`` over a table and a record type.
 
 Rows hold the validated request (``spec``), what Kiln learnt (``state``), a status and times.
+``ResourceStore`` serves models, endpoint configs and endpoints; training jobs use the same
+store with their own record type (more columns).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ import copy
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import Engine, Row, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -60,15 +62,36 @@ class ResourceRecord:
         }
 
 
-class ResourceStore:
-    """Reads and writes the records of one table; ``modify`` serialises writers in-process."""
+class Record(Protocol):
+    """What a store needs of a record type."""
 
-    def __init__(self, engine: Engine, table: Table) -> None:
+    name: str
+
+    @classmethod
+    def from_row(cls: type[R], row: Row[Any]) -> R:
+        """Build a record from a row."""
+
+    def columns(self) -> dict[str, Any]:
+        """The record as column values."""
+
+
+R = TypeVar("R", bound=Record)
+
+
+class RecordStore(Generic[R]):
+    """Reads and writes the records of one table; ``modify`` serialises writers in-process.
+
+    The API and the controllers both change records, so every read-modify-write goes through
+    ``modify`` under one lock: no update is lost.
+    """
+
+    def __init__(self, engine: Engine, table: Table, record_type: type[R]) -> None:
         self._engine = engine
         self._table = table
+        self._record_type = record_type
         self._write_lock = threading.Lock()
 
-    def add(self, record: ResourceRecord) -> None:
+    def add(self, record: R) -> None:
         """Insert; ``DuplicateNameError`` if the name is taken."""
         try:
             with self._engine.begin() as connection:
@@ -76,19 +99,19 @@ class ResourceStore:
         except IntegrityError:
             raise DuplicateNameError(record.name) from None
 
-    def get(self, name: str) -> ResourceRecord | None:
+    def get(self, name: str) -> R | None:
         """The record named ``name``, or None."""
         with self._engine.connect() as connection:
             row = connection.execute(select(self._table).where(self._table.c.name == name)).first()
-        return None if row is None else ResourceRecord.from_row(row)
+        return None if row is None else self._record_type.from_row(row)
 
-    def modify(self, name: str, change: Callable[[ResourceRecord], None]) -> ResourceRecord | None:
+    def modify(self, name: str, change: Callable[[R], None]) -> R | None:
         """Apply ``change`` to the stored record and write it back; None if there is none."""
         with self._write_lock, self._engine.begin() as connection:
             row = connection.execute(select(self._table).where(self._table.c.name == name)).first()
             if row is None:
                 return None
-            record = ResourceRecord.from_row(row)
+            record = self._record_type.from_row(row)
             change(record)
             connection.execute(
                 update(self._table).where(self._table.c.name == name).values(**record.columns())
@@ -101,17 +124,24 @@ class ResourceStore:
             result = connection.execute(delete(self._table).where(self._table.c.name == name))
         return bool(result.rowcount)
 
-    def page(self, query: ListQuery) -> tuple[list[ResourceRecord], str | None]:
+    def page(self, query: ListQuery) -> tuple[list[R], str | None]:
         """One page of records and the next page's token."""
         with self._engine.connect() as connection:
             rows, token = list_page(connection, self._table, query)
-        return [ResourceRecord.from_row(r) for r in rows], token
+        return [self._record_type.from_row(r) for r in rows], token
 
-    def all(self, statuses: Sequence[str] | None = None) -> list[ResourceRecord]:
+    def all(self, statuses: Sequence[str] | None = None) -> list[R]:
         """Every record (with one of ``statuses``, if given), oldest first."""
         statement = select(self._table).order_by(self._table.c.creation_time)
         if statuses is not None:
             statement = statement.where(self._table.c.status.in_(statuses))
         with self._engine.connect() as connection:
             rows = connection.execute(statement).all()
-        return [ResourceRecord.from_row(r) for r in rows]
+        return [self._record_type.from_row(r) for r in rows]
+
+
+class ResourceStore(RecordStore[ResourceRecord]):
+    """Models, endpoint configs or endpoints: the records of one resource table."""
+
+    def __init__(self, engine: Engine, table: Table) -> None:
+        super().__init__(engine, table, ResourceRecord)

@@ -24,38 +24,22 @@ training_jobs = Table(
     Column("state", JSON, nullable=False),
 )
 
-models = Table(
-    "models",
-    metadata,
-    Column("name", String(63), primary_key=True),
-    Column("arn", String(256), nullable=False),
-    Column("status", String(32), nullable=False),
-    Column("creation_time", Float, nullable=False, index=True),
-    Column("last_modified_time", Float, nullable=False),
-    Column("spec", JSON, nullable=False),
-    Column("state", JSON, nullable=False),
-)
 
-endpoint_configs = Table(
-    "endpoint_configs",
-    metadata,
-    Column("name", String(63), primary_key=True),
-    Column("arn", String(256), nullable=False),
-    Column("status", String(32), nullable=False),
-    Column("creation_time", Float, nullable=False, index=True),
-    Column("last_modified_time", Float, nullable=False),
-    Column("spec", JSON, nullable=False),
-    Column("state", JSON, nullable=False),
-)
+def _resource_table(name: str) -> Table:
+    """A table of the shape every hosting resource shares."""
+    return Table(
+        name,
+        metadata,
+        Column("name", String(63), primary_key=True),
+        Column("arn", String(256), nullable=False),
+        Column("status", String(32), nullable=False, index=name == "endpoints"),
+        Column("creation_time", Float, nullable=False, index=True),
+        Column("last_modified_time", Float, nullable=False),
+        Column("spec", JSON, nullable=False),
+        Column("state", JSON, nullable=False),
+    )
 
-endpoints = Table(
-    "endpoints",
-    metadata,
-    Column("name", String(63), primary_key=True),
-    Column("arn", String(256), nullable=False),
-    Column("status", String(32), nullable=False, index=True),
-    Column("creation_time", Float, nullable=False, index=True),
-    Column("last_modified_time", Float, nullable=False),
-    Column("spec", JSON, nullable=False),
-    Column("state", JSON, nullable=False),
-)
+
+models = _resource_table("models")
+endpoint_configs = _resource_table("endpoint_configs")
+endpoints = _resource_table("endpoints")

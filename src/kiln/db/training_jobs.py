@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import copy
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, Row, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, Row
 
-from kiln.db.listing import ListQuery, list_page
+from kiln.db.resources import DuplicateNameError, RecordStore
 from kiln.db.tables import training_jobs
 from kiln.errors import ResourceInUseError
 
@@ -61,66 +58,22 @@ class TrainingJobRecord:
         }
 
 
-class TrainingJobStore:
-    """Reads and writes training-job records.
-
-    Writers change a record only through ``modify``, which serialises read-modify-write cycles
-    in this process (the API and the job runners both change jobs), so no update is lost.
-    """
+class TrainingJobStore(RecordStore[TrainingJobRecord]):
+    """The training-job records."""
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._write_lock = threading.Lock()
+        super().__init__(engine, training_jobs, TrainingJobRecord)
 
     def add(self, record: TrainingJobRecord) -> None:
         """Insert a new record; ``ResourceInUseError`` if the name is taken."""
         try:
-            with self._engine.begin() as connection:
-                connection.execute(insert(training_jobs).values(**record.columns()))
-        except IntegrityError:
+            super().add(record)
+        except DuplicateNameError:
             raise ResourceInUseError(
-                f"Training job names must be unique within an AWS account and region, "
+                "Training job names must be unique within an AWS account and region, "
                 f"and a training job with this name already exists ({record.arn})"
             ) from None
 
-    def get(self, name: str) -> TrainingJobRecord | None:
-        """The record named ``name``, or None."""
-        with self._engine.connect() as connection:
-            row = connection.execute(
-                select(training_jobs).where(training_jobs.c.name == name)
-            ).first()
-        return None if row is None else TrainingJobRecord.from_row(row)
-
-    def modify(
-        self, name: str, change: Callable[[TrainingJobRecord], None]
-    ) -> TrainingJobRecord | None:
-        """Apply ``change`` to the stored record and write it back; None if there is none."""
-        with self._write_lock, self._engine.begin() as connection:
-            row = connection.execute(
-                select(training_jobs).where(training_jobs.c.name == name)
-            ).first()
-            if row is None:
-                return None
-            record = TrainingJobRecord.from_row(row)
-            record.state = copy.deepcopy(record.state)
-            change(record)
-            connection.execute(
-                update(training_jobs).where(training_jobs.c.name == name).values(**record.columns())
-            )
-        return record
-
-    def page(self, query: ListQuery) -> tuple[list[TrainingJobRecord], str | None]:
-        """One page of records and the next page's token."""
-        with self._engine.connect() as connection:
-            rows, token = list_page(connection, training_jobs, query)
-        return [TrainingJobRecord.from_row(r) for r in rows], token
-
     def with_status(self, statuses: Sequence[str]) -> list[TrainingJobRecord]:
         """Every record whose status is one of ``statuses``, oldest first."""
-        with self._engine.connect() as connection:
-            rows = connection.execute(
-                select(training_jobs)
-                .where(training_jobs.c.status.in_(statuses))
-                .order_by(training_jobs.c.creation_time)
-            ).all()
-        return [TrainingJobRecord.from_row(r) for r in rows]
+        return self.all(statuses)
