@@ -2,12 +2,13 @@
 
     KilnError
     ├── ValidationError          bad input            → 400 ValidationException
-    │   └── NotFoundError        no such resource     → 400 ValidationException ("… not found")
+    │   ├── NotFoundError        no such resource     → 400 ValidationException ("… not found")
+    │   └── UnsupportedError     not in Kiln yet      → 400 ValidationException
     ├── ResourceNotFoundError    modelled not-found   → 400 ResourceNotFound
     ├── ResourceInUseError       name taken / in use  → 400 ResourceInUse
     ├── ResourceLimitError       can never fit        → 400 ResourceLimitExceeded
     ├── ConflictError            wrong state for op   → 400 ConflictException
-    └── UnsupportedError         not in Kiln yet      → 400 ValidationException
+    └── (client side, kiln.sdk.errors) UnexpectedStatusError, NotTrainedError, …
 
 SageMaker answers ``ValidationException`` for most missing resources (the boto3 waiters and the
 SDK rely on it: CONTRACTS.md §3.1), hence ``NotFoundError`` is a ``ValidationError``.
