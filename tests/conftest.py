@@ -51,7 +51,7 @@ def free_port() -> int:
 
 
 @pytest.fixture(params=["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database: SQLite always, PostgreSQL too when KILN_TEST_DATABASE_URL is set."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'kiln.db'}"
@@ -67,6 +67,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """The server tests' database: SQLite (the stores run on PostgreSQL in test_stores.py)."""
+    return f"sqlite:///{tmp_path / 'kiln.db'}"
 
 
 def make_settings(home: Path, database_url: str, **overrides: str) -> Settings:

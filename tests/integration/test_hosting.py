@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from conftest import (
     ROLE,
     Kiln,
     deploy,
+    make_settings,
     sklearn_model_files,
     start_kiln,
     upload_model,
@@ -309,3 +311,14 @@ def test_restart_brings_endpoints_back(kiln_settings: Settings) -> None:
         assert wait_in_service(second, "again-1")["EndpointStatus"] == "InService"
     finally:
         second.thread.stop()
+
+
+def test_unsandboxed_replica_serves_from_its_workspace(tmp_path: Path, database_url: str) -> None:
+    settings = make_settings(tmp_path / "home", database_url, KILN_SANDBOX="off")
+    kiln = start_kiln(settings)
+    try:
+        deploy(kiln, "plain-1", {"AllTraffic": (upload_model(kiln, sklearn_model_files()), 1, 1.0)})
+        answer = _invoke(kiln, "plain-1", json.dumps({"inputs": [ROW]}).encode())
+        assert json.loads(answer["Body"]) == {"predictions": [0]}
+    finally:
+        kiln.thread.stop()
