@@ -9,7 +9,7 @@ import tarfile
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,7 @@ class Kiln:
 
     settings: Settings
     thread: ServerThread
+    _clients: dict[str, Any] = field(default_factory=dict)
 
     @property
     def endpoint(self) -> str:
@@ -103,15 +104,17 @@ class Kiln:
 
     def client(self, service: str) -> Any:
         """A boto3 client for ``service`` (sagemaker, sagemaker-runtime, s3) against this Kiln."""
-        creds = self.settings.credentials
-        endpoint = self.settings.s3_endpoint_url if service == "s3" else self.endpoint
-        return boto3.session.Session().client(
-            service,
-            endpoint_url=endpoint,
-            region_name=self.settings.region,
-            aws_access_key_id=creds.access_key_id,
-            aws_secret_access_key=creds.secret_access_key,
-        )
+        if service not in self._clients:
+            creds = self.settings.credentials
+            endpoint = self.settings.s3_endpoint_url if service == "s3" else self.endpoint
+            self._clients[service] = boto3.session.Session().client(
+                service,
+                endpoint_url=endpoint,
+                region_name=self.settings.region,
+                aws_access_key_id=creds.access_key_id,
+                aws_secret_access_key=creds.secret_access_key,
+            )
+        return self._clients[service]
 
     @property
     def sagemaker(self) -> Any:

@@ -109,7 +109,11 @@ def test_sklearn_model_serves_predictions_without_code(kiln: Kiln) -> None:
 def test_traffic_splits_by_variant_weight(kiln: Kiln) -> None:
     model = _version_model(kiln)
     deploy(kiln, "split-1", {"A": (model, 1, 3.0), "B": (model, 1, 1.0)})
-    counts = Counter(_invoke(kiln, "split-1")["InvokedProductionVariant"] for _ in range(400))
+    runtime = kiln.client("sagemaker-runtime")
+    counts = Counter(
+        runtime.invoke_endpoint(EndpointName="split-1", Body=b"{}")["InvokedProductionVariant"]
+        for _ in range(400)
+    )
     # Binomial(400, 0.75): mean 300, sd 8.7; 4 sd either side is 265..335.
     assert 265 <= counts["A"] <= 335, counts
 
