@@ -7,9 +7,31 @@ through this package, and boto3 and rich would add about 0.2 s to each of their 
 import typing
 
 if typing.TYPE_CHECKING:
-    from kiln.sdk import Estimator, NotTrainedError, Session, TrainingJob, UnexpectedStatusError
+    from kiln.sdk import (
+        Estimator,
+        LocalPredictor,
+        Model,
+        ModelError,
+        NotTrainedError,
+        Predictor,
+        ReplicaExitedError,
+        Session,
+        TrainingJob,
+        UnexpectedStatusError,
+    )
 
-__all__ = ["Estimator", "NotTrainedError", "Session", "TrainingJob", "UnexpectedStatusError"]
+__all__ = [
+    "Estimator",
+    "LocalPredictor",
+    "Model",
+    "ModelError",
+    "NotTrainedError",
+    "Predictor",
+    "ReplicaExitedError",
+    "Session",
+    "TrainingJob",
+    "UnexpectedStatusError",
+]
 
 
 def __getattr__(name: str) -> object:

@@ -105,9 +105,7 @@ def test_a_model_that_fails_to_load_raises_with_the_replica_failure(tmp_path: Pa
     model = Model(str(tmp_path), entry_point=str(tmp_path / "inference.py"))
     with pytest.raises(ReplicaExitedError) as caught:
         model.deploy(instance_type="local")
-    assert str(caught.value) == (
-        "The local replica failed to start: RuntimeError: no weights here"
-    )
+    assert str(caught.value) == "The local replica failed to start: RuntimeError: no weights here"
     assert caught.value.returncode == 2
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -55,9 +56,9 @@ def trained(session: Session, tmp_path: Path) -> Estimator:
     return estimator
 
 
-def _gone(call: object) -> bool:
+def _gone(call: Callable[[], object]) -> bool:
     try:
-        call()  # type: ignore[operator]
+        call()
     except ClientError as e:
         return "Could not find" in e.response["Error"]["Message"]
     return False
@@ -111,12 +112,14 @@ def test_estimator_deploys_locally_from_the_store(trained: Estimator, kiln: Kiln
 def test_model_ships_entry_point_and_source_dir_as_sourcedir_tarball(
     session: Session, kiln: Kiln, tmp_path: Path
 ) -> None:
-    (tmp_path / "serve.py").write_text(GREETER)
-    (tmp_path / "greetings.py").write_text("def greeting():\n    return 'hi'\n")
+    code_dir = tmp_path / "code"
+    code_dir.mkdir()
+    (code_dir / "serve.py").write_text(GREETER)
+    (code_dir / "greetings.py").write_text("def greeting():\n    return 'hi'\n")
     model = Model(
         upload_model(kiln, {"weights.bin": b"\x00"}),
         entry_point="serve.py",
-        source_dir=str(tmp_path),
+        source_dir=str(code_dir),
         name="greeter",
         sagemaker_session=session,
     )
@@ -139,15 +142,20 @@ def test_model_ships_entry_point_and_source_dir_as_sourcedir_tarball(
 def test_model_uploads_local_model_data_before_creating_the_model(
     session: Session, kiln: Kiln, tmp_path: Path
 ) -> None:
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
     for name, content in sklearn_model_files().items():
-        (tmp_path / name).write_bytes(content)
-    model = Model(str(tmp_path), name="from-folder", sagemaker_session=session)
+        (model_dir / name).write_bytes(content)
+    model = Model(str(model_dir), name="from-folder", sagemaker_session=session)
     predictor = model.deploy()
     try:
         assert predictor.predict(ROWS) == [0, 1]
     finally:
         predictor.delete_endpoint()
     assert model.model_data == "s3://kiln-default/from-folder/model.tar.gz"
+    archive = kiln.s3.get_object(Bucket="kiln-default", Key="from-folder/model.tar.gz")
+    with tarfile.open(fileobj=io.BytesIO(archive["Body"].read())) as tar:
+        assert tar.getnames() == ["model.joblib"]
     described = kiln.sagemaker.describe_model(ModelName="from-folder")
     assert described["PrimaryContainer"]["ModelDataUrl"] == model.model_data
 

@@ -6,6 +6,12 @@ from typing import assert_type
 
 import kiln
 from kiln.config import Settings
+from kiln.sdk.serializers import (
+    CSVDeserializer,
+    CSVSerializer,
+    NumpyDeserializer,
+    NumpySerializer,
+)
 
 
 def train(settings: Settings) -> None:
@@ -41,3 +47,48 @@ def attach() -> None:
     except kiln.UnexpectedStatusError as e:
         assert_type(e.failure_reason, str | None)
         assert_type(e.status, str)
+
+
+def deploy(settings: Settings) -> None:
+    """Deploy a trained estimator and a model, predict, clean up: the sagemaker SDK v2 way."""
+    session = kiln.Session(settings)
+    estimator = kiln.Estimator.attach("my-job", sagemaker_session=session)
+    predictor = estimator.deploy(initial_instance_count=1, instance_type="ml.m5.large")
+    assert_type(predictor, kiln.Predictor)
+    assert_type(predictor.endpoint_name, str)
+    predictor.predict([[1.0, 2.0]], target_variant="AllTraffic", custom_attributes="a=1")
+    predictor.delete_endpoint(delete_endpoint_config=True)
+    predictor.delete_model()
+    model = estimator.create_model(entry_point="inference.py")
+    assert_type(model, kiln.Model)
+    model = kiln.Model(
+        "s3://bucket/model.tar.gz",
+        entry_point="inference.py",
+        source_dir="src",
+        env={"LOG_LEVEL": "debug"},
+        sagemaker_session=session,
+    )
+    remote = model.deploy(
+        serializer=NumpySerializer(), deserializer=NumpyDeserializer(), wait=False
+    )
+    assert_type(remote.content_type, str)
+    assert_type(remote.accept, str)
+    assert_type(session.wait_for_endpoint(remote.endpoint_name)["EndpointName"], str)
+
+
+def local() -> None:
+    """Local mode: the same predictor API on this machine; its own errors."""
+    predictor = kiln.Model("model.tar.gz").deploy(
+        instance_type="local", serializer=CSVSerializer(), deserializer=CSVDeserializer()
+    )
+    if isinstance(predictor, kiln.LocalPredictor):
+        assert_type(predictor.url, str)
+    try:
+        predictor.predict("1,2,3")
+    except kiln.ModelError as e:
+        assert_type(e.status_code, int)
+        assert_type(e.body, str)
+    except kiln.ReplicaExitedError as e:
+        assert_type(e.returncode, int | None)
+    finally:
+        predictor.delete_endpoint()

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
-from kiln.sdk.errors import NotTrainedError, UnexpectedStatusError
+from kiln.sdk.errors import ModelError, NotTrainedError, ReplicaExitedError, UnexpectedStatusError
 from kiln.sdk.estimator import Estimator
+from kiln.sdk.local import LocalPredictor
+from kiln.sdk.model import Model
+from kiln.sdk.predictor import Predictor
 from kiln.sdk.session import Session
 from kiln.sdk.training_job import TrainingJob
 
-__all__ = ["Estimator", "NotTrainedError", "Session", "TrainingJob", "UnexpectedStatusError"]
+__all__ = [
+    "Estimator",
+    "LocalPredictor",
+    "Model",
+    "ModelError",
+    "NotTrainedError",
+    "Predictor",
+    "ReplicaExitedError",
+    "Session",
+    "TrainingJob",
+    "UnexpectedStatusError",
+]

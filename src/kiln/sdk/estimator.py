@@ -4,31 +4,33 @@
 ``s3://<default bucket>/<job>/source/``, sends ``CreateTrainingJob`` with the request SDK v2
 builds (CONTRACTS.md §5.2: hyperparameters ``json.dumps``-ed, ``sagemaker_program`` and
 ``sagemaker_submit_directory`` set) and, with ``wait``, follows the job to its end.
+
+``deploy()`` serves the job's ``model.tar.gz`` as SDK v2's scikit-learn estimator does: the
+training code is the inference code (its ``sourcedir.tar.gz`` as uploaded for training, its
+entry point as ``SAGEMAKER_PROGRAM``), so a script that defines ``model_fn`` & co. next to its
+``__main__`` block serves as it trains; one that does not is served by framework defaults.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from kiln.sdk.errors import NotTrainedError
+from kiln.sdk.model import DEFAULT_IMAGE, DEFAULT_ROLE, Model
+from kiln.sdk.names import TIMESTAMP, name_from_base
 from kiln.sdk.packaging import pack_source
+from kiln.sdk.predictor import Predictor
 from kiln.sdk.progress import transfer_progress
+from kiln.sdk.serializers import Deserializer, Serializer
 from kiln.sdk.session import Session
 from kiln.sdk.training_job import TrainingJob
 from kiln.storage import S3Uri
 
-DEFAULT_IMAGE = "kiln/python"
-DEFAULT_ROLE = "arn:aws:iam::000000000000:role/kiln"
 DEFAULT_BASE_JOB_NAME = "kiln-training"
-# sagemaker SDK v2's sagemaker_timestamp(): UTC, to the millisecond.
-_TIMESTAMP = re.compile(r"-\d{4}(-\d{2}){5}-\d{3}$")
-_MAX_NAME = 63
 
 
 class Estimator:
@@ -104,6 +106,59 @@ class Estimator:
             )
         return artifacts["S3ModelArtifacts"]
 
+    def create_model(
+        self,
+        entry_point: str | None = None,
+        source_dir: str | None = None,
+        env: Mapping[str, str] | None = None,
+        image_uri: str | None = None,
+        name: str | None = None,
+    ) -> Model:
+        """A :class:`Model` of the latest job's artifact, with the training code to serve it.
+
+        As in SDK v2, ``entry_point`` alone names a file of the training code's folder.
+        """
+        program, submit_directory = self._training_code()
+        return Model(
+            self.model_data,
+            entry_point=entry_point or program,
+            source_dir=source_dir or submit_directory,
+            image_uri=image_uri or self.image_uri,
+            env=env,
+            name=name,
+            role=self.role,
+            sagemaker_session=self.sagemaker_session,
+        )
+
+    def deploy(
+        self,
+        initial_instance_count: int = 1,
+        instance_type: str = "ml.m5.large",
+        endpoint_name: str | None = None,
+        serializer: Serializer | None = None,
+        deserializer: Deserializer | None = None,
+        wait: bool = True,
+        model_name: str | None = None,
+        **create_model_args: Any,
+    ) -> Predictor:
+        """Serve the latest job's model on a new endpoint; its predictor.
+
+        Model and endpoint are both named ``<base job name>-<time>`` unless named here; extra
+        keyword arguments (``entry_point``, ``source_dir``, ``env``) go to :meth:`create_model`.
+        ``instance_type="local"`` serves it on this machine, with no endpoint on the server.
+        """
+        default_name = name_from_base(self.base_job_name or DEFAULT_BASE_JOB_NAME)
+        model = self.create_model(**create_model_args)
+        model.name = model_name or default_name
+        return model.deploy(
+            initial_instance_count=initial_instance_count,
+            instance_type=instance_type,
+            endpoint_name=endpoint_name or default_name,
+            serializer=serializer,
+            deserializer=deserializer,
+            wait=wait,
+        )
+
     @classmethod
     def attach(cls, training_job_name: str, sagemaker_session: Session | None = None) -> Estimator:
         """An estimator for an existing job; waits for it to end, as sagemaker SDK v2 does."""
@@ -120,6 +175,16 @@ class Estimator:
                 "This estimator has no training job yet: call fit() or Estimator.attach() first"
             )
         return self.latest_training_job
+
+    def _training_code(self) -> tuple[str | None, str | None]:
+        """The latest job's ``(sagemaker_program, sagemaker_submit_directory)``, if it had code."""
+        sent = self._latest().describe().get("HyperParameters", {})
+        program = _decoded(sent.get("sagemaker_program", "null"))
+        submit_directory = _decoded(sent.get("sagemaker_submit_directory", "null"))
+        return (
+            program if isinstance(program, str) else None,
+            submit_directory if isinstance(submit_directory, str) else None,
+        )
 
     def _upload_source(self, job_name: str) -> tuple[str, str]:
         """``(sagemaker_program, sagemaker_submit_directory)`` once the code is in the store."""
@@ -181,13 +246,6 @@ class Estimator:
         return request
 
 
-def name_from_base(base: str) -> str:
-    """``<base>-YYYY-MM-DD-HH-MM-SS-mmm`` (UTC), trimmed to SageMaker's 63 characters."""
-    now = time.time()
-    stamp = time.strftime("%Y-%m-%d-%H-%M-%S", time.gmtime(now)) + f"-{int(now * 1000) % 1000:03d}"
-    return f"{base[: _MAX_NAME - len(stamp) - 1]}-{stamp}"
-
-
 def input_channels(inputs: str | Mapping[str, str] | None) -> list[dict[str, Any]]:
     """``InputDataConfig`` for ``inputs``: one URI is the ``training`` channel, as in SDK v2."""
     if inputs is None:
@@ -220,7 +278,7 @@ def _init_params(job: Mapping[str, Any]) -> dict[str, Any]:
     """The constructor arguments that recreate the estimator behind ``job``."""
     sent = {k: _decoded(v) for k, v in job.get("HyperParameters", {}).items()}
     algorithm = job["AlgorithmSpecification"]
-    base = _TIMESTAMP.sub("", job["TrainingJobName"])
+    base = TIMESTAMP.sub("", job["TrainingJobName"])
     return {
         "entry_point": str(sent.get("sagemaker_program", "")),
         "source_dir": sent.get("sagemaker_submit_directory"),

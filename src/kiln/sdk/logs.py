@@ -58,7 +58,7 @@ class LogReader:
                     self.offset += len(line)
                     self._write(line.decode("utf-8", errors="replace"))
         except urllib.error.HTTPError as e:
-            raise _client_error(e) from None
+            raise client_error(e, "GetTrainingJobLog") from None
 
 
 class JobFollower:
@@ -128,11 +128,11 @@ def transition_line(transition: SecondaryStatusTransitionTypeDef) -> str:
     )
 
 
-def _client_error(error: urllib.error.HTTPError) -> ClientError:
-    """The endpoint's JSON error as the ``ClientError`` boto3 raises for the same answer."""
+def client_error(error: urllib.error.HTTPError, operation: str) -> ClientError:
+    """A native endpoint's JSON error as the ``ClientError`` boto3 raises for the same answer."""
     try:
         body = json.loads(error.read())
         code, message = str(body["__type"]), str(body["message"])
     except (ValueError, KeyError, TypeError):
         code, message = f"HTTP{error.code}", str(error.reason)
-    return ClientError({"Error": {"Code": code, "Message": message}}, "GetTrainingJobLog")
+    return ClientError({"Error": {"Code": code, "Message": message}}, operation)

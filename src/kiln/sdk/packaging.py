@@ -1,7 +1,8 @@
-"""Packs training code into ``sourcedir.tar.gz``, laid out as the sagemaker SDK v2 does.
+"""Packs code into ``sourcedir.tar.gz`` and models into ``model.tar.gz``, as sagemaker SDK v2 does.
 
 The files of ``source_dir`` (or the lone entry point) sit at the archive root; the toolkit
-extracts it into ``/opt/ml/code`` and runs ``sagemaker_program`` from there.
+extracts it into ``/opt/ml/code`` and runs ``sagemaker_program`` from there. A model folder's
+files sit at the root of ``model.tar.gz``, as SageMaker extracts it into ``/opt/ml/model``.
 """
 
 from __future__ import annotations
@@ -52,3 +53,8 @@ def _write(archive: Path, files: list[tuple[Path, str]]) -> None:
     with tarfile.open(archive, "w:gz", dereference=True) as tar:
         for path, name in files:
             tar.add(path, arcname=name, recursive=False)
+
+
+def pack_folder(root: Path, archive: Path) -> None:
+    """Write ``archive`` (``.tar.gz``) with the files of ``root`` at its root."""
+    _write(archive, code_files(root))

@@ -1,31 +1,47 @@
 """``kiln.Session``: the SDK's connection to a Kiln server, named as in sagemaker SDK v2.
 
-Everything goes through boto3 (``sagemaker`` on ``Settings.endpoint``, ``s3`` on the store) and
-the native log endpoint; the SDK never touches the server's files.
+Everything goes through boto3 (``sagemaker`` and ``sagemaker-runtime`` on ``Settings.endpoint``,
+``s3`` on the store) and the native log endpoint; the SDK never touches the server's files.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
+import urllib.error
+import urllib.request
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
+from urllib.parse import quote
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import WaiterError
 
 from kiln.config import Settings
 from kiln.errors import ValidationError
 from kiln.sdk.errors import UnexpectedStatusError
-from kiln.sdk.logs import POLL_SECONDS, TERMINAL, JobFollower, LogReader
+from kiln.sdk.logs import POLL_SECONDS, TERMINAL, JobFollower, LogReader, client_error
 from kiln.sdk.progress import transfer_progress
 from kiln.storage import ObjectStore, S3Uri
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
-    from mypy_boto3_sagemaker.type_defs import DescribeTrainingJobResponseTypeDef
+    from mypy_boto3_sagemaker.type_defs import (
+        DescribeEndpointOutputTypeDef,
+        DescribeTrainingJobResponseTypeDef,
+        WaiterConfigTypeDef,
+    )
+    from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
 
 DEFAULT_BUCKET = "kiln-default"
+# Kiln endpoints start in seconds: poll often (SageMaker's own waiter waits 30 s between looks).
+ENDPOINT_POLL_SECONDS = 0.1
+# As long as SageMaker's EndpointInService waiter waits (30 s x 120); replicas fail sooner.
+ENDPOINT_WAIT_SECONDS = 3600.0
+_TRANSITIONAL = ("Creating", "Updating", "SystemUpdating", "RollingBack")
 
 
 class Session:
@@ -35,6 +51,11 @@ class Session:
         self.settings = Settings.from_env() if settings is None else settings
         self.sagemaker_client: SageMakerClient = sagemaker_client(self.settings)
         self.s3 = ObjectStore.from_settings(self.settings)
+
+    @cached_property
+    def sagemaker_runtime_client(self) -> SageMakerRuntimeClient:
+        """A boto3 ``sagemaker-runtime`` client (InvokeEndpoint) for the same server."""
+        return runtime_client(self.settings)
 
     def default_bucket(self) -> str:
         """The bucket the SDK puts code, data and models in by default (created if absent)."""
@@ -83,6 +104,38 @@ class Session:
             stream.write(f"Billable seconds: {job['BillableTimeInSeconds']}\n")
         return check_job_status(job)
 
+    def wait_for_endpoint(
+        self, endpoint: str, poll: float = ENDPOINT_POLL_SECONDS
+    ) -> DescribeEndpointOutputTypeDef:
+        """Block until ``endpoint`` is InService; UnexpectedStatusError with its reason if not."""
+        waiter = self.sagemaker_client.get_waiter("endpoint_in_service")
+        # botocore sleeps any number of seconds; the stubs type Delay as int.
+        config = cast("WaiterConfigTypeDef", {"Delay": poll, "MaxAttempts": _attempts(poll)})
+        try:
+            waiter.wait(EndpointName=endpoint, WaiterConfig=config)
+        except WaiterError as e:
+            described = self.sagemaker_client.describe_endpoint(EndpointName=endpoint)
+            status = described["EndpointStatus"]
+            if status in _TRANSITIONAL:
+                raise  # still starting after the whole wait: the waiter's timeout says so
+            raise UnexpectedStatusError(
+                endpoint, status, described.get("FailureReason"), action="hosting endpoint"
+            ) from e
+        return self.sagemaker_client.describe_endpoint(EndpointName=endpoint)
+
+    def describe_endpoint_replicas(self, endpoint: str) -> list[dict[str, Any]]:
+        """Each replica's variant, id and start phases in seconds (Kiln's native endpoint).
+
+        ``GET {endpoint}/kiln/v1/endpoints/{name}/replicas`` → ``{"Replicas": [{"VariantName",
+        "ReplicaId", "Phases": {"download_model": …, "import": …, "load": …, "first_ping": …}}]}``
+        """
+        url = f"{self.settings.endpoint.rstrip('/')}/kiln/v1/endpoints/{quote(endpoint, safe='')}"
+        try:
+            with urllib.request.urlopen(f"{url}/replicas", timeout=10) as response:
+                return list(json.load(response)["Replicas"])
+        except urllib.error.HTTPError as e:
+            raise client_error(e, "DescribeEndpointReplicas") from None
+
     def logs_for_job(self, job_name: str, wait: bool = True, out: TextIO | None = None) -> None:
         """Print the job's log (to stdout); with ``wait``, follow it and its status to the end."""
         if wait:
@@ -102,6 +155,23 @@ def sagemaker_client(settings: Settings) -> SageMakerClient:
         aws_secret_access_key=settings.credentials.secret_access_key,
         config=Config(retries={"max_attempts": 3, "mode": "standard"}),
     )
+
+
+def runtime_client(settings: Settings) -> SageMakerRuntimeClient:
+    """A boto3 ``sagemaker-runtime`` client for the Kiln server of ``settings``."""
+    return boto3.session.Session().client(
+        "sagemaker-runtime",
+        endpoint_url=settings.endpoint,
+        region_name=settings.region,
+        aws_access_key_id=settings.credentials.access_key_id,
+        aws_secret_access_key=settings.credentials.secret_access_key,
+        # As SDK v2 builds it: reads outlast SageMaker's 60 s limit on one invocation.
+        config=Config(read_timeout=80),
+    )
+
+
+def _attempts(poll: float) -> int:
+    return max(1, int(ENDPOINT_WAIT_SECONDS / poll))
 
 
 def check_job_status(job: DescribeTrainingJobResponseTypeDef) -> DescribeTrainingJobResponseTypeDef:
