@@ -6,6 +6,11 @@
     kiln train (--entry-point F [flags] | --spec FILE) start a training job, follow its log
     kiln jobs ls | describe NAME | stop NAME           training jobs
     kiln logs JOB [--follow]                           a job's log
+    kiln deploy --model-data URI_OR_PATH [flags]       a model on a new endpoint (as kiln.Model)
+    kiln invoke ENDPOINT (--body JSON | --file F)      one prediction; the body on stdout
+    kiln models ls | describe NAME | delete NAME       models
+    kiln endpoints ls | describe NAME | delete NAME    endpoints (describe: replica start phases)
+    kiln serve --model-data URI_OR_PATH [flags]        one replica here, in the foreground
 
 Every command talks to the server the way the SDK does (boto3, the native log endpoint). Errors
 print as one red line, ``error: <code>: <message>``, and exit with status 1.
@@ -17,9 +22,11 @@ import functools
 import json
 import logging
 import shlex
+import signal
 import sys
+import tempfile
 import urllib.error
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -33,11 +40,13 @@ from rich.table import Table
 
 from kiln.config import Settings
 from kiln.errors import KilnError, ValidationError
-from kiln.sdk import Estimator, Session
+from kiln.sdk import Estimator, Model, Predictor, Session
+from kiln.sdk.local import LOCAL_INSTANCE_TYPES, prepare_files
 from kiln.sdk.logs import LogReader
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker.type_defs import TrainingJobSummaryTypeDef
+    from mypy_boto3_sagemaker_runtime.type_defs import InvokeEndpointInputTypeDef
 
 P = ParamSpec("P")
 
@@ -48,9 +57,17 @@ app = typer.Typer(
 )
 jobs_app = typer.Typer(no_args_is_help=True, help="List, describe and stop training jobs.")
 app.add_typer(jobs_app, name="jobs")
+models_app = typer.Typer(no_args_is_help=True, help="List, describe and delete models.")
+app.add_typer(models_app, name="models")
+endpoints_app = typer.Typer(no_args_is_help=True, help="List, describe and delete endpoints.")
+app.add_typer(endpoints_app, name="endpoints")
 
 _stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 _WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+# What a file's suffix says its body is, for `kiln invoke --file` without --content-type.
+_CONTENT_TYPES = {".csv": "text/csv", ".npy": "application/x-npy", ".json": "application/json"}
+_TEXT_TYPES = ("application/json", "text/")
+_JSON = "application/json"
 
 
 def _fail(message: str) -> typer.Exit:
@@ -284,16 +301,25 @@ def _print_jobs(summaries: list[TrainingJobSummaryTypeDef]) -> None:
             s["TrainingJobName"],
             s["TrainingJobStatus"],
             s.get("SecondaryStatus", ""),
-            f"{s['CreationTime'].astimezone():%Y-%m-%d %H:%M:%S}",
+            _when(s["CreationTime"]),
         )
         for s in summaries
     ]
+    _print_rows(("name", "status", "secondary status", "created"), rows)
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment.astimezone():%Y-%m-%d %H:%M:%S}"
+
+
+def _print_rows(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    """A table on a terminal; tab-separated lines (no header) for grep and cut otherwise."""
     console = Console()
-    if not console.is_terminal:  # pipes get lines that grep and cut can take apart
+    if not console.is_terminal:
         for row in rows:
             typer.echo("\t".join(row))
         return
-    table = Table("name", "status", "secondary status", "created")
+    table = Table(*header)
     for row in rows:
         table.add_row(*row)
     console.print(table)
@@ -303,9 +329,13 @@ def _print_jobs(summaries: list[TrainingJobSummaryTypeDef]) -> None:
 @_reports_errors
 def describe_job(name: Annotated[str, typer.Argument(help="Training job name.")]) -> None:
     """Print DescribeTrainingJob's answer as JSON."""
-    job: dict[str, Any] = dict(_session().describe_training_job(name))
-    job.pop("ResponseMetadata", None)
-    typer.echo(json.dumps(job, indent=2, default=_json_default))
+    _print_json(dict(_session().describe_training_job(name)))
+
+
+def _print_json(answer: dict[str, Any]) -> None:
+    """An API answer as indented JSON, without boto3's ResponseMetadata."""
+    answer.pop("ResponseMetadata", None)
+    typer.echo(json.dumps(answer, indent=2, default=_json_default))
 
 
 def _json_default(value: object) -> str:
@@ -334,6 +364,224 @@ def logs(
 def _echo(text: str) -> None:
     sys.stdout.write(text)
     sys.stdout.flush()
+
+
+# -- hosting ---------------------------------------------------------------------------------
+
+
+@app.command()
+@_reports_errors
+def deploy(
+    model_data: Annotated[
+        str, typer.Option(help="s3://…/model.tar.gz, or a local model.tar.gz or folder.")
+    ],
+    entry_point: Annotated[
+        str | None, typer.Option(help="Inference code (model_fn, …); in --source-dir if given.")
+    ] = None,
+    source_dir: Annotated[str | None, typer.Option(help="Folder shipped with it.")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Endpoint (and model) name. Default: kiln-python-<time>.")
+    ] = None,
+    instance_type: Annotated[str, typer.Option()] = "ml.m5.large",
+    instance_count: Annotated[int, typer.Option()] = 1,
+    env: Annotated[
+        list[str] | None, typer.Option("--env", "-e", help="NAME=VALUE for the model, repeatable.")
+    ] = None,
+    wait: Annotated[bool, typer.Option(help="Wait until the endpoint is InService.")] = True,
+) -> None:
+    """Deploy a model to a new endpoint, as kiln.Model(...).deploy() does; prints its name."""
+    if instance_type in LOCAL_INSTANCE_TYPES:
+        raise ValidationError(
+            f"--instance-type {instance_type}: `kiln serve` runs a model on this machine"
+        )
+    model = Model(
+        model_data,
+        entry_point=entry_point,
+        source_dir=source_dir,
+        env=_pairs(env, "--env"),
+        name=name,
+        sagemaker_session=_session(),
+    )
+    predictor = model.deploy(
+        initial_instance_count=instance_count,
+        instance_type=instance_type,
+        endpoint_name=name,
+        wait=wait,
+    )
+    state = "is InService" if wait else "is being created"
+    _stderr.print(f"Endpoint {predictor.endpoint_name} {state} (model {model.name})")
+    typer.echo(predictor.endpoint_name)
+
+
+@app.command()
+@_reports_errors
+def invoke(
+    endpoint: Annotated[str, typer.Argument(help="Endpoint name.")],
+    body: Annotated[str | None, typer.Option(help="The request body, e.g. a JSON text.")] = None,
+    file: Annotated[
+        str | None, typer.Option(help="Read the body from this file (- for stdin).")
+    ] = None,
+    content_type: Annotated[
+        str | None, typer.Option(help="Default: by --file's suffix, else application/json.")
+    ] = None,
+    accept: Annotated[str | None, typer.Option(help="Media type to answer in.")] = None,
+    target_variant: Annotated[str | None, typer.Option(help="Send to this variant.")] = None,
+) -> None:
+    """Send one request to an endpoint; the answer on stdout, the variant on stderr."""
+    request: InvokeEndpointInputTypeDef = {
+        "EndpointName": endpoint,
+        "Body": _request_body(body, file),
+        "ContentType": content_type or _CONTENT_TYPES.get(Path(file or "").suffix, _JSON),
+    }
+    if accept is not None:
+        request["Accept"] = accept
+    if target_variant is not None:
+        request["TargetVariant"] = target_variant
+    answer = _session().sagemaker_runtime_client.invoke_endpoint(**request)
+    payload = answer["Body"].read()
+    returned = answer.get("ContentType", "")
+    text = returned.startswith(_TEXT_TYPES) and not payload.endswith(b"\n")
+    typer.echo(payload, nl=text)
+    variant = answer.get("InvokedProductionVariant", "?")
+    _stderr.print(f"variant {variant}, {returned or 'no content type'}, {len(payload)} bytes")
+
+
+def _request_body(body: str | None, file: str | None) -> bytes:
+    """The bytes of --body or --file; ValidationError unless exactly one is given."""
+    if (body is None) == (file is None):
+        raise ValidationError("Give the request as --body TEXT or --file PATH (- for stdin)")
+    if body is not None:
+        return body.encode()
+    assert file is not None  # exactly one of the two is given
+    if file == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(file).read_bytes()
+    except OSError as e:
+        raise ValidationError(f"--file {file!r}: {e.strerror}") from None
+
+
+@app.command()
+@_reports_errors
+def serve(
+    model_data: Annotated[
+        str, typer.Option(help="A model.tar.gz or folder (local, file:// or s3://).")
+    ],
+    entry_point: Annotated[
+        str | None, typer.Option(help="Inference code; default: the archive's code/inference.py.")
+    ] = None,
+    source_dir: Annotated[
+        str | None, typer.Option(help="Folder (or s3:// sourcedir.tar.gz) with the code.")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="0 picks a free port (printed when listening).")] = 8080,
+) -> None:
+    """Serve a model here as one replica (GET /ping, POST /invocations) until Ctrl-C."""
+    # The server's dependencies load only for this command (uvicorn, the runtime).
+    from kiln.runtime import model_server
+
+    with tempfile.TemporaryDirectory(prefix="kiln-serve-") as folder:
+        workdir = Path(folder)
+        files = prepare_files(model_data, entry_point, source_dir, workdir, lambda: _session().s3)
+        argv = ["--model-dir", str(files.model_dir), "--host", host, "--port", str(port)]
+        if files.code_dir is not None:
+            argv += ["--code-dir", str(files.code_dir)]
+        if files.entry_point is not None:
+            argv += ["--entry-point", files.entry_point]
+        # The model server re-raises SIGTERM once it has shut down: end through this handler
+        # instead, so that the temporary folder is removed on the way out.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        try:
+            code = model_server.main(argv)
+        except KeyboardInterrupt:
+            code = 130  # 128 + SIGINT, after a clean shutdown
+    if code:
+        raise typer.Exit(code)
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise typer.Exit(128 + signum)
+
+
+@models_app.command("ls")
+@_reports_errors
+def list_models(
+    name_contains: Annotated[str | None, typer.Option()] = None,
+    max_results: Annotated[int, typer.Option("--max", help="At most this many.")] = 20,
+) -> None:
+    """List models, newest first."""
+    query: dict[str, Any] = {"SortBy": "CreationTime", "SortOrder": "Descending"}
+    if name_contains is not None:
+        query["NameContains"] = name_contains
+    pages = (
+        _session()
+        .sagemaker_client.get_paginator("list_models")
+        .paginate(**query, PaginationConfig={"MaxItems": max_results})
+    )
+    rows = [(m["ModelName"], _when(m["CreationTime"])) for p in pages for m in p["Models"]]
+    _print_rows(("name", "created"), rows)
+
+
+@models_app.command("describe")
+@_reports_errors
+def describe_model(name: Annotated[str, typer.Argument(help="Model name.")]) -> None:
+    """Print DescribeModel's answer as JSON."""
+    _print_json(dict(_session().sagemaker_client.describe_model(ModelName=name)))
+
+
+@models_app.command("delete")
+@_reports_errors
+def delete_model(name: Annotated[str, typer.Argument(help="Model name.")]) -> None:
+    """Delete a model (endpoints that serve it keep running)."""
+    _session().sagemaker_client.delete_model(ModelName=name)
+    _stderr.print(f"Deleted model {name}")
+
+
+@endpoints_app.command("ls")
+@_reports_errors
+def list_endpoints(
+    status: Annotated[str | None, typer.Option(help="InService, Creating, Failed, …")] = None,
+    name_contains: Annotated[str | None, typer.Option()] = None,
+    max_results: Annotated[int, typer.Option("--max", help="At most this many.")] = 20,
+) -> None:
+    """List endpoints, newest first."""
+    query: dict[str, Any] = {"SortBy": "CreationTime", "SortOrder": "Descending"}
+    if status is not None:
+        query["StatusEquals"] = status
+    if name_contains is not None:
+        query["NameContains"] = name_contains
+    pages = (
+        _session()
+        .sagemaker_client.get_paginator("list_endpoints")
+        .paginate(**query, PaginationConfig={"MaxItems": max_results})
+    )
+    rows = [
+        (e["EndpointName"], e["EndpointStatus"], _when(e["CreationTime"]))
+        for page in pages
+        for e in page["Endpoints"]
+    ]
+    _print_rows(("name", "status", "created"), rows)
+
+
+@endpoints_app.command("describe")
+@_reports_errors
+def describe_endpoint(name: Annotated[str, typer.Argument(help="Endpoint name.")]) -> None:
+    """Print DescribeEndpoint's answer as JSON, with each replica's start phases (Replicas)."""
+    session = _session()
+    described: dict[str, Any] = dict(session.sagemaker_client.describe_endpoint(EndpointName=name))
+    described["Replicas"] = session.describe_endpoint_replicas(name)
+    _print_json(described)
+
+
+@endpoints_app.command("delete")
+@_reports_errors
+def delete_endpoint(
+    name: Annotated[str, typer.Argument(help="Endpoint name.")],
+    keep_config: Annotated[bool, typer.Option(help="Keep its endpoint config.")] = False,
+) -> None:
+    """Delete an endpoint and its endpoint config, as predictor.delete_endpoint() does."""
+    Predictor(name, _session()).delete_endpoint(delete_endpoint_config=not keep_config)
+    _stderr.print(f"Deleted endpoint {name}" + ("" if keep_config else " and its config"))
 
 
 def main() -> None:
