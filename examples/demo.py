@@ -3,7 +3,8 @@
 Starts an embedded Kiln server (API + S3 store) in ``.kiln-demo/``, uploads scikit-learn's
 breast-cancer data set as CSV, trains ``examples/sklearn/train.py`` with ``kiln.Estimator`` (the
 sagemaker SDK's interface), prints the job's metrics and model artifact, loads the model back,
-and stops the server. Nothing leaves this machine.
+deploys it with ``estimator.deploy()`` to a real-time endpoint, predicts over HTTP, deletes the
+endpoint and stops the server. Nothing leaves this machine.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sklearn.datasets import load_breast_cancer
 
 import kiln
 from kiln.config import Settings
+from kiln.sdk.serializers import JSONDeserializer, JSONSerializer
 from kiln.server import ServerThread
 from kiln.storage import S3Uri
 
@@ -32,12 +34,15 @@ METRICS = [
     {"Name": "validation:accuracy", "Regex": r"validation_accuracy=([0-9.]+)"},
 ]
 
+STEPS = 7
+SAMPLE_ROWS = np.arange(0, 569, 71)  # a spread of both classes
+
 console = Console(highlight=False, soft_wrap=True)
 
 
 def step(number: int, text: str) -> None:
     """Print a numbered step of the narration."""
-    console.print(f"\n[bold cyan]{number}/5[/] [bold]{text}[/]")
+    console.print(f"\n[bold cyan]{number}/{STEPS}[/] [bold]{text}[/]")
 
 
 def free_port() -> int:
@@ -83,9 +88,41 @@ def load_model_back(session: kiln.Session, model_uri: str) -> None:
             tar.extractall(folder, filter="data")
         model = joblib.load(Path(folder) / "model.joblib")
     data = load_breast_cancer()
-    rows = np.arange(0, len(data.target), 71)  # a spread of both classes
+    rows = SAMPLE_ROWS
     predicted, truth = model.predict(data.data[rows]).tolist(), data.target[rows].tolist()
     console.print(f"    rows {rows.tolist()}: predicted {predicted}, truth {truth}", markup=False)
+
+
+def deploy_and_predict(estimator: kiln.Estimator) -> float:
+    """Serve the model on an endpoint, predict the sample rows over HTTP; deploy→answer seconds."""
+    data = load_breast_cancer()
+    started = time.monotonic()
+    # train.py is the inference code too (SDK v2's scikit-learn way): it defines no model_fn, so
+    # the framework default loads model.joblib and answers {"inputs": rows} with predictions.
+    predictor = estimator.deploy(
+        initial_instance_count=1,
+        instance_type="ml.m5.large",
+        serializer=JSONSerializer(),
+        deserializer=JSONDeserializer(),
+    )
+    in_service = time.monotonic() - started
+    answer = predictor.predict({"inputs": data.data[SAMPLE_ROWS]})
+    first_prediction = time.monotonic() - started
+    console.print(f"    endpoint {predictor.endpoint_name}: InService after {in_service:.2f} s")
+    for replica in predictor.sagemaker_session.describe_endpoint_replicas(predictor.endpoint_name):
+        phases = ", ".join(f"{k} {v:.2f} s" for k, v in replica["Phases"].items())
+        console.print(f"    replica {replica['ReplicaId']} started: {phases}", markup=False)
+    truth = data.target[SAMPLE_ROWS].tolist()
+    console.print(
+        f"    POST /endpoints/{predictor.endpoint_name}/invocations → {answer}, truth {truth}",
+        markup=False,
+    )
+    console.print(f"    deploy() → first prediction: [bold green]{first_prediction:.2f} s[/]")
+    step(7, "Delete the endpoint (predictor.delete_endpoint(), predictor.delete_model())")
+    predictor.delete_endpoint()
+    predictor.delete_model()
+    console.print(f"    endpoint {predictor.endpoint_name}, its config and model are deleted")
+    return first_prediction
 
 
 def main() -> None:
@@ -119,6 +156,8 @@ def main() -> None:
         model_uri = show_results(estimator)
         step(5, "Load the trained model from the store and predict")
         load_model_back(session, model_uri)
+        step(6, "Deploy it to a real-time endpoint with estimator.deploy() and predict over HTTP")
+        deploy_and_predict(estimator)
     finally:
         server.stop()
     console.print(
