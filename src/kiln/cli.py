@@ -448,11 +448,10 @@ def invoke(
 
 def _request_body(body: str | None, file: str | None) -> bytes:
     """The bytes of --body or --file; ValidationError unless exactly one is given."""
-    if (body is None) == (file is None):
-        raise ValidationError("Give the request as --body TEXT or --file PATH (- for stdin)")
-    if body is not None:
+    if body is not None and file is None:
         return body.encode()
-    assert file is not None  # exactly one of the two is given
+    if file is None or body is not None:
+        raise ValidationError("Give the request as --body TEXT or --file PATH (- for stdin)")
     if file == "-":
         return sys.stdin.buffer.read()
     try:
