@@ -282,12 +282,19 @@ def test_config_naming_a_missing_model_is_refused(kiln: Kiln) -> None:
     assert "Could not find model" in error.value.response["Error"]["Message"]
 
 
-def test_config_in_use_cannot_be_deleted(kiln: Kiln) -> None:
+def test_endpoint_outlives_its_deleted_config_and_model(kiln: Kiln) -> None:
     deploy(kiln, "inuse-1", {"AllTraffic": (_version_model(kiln), 1, 1.0)})
-    with pytest.raises(ClientError) as error:
-        kiln.sagemaker.delete_endpoint_config(EndpointConfigName="inuse-1")
-    assert _code(error) == "ValidationException"
-    assert kiln.sagemaker.describe_endpoint_config(EndpointConfigName="inuse-1")
+    # The sagemaker SDK's predictor.delete_endpoint() deletes the config first, as AWS allows.
+    kiln.sagemaker.delete_endpoint_config(EndpointConfigName="inuse-1")
+    kiln.sagemaker.delete_model(ModelName="inuse-1-alltraffic")
+    assert json.loads(_invoke(kiln, "inuse-1")["Body"]) == {"version": "v1"}
+    kiln.sagemaker.update_endpoint_weights_and_capacities(
+        EndpointName="inuse-1",
+        DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 2}],
+    )
+    described = wait_in_service(kiln, "inuse-1")
+    assert described["EndpointConfigName"] == "inuse-1"
+    assert described["ProductionVariants"][0]["CurrentInstanceCount"] == 2
 
 
 def test_deleted_endpoint_disappears_and_stops_its_replicas(kiln: Kiln) -> None:

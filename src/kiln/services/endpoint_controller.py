@@ -19,7 +19,7 @@ from typing import Any
 
 from kiln.config import Settings
 from kiln.db import ResourceRecord
-from kiln.services.hosting import HostingStores, initial_variants, model_container
+from kiln.services.hosting import HostingStores, initial_variants
 from kiln.services.replicas import Replica, ReplicaLauncher, ReplicaSpec, ReplicaStartError
 from kiln.services.routing import EndpointRoute, RoutingTable, VariantRoute
 
@@ -31,11 +31,15 @@ _FAILED_PINGS_BEFORE_REPLACING = 3
 
 @dataclass
 class Fleet:
-    """The replicas serving one endpoint config, by variant."""
+    """The replicas serving one deployment (a config's variants, each with its container)."""
 
-    config_name: str
+    deployment: dict[str, Any]
     weights: dict[str, float]
     replicas: dict[str, list[Replica]] = field(default_factory=dict)
+
+    def variant(self, name: str) -> dict[str, Any] | None:
+        """The deployment's variant called ``name``."""
+        return next((v for v in self.deployment["Variants"] if v["VariantName"] == name), None)
 
     def all(self) -> list[Replica]:
         """Every replica of every variant."""
@@ -136,16 +140,15 @@ class EndpointController:
         if self.fleet(endpoint) is None:
             self._create(record)
             return  # a change that arrived meanwhile has set the rerun flag
-        if record.state.get("PendingEndpointConfigName"):
+        if record.state.get("PendingDeployment"):
             self._switch_config(record)
         elif record.state.get("DesiredWeightsAndCapacities"):
             self._apply_weights_and_capacities(record)
         self._repair(endpoint)
 
     def _create(self, record: ResourceRecord) -> None:
-        config_name = record.state["EndpointConfigName"]
         try:
-            fleet = self._start_fleet(record.name, config_name)
+            fleet = self._start_fleet(record.name, record.state["Deployment"])
         except ReplicaStartError as e:
             self._record(record.name, status="Failed", failure=str(e))
             return
@@ -155,10 +158,9 @@ class EndpointController:
         self._record(record.name, status="InService", fleet=fleet)
 
     def _switch_config(self, record: ResourceRecord) -> None:
-        new_config = record.state["PendingEndpointConfigName"]
         old = self.fleet(record.name)
         try:
-            fleet = self._start_fleet(record.name, new_config)
+            fleet = self._start_fleet(record.name, record.state["PendingDeployment"])
         except ReplicaStartError as e:
             # Rolled back: the old replicas never stopped serving.
             self._record(record.name, status="InService", failure=f"Update failed: {e}", clear=True)
@@ -173,10 +175,6 @@ class EndpointController:
     def _apply_weights_and_capacities(self, record: ResourceRecord) -> None:
         fleet = self.fleet(record.name)
         assert fleet is not None
-        config = self._stores.configs.get(fleet.config_name)
-        variants = {
-            v["VariantName"]: v for v in (config.spec["ProductionVariants"] if config else [])
-        }
         retired: list[Replica] = []
         failure = None
         for desired in record.state["DesiredWeightsAndCapacities"]:
@@ -190,9 +188,9 @@ class EndpointController:
             if count < len(group):
                 retired += group[count:]
                 del group[count:]
-            elif count > len(group) and name in variants:
+            elif count > len(group) and (variant := fleet.variant(name)) is not None:
                 try:
-                    group += self._start_replicas(record.name, variants[name], count - len(group))
+                    group += self._start_replicas(record.name, variant, count - len(group))
                 except ReplicaStartError as e:
                     failure = f"Scaling variant {name} failed: {e}"
         self._publish(record.name, fleet)
@@ -203,16 +201,13 @@ class EndpointController:
         fleet = self.fleet(endpoint)
         if fleet is None:
             return
-        config = self._stores.configs.get(fleet.config_name)
-        if config is None:
-            return
-        variants = {v["VariantName"]: v for v in config.spec["ProductionVariants"]}
         for name, group in fleet.replicas.items():
-            for broken in [r for r in group if not r.address.is_healthy]:
+            variant = fleet.variant(name)
+            for broken in [r for r in group if not r.address.is_healthy and variant]:
                 log.warning("endpoint %s: replacing replica %s", endpoint, broken.id)
                 try:
-                    (replacement,) = self._start_replicas(endpoint, variants[name], 1)
-                except (ReplicaStartError, KeyError) as e:
+                    (replacement,) = self._start_replicas(endpoint, variant or {}, 1)
+                except ReplicaStartError as e:
                     log.error("endpoint %s: replacement failed: %s", endpoint, e)
                     continue
                 group[group.index(broken)] = replacement
@@ -230,13 +225,10 @@ class EndpointController:
 
     # -- replicas ------------------------------------------------------------------------------
 
-    def _start_fleet(self, endpoint: str, config_name: str) -> Fleet:
-        config = self._stores.configs.get(config_name)
-        if config is None:
-            raise ReplicaStartError(f"Could not find endpoint configuration {config_name!r}")
-        variants = config.spec["ProductionVariants"]
+    def _start_fleet(self, endpoint: str, deployment: dict[str, Any]) -> Fleet:
+        variants = deployment["Variants"]
         fleet = Fleet(
-            config_name,
+            deployment,
             {v["VariantName"]: float(v.get("InitialVariantWeight", 1.0)) for v in variants},
         )
         try:
@@ -266,9 +258,6 @@ class EndpointController:
         return started
 
     def _replica_spec(self, endpoint: str, variant: dict[str, Any]) -> ReplicaSpec:
-        model = self._stores.models.get(variant["ModelName"])
-        if model is None:
-            raise ReplicaStartError(f"Could not find model {variant['ModelName']!r}")
         timeout = variant.get(
             "ContainerStartupHealthCheckTimeoutInSeconds",
             self._settings.replica_startup_timeout_seconds,
@@ -276,7 +265,7 @@ class EndpointController:
         return ReplicaSpec(
             endpoint=endpoint,
             variant=variant["VariantName"],
-            container=model_container(model.spec),
+            container=variant["Container"],
             instance_type=variant["InstanceType"],
             startup_timeout=min(float(timeout), self._settings.replica_startup_timeout_seconds),
         )
@@ -318,10 +307,10 @@ class EndpointController:
             if failure is not None:
                 record.state["FailureReason"] = failure
             if clear:
-                record.state.pop("PendingEndpointConfigName", None)
+                record.state.pop("PendingDeployment", None)
                 record.state.pop("DesiredWeightsAndCapacities", None)
             if fleet is not None:
-                _describe_fleet(record, fleet, self._stores)
+                _describe_fleet(record, fleet)
             record.last_modified_time = time.time()
 
         self._stores.endpoints.modify(endpoint, change)
@@ -346,15 +335,14 @@ class EndpointController:
         return False
 
 
-def _describe_fleet(record: ResourceRecord, fleet: Fleet, stores: HostingStores) -> None:
-    config = stores.configs.get(fleet.config_name)
-    variants = initial_variants(config.spec["ProductionVariants"]) if config else {}
+def _describe_fleet(record: ResourceRecord, fleet: Fleet) -> None:
+    variants = initial_variants(fleet.deployment["Variants"])
     for name, numbers in variants.items():
         group = fleet.replicas.get(name, [])
         numbers["CurrentWeight"] = numbers["DesiredWeight"] = fleet.weights.get(name, 0.0)
         numbers["CurrentInstanceCount"] = sum(1 for r in group if r.address.is_healthy)
         numbers["DesiredInstanceCount"] = len(group)
-    record.state["EndpointConfigName"] = fleet.config_name
+    record.state["Deployment"] = fleet.deployment
     record.state["Variants"] = variants
     record.state["Replicas"] = [
         {"VariantName": r.spec.variant, "ReplicaId": r.id, "Phases": dict(r.phases)}

@@ -131,18 +131,8 @@ class HostingService:
         )
 
     def delete_endpoint_config(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        """Delete a config that no endpoint uses."""
+        """Delete a config; endpoints created from it keep running (as on AWS)."""
         name = request["EndpointConfigName"]
-        users = [
-            e.name
-            for e in self._stores.endpoints.all()
-            if name in (e.state.get("EndpointConfigName"), e.state.get("PendingEndpointConfigName"))
-        ]
-        if users:
-            raise ValidationError(
-                f"Cannot delete endpoint configuration {name!r}: endpoint(s) {users} use it. "
-                "Delete or update them first."
-            )
         if not self._stores.configs.remove(name):
             raise NotFoundError(
                 "Could not find endpoint configuration "
@@ -158,7 +148,7 @@ class HostingService:
         config = self._config(request["EndpointConfigName"])
         arn = self._settings.arn("endpoint", name)
         state = {
-            "EndpointConfigName": config.name,
+            "Deployment": self._deployment(config),
             "Variants": initial_variants(config.spec["ProductionVariants"]),
         }
         self._add(self._stores.endpoints, name, arn, "Creating", request, "endpoint", state)
@@ -199,8 +189,10 @@ class HostingService:
         config = self._config(request["EndpointConfigName"])
         _require_in_service(record, "update")
 
+        deployment = self._deployment(config)
+
         def update(r: ResourceRecord) -> None:
-            r.state["PendingEndpointConfigName"] = config.name
+            r.state["PendingDeployment"] = deployment
             r.state.pop("FailureReason", None)
             _set_status(r, "Updating")
 
@@ -242,6 +234,15 @@ class HostingService:
                 f"Variant {variant['VariantName']!r}: instance type {instance_type!r} is not in "
                 f"Kiln's instance table"
             )
+
+    def _deployment(self, config: ResourceRecord) -> dict[str, Any]:
+        """A snapshot of the config with each variant's container: the endpoint runs on it even
+        if the config or the models are deleted later, as on AWS."""
+        variants = []
+        for variant in config.spec["ProductionVariants"]:
+            model = self._model(variant["ModelName"])
+            variants.append({**variant, "Container": model_container(model.spec)})
+        return {"EndpointConfigName": config.name, "Variants": variants}
 
     def _add(
         self,
@@ -324,7 +325,7 @@ def describe_endpoint(record: ResourceRecord) -> dict[str, Any]:
     answer: dict[str, Any] = {
         "EndpointName": record.name,
         "EndpointArn": record.arn,
-        "EndpointConfigName": record.state.get("EndpointConfigName"),
+        "EndpointConfigName": record.state["Deployment"]["EndpointConfigName"],
         "ProductionVariants": [
             {"VariantName": name, **numbers}
             for name, numbers in record.state.get("Variants", {}).items()
@@ -335,10 +336,10 @@ def describe_endpoint(record: ResourceRecord) -> dict[str, Any]:
     }
     if record.state.get("FailureReason"):
         answer["FailureReason"] = record.state["FailureReason"]
-    pending = record.state.get("PendingEndpointConfigName")
+    pending = record.state.get("PendingDeployment")
     if pending and record.status == "Updating":
         answer["PendingDeploymentSummary"] = {
-            "EndpointConfigName": pending,
+            "EndpointConfigName": pending["EndpointConfigName"],
             "StartTime": record.last_modified_time,
         }
     return answer
