@@ -14,8 +14,9 @@ from starlette.routing import Route
 
 from kiln.api.errors import error_body
 from kiln.api.logs import TrainingLogs
-from kiln.api.runtime import InvocationRouter, Receive, Scope, Send
+from kiln.api.runtime import InvocationRouter
 from kiln.api.sagemaker import Operation, SageMakerApi
+from kiln.runtime.asgi import Receive, Scope, Send
 
 
 class KilnApp:

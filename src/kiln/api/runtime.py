@@ -19,19 +19,14 @@ outstanding requests; a request refused by a dead replica is retried on another.
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
 
 from kiln.api.replica_client import ReplicaClient, ReplicaTimeout, ReplicaUnreachable
 from kiln.config import ACCOUNT_ID
+from kiln.runtime.asgi import ClientDisconnected, Receive, Scope, Send, read_body
 from kiln.services.routing import RoutingTable, pick_replica
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 _PREFIX = "/endpoints/"
@@ -73,7 +68,12 @@ class InvocationRouter:
             await _error(send, 400, b"ValidationError", message)
             return
         headers = dict(scope["headers"])
-        body = await _read_body(receive, headers)
+        try:
+            body = (
+                None if _declares_too_much(headers) else await read_body(receive, MAX_PAYLOAD_BYTES)
+            )
+        except ClientDisconnected:
+            return
         if body is None:
             await _error(
                 send, 413, b"ValidationError",
@@ -130,21 +130,9 @@ class InvocationRouter:
         )  # fmt: skip
 
 
-async def _read_body(receive: Receive, headers: dict[bytes, bytes]) -> bytes | None:
+def _declares_too_much(headers: dict[bytes, bytes]) -> bool:
     declared = headers.get(b"content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_PAYLOAD_BYTES:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_PAYLOAD_BYTES:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+    return declared is not None and declared.isdigit() and int(declared) > MAX_PAYLOAD_BYTES
 
 
 async def _answer(send: Send, variant: str, headers: dict[bytes, bytes], body: bytes) -> None:

@@ -46,7 +46,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ import uvicorn
 
 from kiln.runtime import codecs
 from kiln.runtime.archives import safe_extract
+from kiln.runtime.asgi import ClientDisconnected, Receive, Scope, Send, read_body
 from kiln.runtime.handlers import (
     InferenceError,
     Predictor,
@@ -74,10 +75,6 @@ MAX_BODY_BYTES = 6 * _MIB + _SLACK
 EXIT_LOAD_FAILED = 2
 EXIT_BIND_FAILED = 3
 
-Message = MutableMapping[str, Any]
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 Dispatch = Callable[[bytes, str | None, str | None, str | None], Awaitable[Reply]]
 """(body, content type, accept, custom attributes) → the reply; errors propagate."""
 
@@ -95,10 +92,6 @@ class InlineDispatcher:
         self, body: bytes, content_type: str | None, accept: str | None, attributes: str | None
     ) -> Reply:
         return self._invoke(body, content_type, accept, attributes)
-
-
-class _Disconnected(Exception):
-    """The client went away before its request body arrived."""
 
 
 class ReplicaApp:
@@ -142,8 +135,8 @@ class ReplicaApp:
             await _respond(send, 413, self._too_large())
             return
         try:
-            body = await _read_body(receive, self.max_body_bytes)
-        except _Disconnected:
+            body = await read_body(receive, self.max_body_bytes)
+        except ClientDisconnected:
             return
         if body is None:
             await _respond(send, 413, self._too_large())
@@ -163,24 +156,6 @@ class ReplicaApp:
 
     def _too_large(self) -> bytes:
         return f"request body is over the {self.max_body_bytes} byte limit\n".encode()
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _Disconnected
-        chunk = message.get("body", b"")
-        if not chunks and not message.get("more_body", False):
-            return chunk if len(chunk) <= limit else None
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
 
 
 def _reply_headers(reply: Reply) -> list[tuple[bytes, bytes]]:
