@@ -9,7 +9,7 @@ import tarfile
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from kiln.config import Settings
+from kiln.sdk import Session
 from kiln.server import ServerThread
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -298,3 +299,41 @@ def wait_for_log(settings: Settings, job: str, text: str, timeout: float = 60) -
             return
         time.sleep(0.05)
     raise AssertionError(f"{text!r} never appeared in {path}")
+
+
+@pytest.fixture
+def session(kiln: Kiln) -> Session:
+    """An SDK session for the test's server (its port was picked at start)."""
+    return Session(replace(kiln.settings, endpoint=kiln.endpoint))
+
+
+@pytest.fixture
+def cli_env(kiln: Kiln) -> dict[str, str]:
+    """The variables that point the CLI at the test's server."""
+    return {
+        "KILN_HOME": str(kiln.settings.home),
+        "KILN_ENDPOINT": kiln.endpoint,
+        "KILN_S3_PORT": str(kiln.settings.s3_port),
+    }
+
+
+@pytest.fixture
+def model_tarball(tmp_path: Path) -> Path:
+    """The breast-cancer random forest as ``model.tar.gz`` on local disk."""
+    path = tmp_path / "model.tar.gz"
+    path.write_bytes(source_tarball(sklearn_model_files()))
+    return path
+
+
+@pytest.fixture
+def cancer_data(tmp_path: Path) -> Path:
+    """A folder holding the breast-cancer data as the sklearn example reads it (label first)."""
+    import numpy as np
+    from sklearn.datasets import load_breast_cancer
+
+    cancer = load_breast_cancer()
+    folder = tmp_path / "data"
+    folder.mkdir()
+    rows = np.column_stack([cancer.target, cancer.data])
+    np.savetxt(folder / "train.csv", rows, delimiter=",", fmt="%.10g")
+    return folder

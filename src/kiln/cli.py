@@ -69,6 +69,10 @@ _CONTENT_TYPES = {".csv": "text/csv", ".npy": "application/x-npy", ".json": "app
 _TEXT_TYPES = ("application/json", "text/")
 _JSON = "application/json"
 
+# The options every `ls` command takes.
+_NameContains = Annotated[str | None, typer.Option()]
+_MaxResults = Annotated[int, typer.Option("--max", help="At most this many.")]
+
 
 def _fail(message: str) -> typer.Exit:
     """Print ``message`` as one red line; the exit to raise."""
@@ -278,21 +282,24 @@ def _channels(values: list[str] | None) -> dict[str, str]:
 @_reports_errors
 def list_jobs(
     status: Annotated[str | None, typer.Option(help="InProgress, Completed, Failed, …")] = None,
-    name_contains: Annotated[str | None, typer.Option()] = None,
-    max_results: Annotated[int, typer.Option("--max", help="At most this many.")] = 20,
+    name_contains: _NameContains = None,
+    max_results: _MaxResults = 20,
 ) -> None:
     """List training jobs, newest first (a table on a terminal, tab-separated otherwise)."""
-    query: dict[str, Any] = {"SortBy": "CreationTime", "SortOrder": "Descending"}
-    if status is not None:
-        query["StatusEquals"] = status
-    if name_contains is not None:
-        query["NameContains"] = name_contains
-    pages = (
-        _session()
-        .sagemaker_client.get_paginator("list_training_jobs")
-        .paginate(**query, PaginationConfig={"MaxItems": max_results})
-    )
+    query = _list_query(max_results, StatusEquals=status, NameContains=name_contains)
+    pages = _session().sagemaker_client.get_paginator("list_training_jobs").paginate(**query)
     _print_jobs([s for page in pages for s in page["TrainingJobSummaries"]])
+
+
+def _list_query(max_results: int, **filters: str | None) -> dict[str, Any]:
+    """A List call's arguments: newest first, at most ``max_results``, the filters given."""
+    given = {name: value for name, value in filters.items() if value is not None}
+    return {
+        "SortBy": "CreationTime",
+        "SortOrder": "Descending",
+        "PaginationConfig": {"MaxItems": max_results},
+        **given,
+    }
 
 
 def _print_jobs(summaries: list[TrainingJobSummaryTypeDef]) -> None:
@@ -505,18 +512,12 @@ def _exit_on_sigterm(signum: int, _frame: object) -> None:
 @models_app.command("ls")
 @_reports_errors
 def list_models(
-    name_contains: Annotated[str | None, typer.Option()] = None,
-    max_results: Annotated[int, typer.Option("--max", help="At most this many.")] = 20,
+    name_contains: _NameContains = None,
+    max_results: _MaxResults = 20,
 ) -> None:
     """List models, newest first."""
-    query: dict[str, Any] = {"SortBy": "CreationTime", "SortOrder": "Descending"}
-    if name_contains is not None:
-        query["NameContains"] = name_contains
-    pages = (
-        _session()
-        .sagemaker_client.get_paginator("list_models")
-        .paginate(**query, PaginationConfig={"MaxItems": max_results})
-    )
+    query = _list_query(max_results, NameContains=name_contains)
+    pages = _session().sagemaker_client.get_paginator("list_models").paginate(**query)
     rows = [(m["ModelName"], _when(m["CreationTime"])) for p in pages for m in p["Models"]]
     _print_rows(("name", "created"), rows)
 
@@ -540,20 +541,12 @@ def delete_model(name: Annotated[str, typer.Argument(help="Model name.")]) -> No
 @_reports_errors
 def list_endpoints(
     status: Annotated[str | None, typer.Option(help="InService, Creating, Failed, …")] = None,
-    name_contains: Annotated[str | None, typer.Option()] = None,
-    max_results: Annotated[int, typer.Option("--max", help="At most this many.")] = 20,
+    name_contains: _NameContains = None,
+    max_results: _MaxResults = 20,
 ) -> None:
     """List endpoints, newest first."""
-    query: dict[str, Any] = {"SortBy": "CreationTime", "SortOrder": "Descending"}
-    if status is not None:
-        query["StatusEquals"] = status
-    if name_contains is not None:
-        query["NameContains"] = name_contains
-    pages = (
-        _session()
-        .sagemaker_client.get_paginator("list_endpoints")
-        .paginate(**query, PaginationConfig={"MaxItems": max_results})
-    )
+    query = _list_query(max_results, StatusEquals=status, NameContains=name_contains)
+    pages = _session().sagemaker_client.get_paginator("list_endpoints").paginate(**query)
     rows = [
         (e["EndpointName"], e["EndpointStatus"], _when(e["CreationTime"]))
         for page in pages

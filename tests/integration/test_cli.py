@@ -25,16 +25,6 @@ KILN = [sys.executable, "-m", "kiln.cli"]
 SLEEPY = "import time\nprint('started', flush=True)\ntime.sleep(120)\n"
 
 
-@pytest.fixture
-def cli_env(kiln: Kiln) -> dict[str, str]:
-    """The variables that point the CLI at the test's server."""
-    return {
-        "KILN_HOME": str(kiln.settings.home),
-        "KILN_ENDPOINT": kiln.endpoint,
-        "KILN_S3_PORT": str(kiln.settings.s3_port),
-    }
-
-
 def _wait_for_status(kiln: Kiln, job: str, secondary: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -14,30 +14,12 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 from typer.testing import CliRunner
 
-from conftest import Kiln, deploy, sklearn_model_files, source_tarball, upload_model
+from conftest import Kiln, deploy, sklearn_model_files, upload_model
 from kiln.cli import app
 from kiln.storage import terminate
 
 runner = CliRunner()
 ROWS = load_breast_cancer().data[[0, 20]].tolist()  # classes 0 and 1
-
-
-@pytest.fixture
-def cli_env(kiln: Kiln) -> dict[str, str]:
-    """The variables that point the CLI at the test's server."""
-    return {
-        "KILN_HOME": str(kiln.settings.home),
-        "KILN_ENDPOINT": kiln.endpoint,
-        "KILN_S3_PORT": str(kiln.settings.s3_port),
-    }
-
-
-@pytest.fixture
-def model_tarball(tmp_path: Path) -> Path:
-    """The breast-cancer random forest as ``model.tar.gz`` on local disk."""
-    path = tmp_path / "model.tar.gz"
-    path.write_bytes(source_tarball(sklearn_model_files()))
-    return path
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from conftest import EXAMPLES, sklearn_model_files, source_tarball
+from conftest import EXAMPLES
 from kiln import LocalPredictor, Model, ModelError, ReplicaExitedError
 from kiln.errors import ValidationError
 from kiln.sdk.serializers import CSVDeserializer, CSVSerializer
@@ -25,14 +25,6 @@ def model_fn(model_dir):
 def transform_fn(model, data, content_type, accept):
     return json.dumps({"greeting": model, "got": json.loads(data)}), "application/json"
 """
-
-
-@pytest.fixture
-def model_tarball(tmp_path: Path) -> Path:
-    """The breast-cancer random forest as ``model.tar.gz`` on local disk."""
-    path = tmp_path / "model.tar.gz"
-    path.write_bytes(source_tarball(sklearn_model_files()))
-    return path
 
 
 def _is_gone(pid: int) -> bool:

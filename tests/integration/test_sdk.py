@@ -6,14 +6,11 @@ import io
 import json
 import re
 import tarfile
-from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
-from sklearn.datasets import load_breast_cancer
 
-from conftest import EXAMPLES, Kiln
+from conftest import EXAMPLES
 from kiln import Estimator, NotTrainedError, Session, UnexpectedStatusError
 from kiln.storage import S3Uri
 
@@ -21,12 +18,6 @@ METRICS = [
     {"Name": "train:accuracy", "Regex": r"train_accuracy=([0-9.]+)"},
     {"Name": "validation:accuracy", "Regex": r"validation_accuracy=([0-9.]+)"},
 ]
-
-
-@pytest.fixture
-def session(kiln: Kiln) -> Session:
-    """An SDK session for the test's server (its port was picked at start)."""
-    return Session(replace(kiln.settings, endpoint=kiln.endpoint))
 
 
 def _code(folder: Path, files: dict[str, str]) -> str:
@@ -48,12 +39,8 @@ def _tar_names(data: bytes) -> list[str]:
 
 @pytest.mark.slow
 def test_fit_trains_the_sklearn_example_into_model_data(
-    session: Session, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    session: Session, cancer_data: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cancer = load_breast_cancer()
-    (tmp_path / "data").mkdir()
-    rows = np.column_stack([cancer.target, cancer.data])
-    np.savetxt(tmp_path / "data" / "train.csv", rows, delimiter=",", fmt="%.10g")
     estimator = Estimator(
         entry_point="train.py",
         source_dir=str(EXAMPLES / "sklearn"),
@@ -61,7 +48,7 @@ def test_fit_trains_the_sklearn_example_into_model_data(
         metric_definitions=METRICS,
         sagemaker_session=session,
     )
-    estimator.fit({"train": session.upload_data(tmp_path / "data", key_prefix="cancer")})
+    estimator.fit({"train": session.upload_data(cancer_data, key_prefix="cancer")})
     assert estimator.latest_training_job is not None
     name = estimator.latest_training_job.name
     assert estimator.model_data == f"s3://kiln-default/{name}/output/model.tar.gz"

@@ -6,7 +6,6 @@ import io
 import json
 import tarfile
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from sklearn.datasets import load_breast_cancer
 
-from conftest import EXAMPLES, Kiln, sklearn_model_files, source_tarball, upload_model
+from conftest import EXAMPLES, Kiln, sklearn_model_files, upload_model
 from kiln import Estimator, LocalPredictor, Model, Predictor, Session, UnexpectedStatusError
 from kiln.sdk.serializers import NumpyDeserializer, NumpySerializer
 from kiln.storage import S3Uri
@@ -33,18 +32,8 @@ def transform_fn(model, data, content_type, accept):
 
 
 @pytest.fixture
-def session(kiln: Kiln) -> Session:
-    """An SDK session for the test's server (its port was picked at start)."""
-    return Session(replace(kiln.settings, endpoint=kiln.endpoint))
-
-
-@pytest.fixture
-def trained(session: Session, tmp_path: Path) -> Estimator:
+def trained(session: Session, cancer_data: Path) -> Estimator:
     """The sklearn example trained on the breast-cancer data through the server."""
-    cancer = load_breast_cancer()
-    (tmp_path / "data").mkdir()
-    rows = np.column_stack([cancer.target, cancer.data])
-    np.savetxt(tmp_path / "data" / "train.csv", rows, delimiter=",", fmt="%.10g")
     estimator = Estimator(
         entry_point="train.py",
         source_dir=str(EXAMPLES / "sklearn"),
@@ -52,7 +41,7 @@ def trained(session: Session, tmp_path: Path) -> Estimator:
         base_job_name="hosting",
         sagemaker_session=session,
     )
-    estimator.fit({"train": session.upload_data(tmp_path / "data")}, logs=False)
+    estimator.fit({"train": session.upload_data(cancer_data)}, logs=False)
     return estimator
 
 
@@ -215,10 +204,8 @@ def test_predictor_by_name_reaches_an_existing_endpoint_and_can_keep_its_config(
     assert _gone(lambda: kiln.sagemaker.describe_model(ModelName="named"))
 
 
-def test_deploy_with_a_source_tarball_on_disk(session: Session, kiln: Kiln, tmp_path: Path) -> None:
-    archive = tmp_path / "model.tar.gz"
-    archive.write_bytes(source_tarball(sklearn_model_files()))
-    predictor = Model(str(archive), sagemaker_session=session).deploy()
+def test_deploy_with_a_source_tarball_on_disk(session: Session, model_tarball: Path) -> None:
+    predictor = Model(str(model_tarball), sagemaker_session=session).deploy()
     try:
         assert predictor.predict(ROWS) == [0, 1]
     finally:

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from kiln.sdk.errors import ModelError, NotTrainedError, ReplicaExitedError, UnexpectedStatusError
-from kiln.sdk.estimator import Estimator
-from kiln.sdk.local import LocalPredictor
-from kiln.sdk.model import Model
-from kiln.sdk.predictor import Predictor
-from kiln.sdk.session import Session
-from kiln.sdk.training_job import TrainingJob
-
-__all__ = [
-    "Estimator",
-    "LocalPredictor",
-    "Model",
-    "ModelError",
-    "NotTrainedError",
-    "Predictor",
-    "ReplicaExitedError",
-    "Session",
-    "TrainingJob",
-    "UnexpectedStatusError",
-]
+# The public names are listed once, in kiln/__init__.py (which loads them from here lazily).
+# With __all__ imported rather than written out, ``X as X`` is what marks each re-export for
+# type checkers and linters.
+from kiln import __all__ as __all__
+from kiln.sdk.errors import ModelError as ModelError
+from kiln.sdk.errors import NotTrainedError as NotTrainedError
+from kiln.sdk.errors import ReplicaExitedError as ReplicaExitedError
+from kiln.sdk.errors import UnexpectedStatusError as UnexpectedStatusError
+from kiln.sdk.estimator import Estimator as Estimator
+from kiln.sdk.local import LocalPredictor as LocalPredictor
+from kiln.sdk.model import Model as Model
+from kiln.sdk.predictor import Predictor as Predictor
+from kiln.sdk.session import Session as Session
+from kiln.sdk.training_job import TrainingJob as TrainingJob

@@ -14,17 +14,14 @@ entry point as ``SAGEMAKER_PROGRAM``), so a script that defines ``model_fn`` & c
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from kiln.sdk.errors import NotTrainedError
 from kiln.sdk.model import DEFAULT_IMAGE, DEFAULT_ROLE, Model
 from kiln.sdk.names import TIMESTAMP, name_from_base
-from kiln.sdk.packaging import pack_source
+from kiln.sdk.packaging import upload_source
 from kiln.sdk.predictor import Predictor
-from kiln.sdk.progress import transfer_progress
 from kiln.sdk.serializers import Deserializer, Serializer
 from kiln.sdk.session import Session
 from kiln.sdk.training_job import TrainingJob
@@ -193,11 +190,9 @@ class Estimator:
             return self.entry_point, self.source_dir  # already packed and uploaded
         session = self.sagemaker_session
         target = S3Uri(session.default_bucket(), f"{job_name}/source/sourcedir.tar.gz")
-        with tempfile.TemporaryDirectory(prefix="kiln-source-") as folder:
-            archive = Path(folder) / "sourcedir.tar.gz"
-            program = pack_source(self.entry_point, self.source_dir, archive)
-            with transfer_progress("Uploading code", archive.stat().st_size) as progress:
-                session.s3.upload_file(archive, target, progress)
+        program = upload_source(
+            session.s3, self.entry_point, self.source_dir, target, "Uploading code"
+        )
         return program, str(target)
 
     def _request(

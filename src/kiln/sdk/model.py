@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from kiln.errors import ValidationError
 from kiln.sdk.local import LOCAL_INSTANCE_TYPES, LocalPredictor, prepare_files, start_replica
 from kiln.sdk.names import base_name_from_image, name_from_base
-from kiln.sdk.packaging import pack_folder, pack_source
+from kiln.sdk.packaging import pack_folder, upload_source
 from kiln.sdk.predictor import Predictor
 from kiln.sdk.progress import transfer_progress
 from kiln.sdk.serializers import Deserializer, Serializer
@@ -143,10 +143,7 @@ class Model:
             return entry_point, str(S3Uri.parse(self.source_dir))
         session = self.sagemaker_session
         target = S3Uri(session.default_bucket(), f"{self._name()}/sourcedir.tar.gz")
-        with tempfile.TemporaryDirectory(prefix="kiln-source-") as folder:
-            archive = Path(folder) / "sourcedir.tar.gz"
-            program = pack_source(entry_point, self.source_dir, archive)
-            session.s3.upload_file(archive, target)
+        program = upload_source(session.s3, entry_point, self.source_dir, target)
         return program, str(target)
 
     def _upload_model_data(self) -> str:

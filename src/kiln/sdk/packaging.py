@@ -8,9 +8,13 @@ files sit at the root of ``model.tar.gz``, as SageMaker extracts it into ``/opt/
 from __future__ import annotations
 
 import tarfile
+import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 
 from kiln.errors import ValidationError
+from kiln.sdk.progress import transfer_progress
+from kiln.storage import ObjectStore, S3Uri
 
 # Caches and version control are never code the job needs.
 _SKIPPED_DIRS = frozenset({"__pycache__", ".git", ".ipynb_checkpoints"})
@@ -34,6 +38,27 @@ def pack_source(entry_point: str, source_dir: str | None, archive: Path) -> str:
         )
     _write(archive, code_files(root))
     return Path(entry_point).as_posix()
+
+
+def upload_source(
+    store: ObjectStore,
+    entry_point: str,
+    source_dir: str | None,
+    target: S3Uri,
+    description: str | None = None,
+) -> str:
+    """Pack the code (:func:`pack_source`) and upload it to ``target``; the program name.
+
+    With ``description``, a progress bar so labelled shows the upload.
+    """
+    with tempfile.TemporaryDirectory(prefix="kiln-source-") as folder:
+        archive = Path(folder) / "sourcedir.tar.gz"
+        program = pack_source(entry_point, source_dir, archive)
+        size = archive.stat().st_size
+        bar = nullcontext(None) if description is None else transfer_progress(description, size)
+        with bar as progress:
+            store.upload_file(archive, target, progress)
+    return program
 
 
 def code_files(root: Path) -> list[tuple[Path, str]]:
