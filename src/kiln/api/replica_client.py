@@ -3,15 +3,25 @@
 On the invocation path a generic HTTP client costs more than the model (DESIGN.md), so this is
 an asyncio protocol with httptools' parser: one request in flight per connection, connections
 reused while the replica keeps them alive.
+
+At most ``MAX_IN_FLIGHT`` requests go to one replica at a time; the rest wait here, first come
+first served. A replica computes one request at a time anyway, and a burst of new connections
+stalls it: a busy uvicorn accepts about one connection per loop turn, so requests on connections
+not yet accepted waited seconds at 64 concurrent clients (bench/serving.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from typing import cast
 
 import httptools
+
+MAX_IN_FLIGHT = 4
+# The replica drops keep-alive connections idle for 75 s; retire ours well before.
+_IDLE_SECONDS = 60.0
 
 
 class ReplicaUnreachable(Exception):
@@ -42,6 +52,7 @@ class _Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._received_any = False
         self.is_reusable = True
+        self.last_used = time.monotonic()
 
     # asyncio.Protocol
 
@@ -110,6 +121,7 @@ class ReplicaClient:
 
     def __init__(self) -> None:
         self._idle: defaultdict[str, list[_Connection]] = defaultdict(list)
+        self._slots: dict[str, asyncio.Semaphore] = {}
 
     async def post(
         self,
@@ -120,6 +132,20 @@ class ReplicaClient:
         timeout: float,
     ) -> ReplicaResponse:
         """POST ``body`` to ``path`` on the replica at ``socket_path``."""
+        slots = self._slots.get(socket_path)
+        if slots is None:
+            slots = self._slots[socket_path] = asyncio.Semaphore(MAX_IN_FLIGHT)
+        async with slots:
+            return await self._post(socket_path, path, headers, body, timeout)
+
+    async def _post(
+        self,
+        socket_path: str,
+        path: bytes,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        timeout: float,
+    ) -> ReplicaResponse:
         connection = await self._acquire(socket_path)
         head = [
             b"POST ",
@@ -140,6 +166,7 @@ class ReplicaClient:
         finally:
             timer.cancel()
         if connection.is_reusable:
+            connection.last_used = time.monotonic()
             self._idle[socket_path].append(connection)
         else:
             connection.close()
@@ -149,8 +176,9 @@ class ReplicaClient:
         idle = self._idle[socket_path]
         while idle:
             connection = idle.pop()
-            if connection.is_reusable:
+            if connection.is_reusable and time.monotonic() - connection.last_used < _IDLE_SECONDS:
                 return connection
+            connection.close()
         loop = asyncio.get_running_loop()
         try:
             _transport, connection = await loop.create_unix_connection(_Connection, socket_path)
