@@ -317,6 +317,10 @@ def test_restart_brings_endpoints_back(kiln_settings: Settings) -> None:
     first.thread.stop()
     second = start_kiln(replace(kiln_settings, port=0))
     try:
+        # While its replicas start, the endpoint exists but cannot serve yet: 503, not 400.
+        route = second.thread.kiln.routing.get("again-1")
+        assert route is not None
+        assert [v.name for v in route.variants] == ["AllTraffic"]
         _eventually(lambda: second.thread.kiln.endpoints.fleet("again-1") is not None)
         assert json.loads(_invoke(second, "again-1")["Body"]) == {"version": "v1"}
         assert wait_in_service(second, "again-1")["EndpointStatus"] == "InService"

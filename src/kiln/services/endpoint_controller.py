@@ -73,6 +73,9 @@ class EndpointController:
     def start(self) -> None:
         """Bring endpoints back after a restart, then watch replica health."""
         for record in self._stores.endpoints.all():
+            if record.status in ("InService", "Updating"):
+                # Until its replicas are back, the router answers 503, not "no such endpoint".
+                self._publish(record.name, Fleet(record.state["Deployment"], {}))
             if record.status != "Failed":
                 self.wake(record.name)
         self._health_thread = threading.Thread(
@@ -287,8 +290,13 @@ class EndpointController:
 
     def _publish(self, endpoint: str, fleet: Fleet) -> None:
         variants = [
-            VariantRoute(name, fleet.weights.get(name, 0.0), tuple(r.address for r in group))
-            for name, group in fleet.replicas.items()
+            VariantRoute(
+                name,
+                fleet.weights.get(name, float(variant.get("InitialVariantWeight", 1.0))),
+                tuple(r.address for r in fleet.replicas.get(name, [])),
+            )
+            for variant in fleet.deployment["Variants"]
+            if (name := variant["VariantName"])
         ]
         self._routing.publish(EndpointRoute.build(endpoint, variants))
 
