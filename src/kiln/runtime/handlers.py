@@ -229,7 +229,7 @@ def load_predictor(
 
 def _unused(data: Any) -> Any:
     # The user's predict_fn or transform_fn runs instead; never called.
-    raise NotImplementedError("no default predict_fn: the user module defines its own")
+    raise RuntimeError("no default predict_fn: the user module defines its own")
 
 
 def _arity(fn: Any, default: int) -> int:
