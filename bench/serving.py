@@ -29,15 +29,14 @@ import json
 import os
 import platform
 import shutil
-import signal
 import statistics
 import sys
 import tarfile
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +47,7 @@ import numpy as np
 import orjson
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from common import sigterm_as_exit
 from loadgen import (
     CLIENT_CPU,
     SERVER_CPU,
@@ -662,20 +662,6 @@ def write_results(
 # -- main -----------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _sigterm_as_exit() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C, so every server and folder is cleaned up."""
-
-    def _raise(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, _raise)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, help="repetitions (default 3; 1 with --quick)")
@@ -710,7 +696,7 @@ def main() -> int:
     if args.repeat < 3:
         print("note: fewer than 3 repetitions is a smoke test, not a measurement")
     os.sched_setaffinity(0, {CLIENT_CPU})  # this script and h2load stay off the server CPU
-    with _sigterm_as_exit(), tempfile.TemporaryDirectory(prefix="kiln-serving-") as tmp:
+    with sigterm_as_exit(), tempfile.TemporaryDirectory(prefix="kiln-serving-") as tmp:
         workdir = Path(tmp)
         workload = build_workload(workdir)
         in_process = measure_in_process(workload, calls=200)

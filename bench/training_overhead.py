@@ -28,7 +28,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -45,6 +44,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import boto3
+from common import sigterm_as_exit
 
 from kiln.config import Settings
 from kiln.server import ServerThread
@@ -195,20 +195,6 @@ def running_kiln(workdir: Path) -> Iterator[Bench]:
         yield Bench(thread, settings, sagemaker, s3, f"s3://code/{key}", requirements)
     finally:
         thread.stop()
-
-
-@contextmanager
-def _sigterm_as_exit() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C, so the server and the folders are cleaned up."""
-
-    def _raise(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, _raise)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 # -- one Kiln job ---------------------------------------------------------------------------------
@@ -461,7 +447,7 @@ def main() -> int:
     if args.repeat < 3:
         print("note: fewer than 3 repetitions is a smoke test, not a measurement")
     os.environ["UV_OFFLINE"] = "1"  # the wheel is local: uv must never reach an index
-    with _sigterm_as_exit(), tempfile.TemporaryDirectory(prefix="kiln-bench-") as tmp:
+    with sigterm_as_exit(), tempfile.TemporaryDirectory(prefix="kiln-bench-") as tmp:
         workdir = Path(tmp)
         with running_kiln(workdir) as bench:
             pairs, cold = measure(bench, workdir, args.repeat, args.poll_ms / 1e3)

@@ -88,6 +88,10 @@ def s3_client(settings: Settings) -> S3Client:
     )
 
 
+class ObjectNotFoundError(Exception):
+    """No object lives at the URI."""
+
+
 class ObjectStore:
     """Kiln's S3 client: uploads, downloads and listings by ``s3://`` URI."""
 
@@ -151,6 +155,10 @@ class ObjectStore:
                 uri.bucket, uri.key, str(tmp), Config=_TRANSFER, Callback=progress
             )
             os.replace(tmp, path)
+        except ClientError as e:
+            if _code(e) in ("404", "NoSuchKey", "NoSuchBucket", "NotFound"):
+                raise ObjectNotFoundError(str(uri)) from e
+            raise
         finally:
             tmp.unlink(missing_ok=True)
 

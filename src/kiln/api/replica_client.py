@@ -136,41 +136,22 @@ class ReplicaClient:
         if slots is None:
             slots = self._slots[socket_path] = asyncio.Semaphore(MAX_IN_FLIGHT)
         async with slots:
-            return await self._post(socket_path, path, headers, body, timeout)
-
-    async def _post(
-        self,
-        socket_path: str,
-        path: bytes,
-        headers: list[tuple[bytes, bytes]],
-        body: bytes,
-        timeout: float,
-    ) -> ReplicaResponse:
-        connection = await self._acquire(socket_path)
-        head = [
-            b"POST ",
-            path,
-            b" HTTP/1.1\r\nHost: replica\r\nContent-Length: ",
-            str(len(body)).encode(),
-        ]
-        for name, value in headers:
-            head += [b"\r\n", name, b": ", value]
-        head.append(b"\r\n\r\n")
-        future = connection.send(b"".join(head) + body)
-        timer = asyncio.get_running_loop().call_later(timeout, _expire, future, connection)
-        try:
-            response = await future
-        except BaseException:
-            connection.close()
-            raise
-        finally:
-            timer.cancel()
-        if connection.is_reusable:
-            connection.last_used = time.monotonic()
-            self._idle[socket_path].append(connection)
-        else:
-            connection.close()
-        return response
+            connection = await self._acquire(socket_path)
+            future = connection.send(_request(path, headers, body))
+            timer = asyncio.get_running_loop().call_later(timeout, _expire, future, connection)
+            try:
+                response = await future
+            except BaseException:
+                connection.close()
+                raise
+            finally:
+                timer.cancel()
+            if connection.is_reusable:
+                connection.last_used = time.monotonic()
+                self._idle[socket_path].append(connection)
+            else:
+                connection.close()
+            return response
 
     async def _acquire(self, socket_path: str) -> _Connection:
         idle = self._idle[socket_path]
@@ -192,6 +173,15 @@ class ReplicaClient:
             for connection in connections:
                 connection.close()
         self._idle.clear()
+
+
+def _request(path: bytes, headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
+    head = [b"POST ", path, b" HTTP/1.1\r\nHost: replica\r\nContent-Length: "]
+    head.append(str(len(body)).encode())
+    for name, value in headers:
+        head += [b"\r\n", name, b": ", value]
+    head.append(b"\r\n\r\n")
+    return b"".join(head) + body
 
 
 def _expire(future: asyncio.Future[ReplicaResponse], connection: _Connection) -> None:

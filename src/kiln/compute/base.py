@@ -54,5 +54,8 @@ class Backend(Protocol):
     def is_sandboxed(self) -> bool:
         """Whether processes see their workspace at ``/opt/ml``."""
 
+    def container_path(self, workspace: Path) -> Path:
+        """Where a process sees ``workspace``."""
+
     def start(self, spec: ProcessSpec) -> RunningProcess:
         """Start ``spec``'s process with piped stdout and stderr."""

@@ -86,9 +86,9 @@ class LocalBackend:
         """Whether processes see their workspace at ``/opt/ml``."""
         return self._bwrap is not None
 
-    def container_path(self, spec_workspace: Path) -> Path:
-        """Where a process sees its workspace."""
-        return CONTAINER_ROOT if self.is_sandboxed else spec_workspace
+    def container_path(self, workspace: Path) -> Path:
+        """Where a process sees ``workspace``."""
+        return CONTAINER_ROOT if self.is_sandboxed else workspace
 
     def start(self, spec: ProcessSpec) -> LocalProcess:
         """Start ``spec``'s process in a new process group with piped output."""

@@ -8,7 +8,6 @@ workspace folder itself. Importable without the server's dependencies.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,13 +237,3 @@ def _env_value(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
-
-
-def job_base(layout_root: Path, sandboxed: bool) -> Path:
-    """The path a job sees for its workspace: ``/opt/ml`` in a sandbox, else the folder."""
-    return Path("/opt/ml") if sandboxed else layout_root
-
-
-def is_writable_dir(path: Path) -> bool:
-    """Whether ``path`` is a folder this process may write into."""
-    return path.is_dir() and os.access(path, os.W_OK)

@@ -21,15 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import kiln
-from kiln.compute.base import ProcessSpec, RunningProcess
-from kiln.compute.local import LocalBackend
+from kiln.compute.base import Backend, ProcessSpec, RunningProcess
 from kiln.config import Settings
 from kiln.errors import ValidationError
 from kiln.runtime.archives import UnsafeArchiveError, safe_extract
 from kiln.runtime.envs import EnvironmentBuildError, ensure_env
 from kiln.services.process_env import base_environment, storage_environment
 from kiln.services.routing import ReplicaAddress
-from kiln.storage import ObjectStore, S3Uri
+from kiln.storage import ObjectNotFoundError, ObjectStore, S3Uri
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +70,7 @@ class Replica:
 class ReplicaLauncher:
     """Starts and stops replicas on the compute backend."""
 
-    def __init__(self, settings: Settings, objects: ObjectStore, backend: LocalBackend) -> None:
+    def __init__(self, settings: Settings, objects: ObjectStore, backend: Backend) -> None:
         self._settings = settings
         self._objects = objects
         self._backend = backend
@@ -149,9 +148,10 @@ class ReplicaLauncher:
             uri = S3Uri.parse(uri_text)
         except ValidationError as e:
             raise ReplicaStartError(f"Invalid {what} data URL: {e}") from e
-        if not self._objects.exists(uri):
-            raise ReplicaStartError(f"Could not find {what} data at {uri}")
-        self._objects.download_file(uri, archive)
+        try:
+            self._objects.download_file(uri, archive)
+        except ObjectNotFoundError:
+            raise ReplicaStartError(f"Could not find {what} data at {uri}") from None
         phases[f"download_{what}"] = time.monotonic() - started
         started = time.monotonic()
         try:

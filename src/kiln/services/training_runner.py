@@ -21,8 +21,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from kiln.compute.base import ProcessSpec, RunningProcess
-from kiln.compute.local import LocalBackend
+from kiln.compute.base import Backend, ProcessSpec, RunningProcess
 from kiln.config import Settings
 from kiln.db import TrainingJobRecord, TrainingJobStore
 from kiln.errors import ValidationError
@@ -42,7 +41,7 @@ from kiln.services.process_env import base_environment, storage_environment
 from kiln.services.training import entry_program, parse_spec, submit_directory
 from kiln.services.training_states import transition
 from kiln.shapes.training import TrainingJobSpec
-from kiln.storage import ObjectStore, S3Uri
+from kiln.storage import ObjectNotFoundError, ObjectStore, S3Uri
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +78,7 @@ class TrainingRunner:
         settings: Settings,
         store: TrainingJobStore,
         objects: ObjectStore,
-        backend: LocalBackend,
+        backend: Backend,
         record: TrainingJobRecord,
         on_exit: Callable[[str], None],
     ) -> None:
@@ -240,11 +239,12 @@ class TrainingRunner:
     def _unpack_source(self) -> None:
         uri = submit_directory(self._spec)
         archive = self._root / "sourcedir.tar.gz"
-        if not self._objects.exists(uri):
+        try:
+            self._objects.download_file(uri, archive)
+        except ObjectNotFoundError:
             raise JobFailure(
                 f'ClientError: source archive "{uri}" (sagemaker_submit_directory) not found'
-            )
-        self._objects.download_file(uri, archive)
+            ) from None
         try:
             for host in self._hosts:
                 safe_extract(archive, host.layout.code_dir)
