@@ -27,7 +27,6 @@ import http.client
 import io
 import json
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -47,7 +46,7 @@ import numpy as np
 import orjson
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from common import sigterm_as_exit
+from common import run_header, sigterm_as_exit
 from loadgen import (
     CLIENT_CPU,
     SERVER_CPU,
@@ -633,10 +632,7 @@ def write_results(
     """Everything measured, as JSON beside the benchmark."""
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     document = {
-        "benchmark": "serving",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-        "python": sys.version.split()[0],
+        **run_header("serving"),
         "settings": {
             "repeat": args.repeat,
             "duration_s": args.duration,

@@ -26,7 +26,6 @@ import hashlib
 import io
 import json
 import os
-import platform
 import shutil
 import socket
 import statistics
@@ -44,7 +43,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import boto3
-from common import sigterm_as_exit
+from common import run_header, sigterm_as_exit
 
 from kiln.config import Settings
 from kiln.server import ServerThread
@@ -399,10 +398,7 @@ def write_results(
     """Everything measured, as JSON beside the benchmark."""
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     document = {
-        "benchmark": "training_overhead",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-        "python": sys.version.split()[0],
+        **run_header("training_overhead"),
         "repeat": args.repeat,
         "poll_ms": args.poll_ms,
         "target_s": TARGET_S,

@@ -8,10 +8,11 @@ store with their own record type (more columns).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 from sqlalchemy import Engine, Row, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -23,8 +24,22 @@ class DuplicateNameError(Exception):
     """A row with this name exists already."""
 
 
+class RowRecord:
+    """A dataclass whose fields are its table's columns, by the same names."""
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> Self:
+        """Build a record from a row (its JSON values copied: the record is the caller's)."""
+        return cls(**copy.deepcopy(dict(row._mapping)))
+
+    def columns(self) -> dict[str, Any]:
+        """The record as column values."""
+        values: dict[str, Any] = dataclasses.asdict(self)  # type: ignore[call-overload]
+        return values
+
+
 @dataclass
-class ResourceRecord:
+class ResourceRecord(RowRecord):
     """One stored resource."""
 
     name: str
@@ -34,32 +49,6 @@ class ResourceRecord:
     last_modified_time: float
     spec: dict[str, Any]
     state: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_row(cls, row: Row[Any]) -> ResourceRecord:
-        """Build a record from a row."""
-        m = row._mapping
-        return cls(
-            name=m["name"],
-            arn=m["arn"],
-            status=m["status"],
-            creation_time=m["creation_time"],
-            last_modified_time=m["last_modified_time"],
-            spec=dict(m["spec"]),
-            state=copy.deepcopy(dict(m["state"])),
-        )
-
-    def columns(self) -> dict[str, Any]:
-        """The record as column values."""
-        return {
-            "name": self.name,
-            "arn": self.arn,
-            "status": self.status,
-            "creation_time": self.creation_time,
-            "last_modified_time": self.last_modified_time,
-            "spec": self.spec,
-            "state": self.state,
-        }
 
 
 class Record(Protocol):

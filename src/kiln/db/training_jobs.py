@@ -6,15 +6,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, Row
+from sqlalchemy import Engine
 
-from kiln.db.resources import DuplicateNameError, RecordStore
+from kiln.db.resources import DuplicateNameError, RecordStore, RowRecord
 from kiln.db.tables import training_jobs
 from kiln.errors import ResourceInUseError
 
 
 @dataclass
-class TrainingJobRecord:
+class TrainingJobRecord(RowRecord):
     """One training job as stored: its request (``spec``) and what happened (``state``)."""
 
     name: str
@@ -26,36 +26,6 @@ class TrainingJobRecord:
     spec: dict[str, Any]
     state: dict[str, Any] = field(default_factory=dict)
     end_time: float | None = None
-
-    @classmethod
-    def from_row(cls, row: Row[Any]) -> TrainingJobRecord:
-        """Build a record from a ``training_jobs`` row."""
-        m = row._mapping
-        return cls(
-            name=m["name"],
-            arn=m["arn"],
-            status=m["status"],
-            secondary_status=m["secondary_status"],
-            creation_time=m["creation_time"],
-            last_modified_time=m["last_modified_time"],
-            end_time=m["end_time"],
-            spec=dict(m["spec"]),
-            state=dict(m["state"]),
-        )
-
-    def columns(self) -> dict[str, Any]:
-        """The record as column values."""
-        return {
-            "name": self.name,
-            "arn": self.arn,
-            "status": self.status,
-            "secondary_status": self.secondary_status,
-            "creation_time": self.creation_time,
-            "last_modified_time": self.last_modified_time,
-            "end_time": self.end_time,
-            "spec": self.spec,
-            "state": self.state,
-        }
 
 
 class TrainingJobStore(RecordStore[TrainingJobRecord]):
