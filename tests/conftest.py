@@ -86,6 +86,7 @@ def make_settings(home: Path, database_url: str, **overrides: str) -> Settings:
         "KILN_STOP_GRACE_SECONDS": "3",
         "KILN_CAPACITY_VCPUS": "4",
         "KILN_CAPACITY_MEMORY_MIB": "16384",
+        "KILN_CHECK_RESPONSES": "1",
         **overrides,
     }
     return Settings.from_env(env)

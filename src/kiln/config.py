@@ -17,6 +17,7 @@ passed down. Every other module takes what it needs from that object.
 | ``KILN_STOP_GRACE_SECONDS`` | 120 | SIGTERM → SIGKILL grace, as SageMaker gives |
 | ``KILN_SANDBOX`` | ``auto`` | ``auto`` (bwrap where present) or ``off`` |
 | ``KILN_REPLICA_STARTUP_TIMEOUT_SECONDS`` | 300 | how long a replica may take to pass /ping |
+| ``KILN_CHECK_RESPONSES`` | off | check every API answer against botocore's output shape (tests) |
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ class Settings:
     stop_grace_seconds: float = 120.0
     sandbox: str = "auto"
     replica_startup_timeout_seconds: float = 300.0
+    check_responses: bool = False
     instance_types: Mapping[str, InstanceType] = field(default_factory=lambda: INSTANCE_TYPES)
 
     @classmethod
@@ -127,6 +129,7 @@ class Settings:
             replica_startup_timeout_seconds=float(
                 env.get("KILN_REPLICA_STARTUP_TIMEOUT_SECONDS", "300")
             ),
+            check_responses=env.get("KILN_CHECK_RESPONSES", "") in ("1", "true", "yes"),
         )
 
     def with_ports(self, *, port: int | None = None, s3_port: int | None = None) -> Settings:

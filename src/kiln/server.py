@@ -17,9 +17,11 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
-from kiln.api.app import build_app
+from kiln.api.app import AwsApis, build_app
+from kiln.api.json_protocol import Operation
+from kiln.api.query_protocol import QueryApi
 from kiln.api.runtime import InvocationRouter
-from kiln.api.sagemaker import Operation
+from kiln.api.sagemaker import sagemaker_api
 from kiln.compute.local import LocalBackend
 from kiln.config import Settings
 from kiln.db import ResourceStore, TrainingJobRecord, TrainingJobStore, connect
@@ -27,6 +29,7 @@ from kiln.db.tables import endpoint_configs, endpoints, models
 from kiln.services.capacity import Demand
 from kiln.services.endpoint_controller import EndpointController
 from kiln.services.hosting import HostingService, HostingStores
+from kiln.services.identity import IdentityService
 from kiln.services.replicas import ReplicaLauncher
 from kiln.services.routing import RoutingTable
 from kiln.services.training import TrainingService, job_demand, parse_spec
@@ -69,8 +72,22 @@ class KilnServer:
             self.routing,
         )
         self.hosting = HostingService(settings, self.hosting_stores, self.endpoints)
+        self.identity = IdentityService(settings)
+        self.apis = AwsApis(
+            [sagemaker_api(self._operations(), check_responses=settings.check_responses)],
+            [
+                QueryApi("sts", {"GetCallerIdentity": self.identity.get_caller_identity}),
+                QueryApi(
+                    "iam",
+                    {
+                        "GetRole": self.identity.get_role,
+                        "SimulatePrincipalPolicy": self.identity.simulate_principal_policy,
+                    },
+                ),
+            ],
+        )
         self.app = build_app(
-            self._operations(),
+            self.apis,
             InvocationRouter(self.routing, settings.region),
             logs_dir=settings.logs_dir,
             job_status=self._job_status,

@@ -1,8 +1,16 @@
-"""The ASGI app of ``kiln server``: control plane, invocation router, native endpoints, health."""
+"""The ASGI app of ``kiln server``: AWS APIs, invocation router, native endpoints, health.
+
+POST /                         every AWS API Kiln serves: JSON 1.1 by ``X-Amz-Target``
+                               (SageMaker, CloudWatch Logs, …), query protocol by form body
+                               (STS, IAM), told apart by the SigV4 scope's service
+POST /endpoints/{e}/invocations   sagemaker-runtime, straight to the router
+GET  /ping                     liveness
+GET  /kiln/v1/…                native paths for what the AWS APIs do not cover
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -13,9 +21,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from kiln.api.errors import error_body
+from kiln.api.json_protocol import JsonApi, unknown_operation
 from kiln.api.logs import TrainingLogs
+from kiln.api.query_protocol import QueryApi, is_query_request
 from kiln.api.runtime import InvocationRouter
-from kiln.api.sagemaker import Operation, SageMakerApi
 from kiln.runtime.asgi import Receive, Scope, Send
 
 
@@ -33,12 +42,54 @@ class KilnApp:
             await self.control(scope, receive, send)
 
 
+class AwsApis:
+    """``POST /``: hands each request to the AWS API it is addressed to."""
+
+    def __init__(self, json_apis: Sequence[JsonApi], query_apis: Sequence[QueryApi]) -> None:
+        self._json_apis = list(json_apis)
+        self._query_apis = list(query_apis)
+
+    async def handle(self, request: Request) -> Response:
+        """Answer one AWS API request."""
+        target = request.headers.get("x-amz-target")
+        if target is None and is_query_request(request):
+            return await self._query(request)
+        for api in self._json_apis:
+            if api.serves(target or ""):
+                return await api.handle(request)
+        return unknown_operation(target or "")
+
+    async def _query(self, request: Request) -> Response:
+        scope = _signing_service(request.headers.get("authorization", ""))
+        chosen = next((api for api in self._query_apis if api.service == scope), None)
+        if chosen is None:
+            return await self._query_apis[0].handle_unknown_service(request, scope)
+        return await chosen.handle(request)
+
+    @property
+    def operations(self) -> dict[str, list[str]]:
+        """Every operation served, by botocore service name."""
+        served = {api.service: sorted(api.operations) for api in self._json_apis}
+        served.update({api.service: sorted(api.operations) for api in self._query_apis})
+        return served
+
+
+def _signing_service(authorization: str) -> str:
+    """The service named in a SigV4 scope (``Credential=AKID/date/region/sts/aws4_request``)."""
+    marker = "Credential="
+    start = authorization.find(marker)
+    if start < 0:
+        return ""
+    scope = authorization[start + len(marker) :].split(",", 1)[0].split("/")
+    return scope[3] if len(scope) >= 5 else ""
+
+
 async def _ping(_request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
 def build_app(
-    operations: Mapping[str, Operation],
+    apis: AwsApis,
     router: InvocationRouter,
     *,
     logs_dir: Path,
@@ -46,7 +97,7 @@ def build_app(
     endpoint_replicas: Callable[[str], list[dict[str, Any]] | None],
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
 ) -> KilnApp:
-    """The server's routes over the given service operations."""
+    """The server's routes over the given APIs."""
 
     async def replicas(request: Request) -> Response:
         found = endpoint_replicas(request.path_params["name"])
@@ -55,7 +106,7 @@ def build_app(
         return JSONResponse({"Replicas": found})
 
     routes = [
-        Route("/", SageMakerApi(operations).handle, methods=["POST"]),
+        Route("/", apis.handle, methods=["POST"]),
         Route("/ping", _ping, methods=["GET"]),
         Route(
             "/kiln/v1/training-jobs/{name}/logs",

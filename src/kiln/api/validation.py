@@ -7,6 +7,7 @@ those too, from the same model. No field list is copied by hand.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import re
 from collections.abc import Mapping
@@ -104,3 +105,60 @@ def _compiled(pattern: str) -> re.Pattern[str] | None:
 def _join(path: str, name: str) -> str:
     member = name[:1].lower() + name[1:]
     return f"{path}.{member}" if path else member
+
+
+def check_output(operation: OperationModel, answer: Mapping[str, Any]) -> list[str]:
+    """Where ``answer`` breaks the operation's output shape: missing required members, members
+    the shape does not have, wrong types, values outside an enum. Empty when it conforms."""
+    problems: list[str] = []
+    if operation.output_shape is None:
+        if answer:
+            problems.append(f"{operation.name} has no output shape but answered {sorted(answer)}")
+        return problems
+    _check_answer(answer, operation.output_shape, operation.output_shape.name, problems)
+    return problems
+
+
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "long": (int,),
+    "float": (int, float),
+    "double": (int, float),
+    "boolean": (bool,),
+    "timestamp": (int, float, str, datetime.datetime),
+    "blob": (bytes, str),
+    "structure": (Mapping,),
+    "list": (list, tuple),
+    "map": (Mapping,),
+}
+
+
+def _check_answer(value: Any, shape: Shape, path: str, problems: list[str]) -> None:
+    if not _has_type(value, shape.type_name):
+        problems.append(f"{path}: {type(value).__name__} where the model has {shape.type_name}")
+        return
+    if isinstance(shape, StructureShape):
+        for name in shape.required_members:
+            if name not in value:
+                problems.append(f"{path}.{name}: required member missing")
+        for name, item in value.items():
+            member = shape.members.get(name)
+            if member is None:
+                problems.append(f"{path}.{name}: not a member of {shape.name}")
+            elif item is not None:
+                _check_answer(item, member, f"{path}.{name}", problems)
+    elif isinstance(shape, ListShape):
+        for i, item in enumerate(value):
+            _check_answer(item, shape.member, f"{path}[{i}]", problems)
+    elif isinstance(shape, MapShape):
+        for key, item in value.items():
+            _check_answer(item, shape.value, f"{path}[{key!r}]", problems)
+    elif shape.type_name == "string" and value not in shape.metadata.get("enum", [value]):
+        problems.append(f"{path}: {value!r} is not one of {shape.name}'s values")
+
+
+def _has_type(value: object, type_name: str) -> bool:
+    if isinstance(value, bool) and type_name != "boolean":
+        return False
+    return isinstance(value, _PYTHON_TYPES.get(type_name, (object,)))

@@ -1,0 +1,164 @@
+"""AWS's JSON 1.1 protocol, one implementation for every service Kiln serves over it.
+
+    POST /   X-Amz-Target: <targetPrefix>.<Operation>   (SageMaker., Logs_20140328., …)
+             Content-Type: application/x-amz-json-1.1
+             body: the operation's input shape as JSON (timestamps as epoch seconds)
+    200      the output shape as JSON, ``{}`` for operations without one
+    4xx/5xx  {"__type": "<Code>", "message": "<text>"}
+
+Each request is checked against botocore's model of the operation, then handed to the service
+method registered for it; the services are plain synchronous Python, run off the event loop.
+With ``check_responses`` (tests), every answer is also checked against the output shape and a
+violation is a 500: an operation cannot ship an answer botocore's model calls incomplete.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from kiln.api.errors import error_body
+from kiln.api.validation import check_output, operation_model, service_model, validate
+from kiln.errors import KilnError
+
+log = logging.getLogger(__name__)
+
+Operation = Callable[[Mapping[str, Any]], dict[str, Any]]
+ErrorCodes = Sequence[tuple[type[KilnError], str]]
+
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
+class JsonApi:
+    """One AWS service over JSON 1.1: dispatches ``X-Amz-Target`` to its operations."""
+
+    def __init__(
+        self,
+        service: str,
+        operations: Mapping[str, Operation],
+        error_codes: ErrorCodes,
+        *,
+        default_code: str = "ValidationException",
+        check_responses: bool = False,
+    ) -> None:
+        self.service = service
+        self.target_prefix = str(service_model(service).metadata["targetPrefix"]) + "."
+        self.operations = dict(operations)
+        self._error_codes = list(error_codes)
+        self._default_code = default_code
+        self._check_responses = check_responses
+
+    def serves(self, target: str) -> bool:
+        """Whether ``target`` (an ``X-Amz-Target`` value) names this service."""
+        return target.startswith(self.target_prefix)
+
+    async def handle(self, request: Request) -> Response:
+        """Answer one request."""
+        target = request.headers.get("x-amz-target", "")
+        name = target[len(self.target_prefix) :] if self.serves(target) else ""
+        operation = self.operations.get(name)
+        model = operation_model(self.service, name) if name else None
+        if operation is None or model is None:
+            return unknown_operation(target)
+        try:
+            params = await _read_json(request)
+            validate(model, params)
+            answer = await run_in_threadpool(operation, params)
+        except BadRequest as e:
+            return json_error(e.status, e.code, str(e))
+        except KilnError as e:
+            return json_error(400, self.error_code(e), e.message)
+        except Exception:
+            log.exception("%s%s failed", self.target_prefix, name)
+            return _internal_failure()
+        if self._check_responses:
+            problems = check_output(model, answer)
+            if problems:
+                log.error("%s%s answered outside its shape: %s", self.target_prefix, name, problems)
+                return json_error(500, "InternalFailure", f"{name} answer: " + "; ".join(problems))
+        return json_response(200, answer)
+
+    def error_code(self, error: KilnError) -> str:
+        """This service's error code for ``error``."""
+        for kind, code in self._error_codes:
+            if isinstance(error, kind):
+                return code
+        return self._default_code
+
+
+class BadRequest(Exception):
+    """A request refused before it reaches a service: status, code and message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+async def _read_json(request: Request) -> dict[str, Any]:
+    body = await read_limited(request)
+    if not body:
+        return {}
+    try:
+        params = orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise BadRequest(
+            400, "SerializationException", f"Request body is not valid JSON: {e}"
+        ) from None
+    if not isinstance(params, dict):
+        raise BadRequest(400, "SerializationException", "Request body must be a JSON object")
+    return params
+
+
+async def read_limited(request: Request) -> bytes:
+    """The request's body, refused past ``MAX_BODY_BYTES`` (413) or when the client left."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise BadRequest(413, "ValidationException", _too_large())
+    body = bytearray()
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise BadRequest(413, "ValidationException", _too_large())
+    except ClientDisconnect:
+        raise BadRequest(400, "SerializationException", "The client closed the request") from None
+    return bytes(body)
+
+
+def _too_large() -> str:
+    return f"Request body exceeds the {MAX_BODY_BYTES} byte limit of the control plane"
+
+
+def json_response(status: int, document: Mapping[str, Any]) -> Response:
+    """A JSON 1.1 response with a request id."""
+    return Response(
+        orjson.dumps(document),
+        status_code=status,
+        media_type="application/x-amz-json-1.1",
+        headers={"x-amzn-RequestId": str(uuid.uuid4())},
+    )
+
+
+def json_error(status: int, code: str, message: str) -> Response:
+    """A JSON 1.1 error response."""
+    return json_response(status, error_body(code, message))
+
+
+def unknown_operation(target: str) -> Response:
+    """The answer to a target no service of Kiln's implements."""
+    what = f"operation {target!r}" if target else "a request without X-Amz-Target"
+    return json_error(400, "UnknownOperationException", f"Kiln does not implement {what}")
+
+
+def _internal_failure() -> Response:
+    return json_error(
+        500, "InternalFailure", "The request processing has failed because of an unknown error."
+    )

@@ -1,0 +1,163 @@
+"""AWS's query protocol (STS, IAM): form-encoded requests, XML answers, as botocore speaks it.
+
+    POST /   Content-Type: application/x-www-form-urlencoded
+             Action=<Operation>&Version=<apiVersion>&<Member>=…&<List>.member.<n>=…
+    200      <OpResponse><OpResult>…output shape…</OpResult><ResponseMetadata>…</…></OpResponse>
+    4xx      <ErrorResponse><Error><Type>Sender</Type><Code>…</Code><Message>…</Message></Error>
+             <RequestId>…</RequestId></ErrorResponse>
+
+Requests are read and answers written from botocore's model of the operation: members by name,
+lists as ``member`` items, timestamps in ISO 8601.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape
+
+from botocore.model import ListShape, MapShape, Shape, StructureShape
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kiln.api.json_protocol import BadRequest, Operation, read_limited
+from kiln.api.validation import operation_model, service_model, validate
+from kiln.errors import KilnError
+
+log = logging.getLogger(__name__)
+
+
+def is_query_request(request: Request) -> bool:
+    """Whether ``request`` speaks the query protocol."""
+    content_type = request.headers.get("content-type", "")
+    return content_type.startswith("application/x-www-form-urlencoded")
+
+
+class QueryApi:
+    """One AWS service over the query protocol."""
+
+    def __init__(self, service: str, operations: Mapping[str, Operation]) -> None:
+        self.service = service
+        self.operations = dict(operations)
+        self._namespace = (
+            f"https://{service}.amazonaws.com/doc/"
+            + str(service_model(service).metadata["apiVersion"])
+            + "/"
+        )
+
+    async def handle(self, request: Request) -> Response:
+        """Answer one request."""
+        try:
+            form = dict(parse_qsl((await read_limited(request)).decode("utf-8", "replace")))
+        except BadRequest as e:
+            return self._error(e.status, e.code, str(e))
+        name = form.pop("Action", "")
+        operation = self.operations.get(name)
+        model = operation_model(self.service, name) if name else None
+        if operation is None or model is None:
+            return self._error(
+                400, "InvalidAction", f"Kiln's {self.service} has no action {name!r}"
+            )
+        try:
+            params = _read_members(form, model.input_shape, "") if model.input_shape else {}
+            validate(model, params)
+            answer = await run_in_threadpool(operation, params)
+        except KilnError as e:
+            return self._error(400, "ValidationError", e.message)
+        except Exception:
+            log.exception("%s.%s failed", self.service, name)
+            return self._error(500, "InternalFailure", "The request processing has failed.")
+        result = ""
+        if model.output_shape is not None:
+            wrapper = model.output_shape.serialization.get("resultWrapper", f"{name}Result")
+            result = f"<{wrapper}>{_members_xml(answer, model.output_shape)}</{wrapper}>"
+        body = (
+            f'<{name}Response xmlns="{self._namespace}">{result}'
+            f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+            f"</{name}Response>"
+        )
+        return Response(body, media_type="text/xml")
+
+    async def handle_unknown_service(self, _request: Request, service: str) -> Response:
+        """The answer to a query request signed for a service Kiln does not serve."""
+        return self._error(400, "InvalidAction", f"Kiln does not serve {service or 'this'} API")
+
+    def _error(self, status: int, code: str, message: str) -> Response:
+        body = (
+            f'<ErrorResponse xmlns="{self._namespace}"><Error><Type>Sender</Type>'
+            f"<Code>{escape(code)}</Code><Message>{escape(message)}</Message></Error>"
+            f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+        )
+        return Response(body, status_code=status, media_type="text/xml")
+
+
+def _read_members(form: Mapping[str, str], shape: Shape, prefix: str) -> dict[str, Any]:
+    """The input structure's members from flattened form keys (``Names.member.1``)."""
+    assert isinstance(shape, StructureShape)
+    params: dict[str, Any] = {}
+    for name, member in shape.members.items():
+        key = f"{prefix}{name}"
+        value = _read_value(form, member, key)
+        if value is not None:
+            params[name] = value
+    return params
+
+
+def _read_value(form: Mapping[str, str], shape: Shape, key: str) -> Any:
+    if isinstance(shape, StructureShape):
+        nested = _read_members(form, shape, key + ".")
+        return nested or None
+    if isinstance(shape, ListShape):
+        items: list[Any] = []
+        while (
+            item := _read_value(form, shape.member, f"{key}.member.{len(items) + 1}")
+        ) is not None:
+            items.append(item)
+        return items if items or f"{key}" in form else None
+    if isinstance(shape, MapShape):
+        raise BadRequest(400, "ValidationError", f"{key}: maps are not read by Kiln's query API")
+    raw = form.get(key)
+    if raw is None:
+        return None
+    return _scalar(raw, shape, key)
+
+
+def _scalar(raw: str, shape: Shape, key: str) -> Any:
+    try:
+        if shape.type_name in ("integer", "long"):
+            return int(raw)
+        if shape.type_name in ("float", "double"):
+            return float(raw)
+    except ValueError:
+        raise KilnError(f"{key}: {raw!r} is not a {shape.type_name}") from None
+    if shape.type_name == "boolean":
+        return raw.lower() == "true"
+    return raw
+
+
+def _members_xml(value: Mapping[str, Any], shape: StructureShape) -> str:
+    parts = []
+    for name, item in value.items():
+        member = shape.members[name]
+        tag = member.serialization.get("name", name)
+        parts.append(f"<{tag}>{_value_xml(item, member)}</{tag}>")
+    return "".join(parts)
+
+
+def _value_xml(value: Any, shape: Shape) -> str:
+    if isinstance(shape, StructureShape):
+        return _members_xml(value, shape)
+    if isinstance(shape, ListShape):
+        tag = shape.member.serialization.get("name", "member")
+        return "".join(f"<{tag}>{_value_xml(v, shape.member)}</{tag}>" for v in value)
+    if shape.type_name == "timestamp":
+        moment = datetime.datetime.fromtimestamp(float(value), tz=datetime.UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if shape.type_name == "boolean":
+        return "true" if value else "false"
+    return escape(str(value))
