@@ -32,6 +32,7 @@ from kiln.services.hosting import HostingService, HostingStores
 from kiln.services.identity import IdentityService
 from kiln.services.replicas import ReplicaLauncher
 from kiln.services.routing import RoutingTable
+from kiln.services.tags import TagService
 from kiln.services.training import TrainingService, job_demand, parse_spec
 from kiln.services.training_runner import TrainingRunner
 from kiln.services.training_scheduler import TrainingScheduler
@@ -72,6 +73,14 @@ class KilnServer:
             self.routing,
         )
         self.hosting = HostingService(settings, self.hosting_stores, self.endpoints)
+        self.tags = TagService(
+            {
+                "training-job": self.jobs,
+                "model": self.hosting_stores.models,
+                "endpoint-config": self.hosting_stores.configs,
+                "endpoint": self.hosting_stores.endpoints,
+            }
+        )
         self.identity = IdentityService(settings)
         self.apis = AwsApis(
             [sagemaker_api(self._operations(), check_responses=settings.check_responses)],
@@ -116,6 +125,9 @@ class KilnServer:
             "DeleteEndpoint": hosting.delete_endpoint,
             "UpdateEndpoint": hosting.update_endpoint,
             "UpdateEndpointWeightsAndCapacities": hosting.update_endpoint_weights_and_capacities,
+            "AddTags": self.tags.add_tags,
+            "ListTags": self.tags.list_tags,
+            "DeleteTags": self.tags.delete_tags,
         }
 
     def start(self) -> None:

@@ -25,8 +25,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from kiln.api.errors import error_body
-from kiln.api.validation import check_output, operation_model, service_model, validate
+from kiln.api.validation import check_output, operation_model, validate
 from kiln.errors import KilnError
+from kiln.shapes.aws import service_model
 
 log = logging.getLogger(__name__)
 

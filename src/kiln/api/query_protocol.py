@@ -26,8 +26,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kiln.api.json_protocol import BadRequest, Operation, read_limited
-from kiln.api.validation import operation_model, service_model, validate
+from kiln.api.validation import operation_model, validate
 from kiln.errors import KilnError
+from kiln.shapes.aws import service_model
 
 log = logging.getLogger(__name__)
 

@@ -13,17 +13,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.loaders import Loader
-from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
+from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 from botocore.validate import ParamValidator
 
 from kiln.errors import ValidationError
-
-
-@functools.cache
-def service_model(service: str) -> ServiceModel:
-    """botocore's model of ``service`` (e.g. ``sagemaker``)."""
-    return ServiceModel(Loader().load_service_model(service, "service-2"), service)
+from kiln.shapes.aws import service_model
 
 
 def operation_model(service: str, operation: str) -> OperationModel | None:

@@ -94,6 +94,14 @@ class RecordStore(Generic[R]):
             row = connection.execute(select(self._table).where(self._table.c.name == name)).first()
         return None if row is None else self._record_type.from_row(row)
 
+    def name_for_arn(self, arn: str) -> str | None:
+        """The name of the record whose ARN is ``arn``, or None."""
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                select(self._table.c.name).where(self._table.c.arn == arn)
+            ).first()
+        return None if row is None else str(row[0])
+
     def modify(self, name: str, change: Callable[[R], None]) -> R | None:
         """Apply ``change`` to the stored record and write it back; None if there is none."""
         with self._write_lock, self._engine.begin() as connection:

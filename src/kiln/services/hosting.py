@@ -20,8 +20,10 @@ from typing import Any, Protocol
 from kiln.config import Settings
 from kiln.db import DuplicateNameError, ResourceRecord, ResourceStore
 from kiln.errors import NotFoundError, UnsupportedError, ValidationError
-from kiln.services.images import resolve_image
+from kiln.services.images import KILN_PYTHON, resolve_image
 from kiln.services.listing import list_query
+from kiln.services.tags import check_tags, merged_tags
+from kiln.shapes.aws import output_shape, project, with_defaults
 from kiln.storage import S3Uri
 
 
@@ -68,11 +70,9 @@ class HostingService:
     def describe_model(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """The model as ``DescribeModel`` answers it."""
         record = self._model(request["ModelName"])
-        return {
-            **_public(record.spec),
-            "ModelArn": record.arn,
-            "CreationTime": record.creation_time,
-        }
+        answer = {**record.spec, "ModelArn": record.arn, "CreationTime": record.creation_time}
+        shaped = project(answer, output_shape("sagemaker", "DescribeModel"))
+        return with_defaults(shaped, {"EnableNetworkIsolation": False})
 
     def list_models(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """One page of model summaries."""
@@ -111,11 +111,13 @@ class HostingService:
     def describe_endpoint_config(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """The config as ``DescribeEndpointConfig`` answers it."""
         record = self._config(request["EndpointConfigName"])
-        return {
-            **_public(record.spec),
+        answer = {
+            **record.spec,
             "EndpointConfigArn": record.arn,
             "CreationTime": record.creation_time,
         }
+        shaped = project(answer, output_shape("sagemaker", "DescribeEndpointConfig"))
+        return with_defaults(shaped, {"ProductionVariants": [{"InitialVariantWeight": 1.0}]})
 
     def list_endpoint_configs(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """One page of config summaries."""
@@ -254,8 +256,10 @@ class HostingService:
         kind: str,
         state: dict[str, Any] | None = None,
     ) -> None:
+        check_tags(request.get("Tags", []))
+        spec = {**request, "Tags": merged_tags([], request.get("Tags", []))}
         now = time.time()
-        record = ResourceRecord(name, arn, status, now, now, dict(request), state or {})
+        record = ResourceRecord(name, arn, status, now, now, spec, state or {})
         try:
             store.add(record)
         except DuplicateNameError:
@@ -322,12 +326,13 @@ def initial_variants(variants: list[dict[str, Any]]) -> dict[str, dict[str, Any]
 
 def describe_endpoint(record: ResourceRecord) -> dict[str, Any]:
     """The ``DescribeEndpoint`` answer for a record."""
+    images = _deployed_images(record)
     answer: dict[str, Any] = {
         "EndpointName": record.name,
         "EndpointArn": record.arn,
         "EndpointConfigName": record.state["Deployment"]["EndpointConfigName"],
         "ProductionVariants": [
-            {"VariantName": name, **numbers}
+            {"VariantName": name, **numbers, "DeployedImages": images.get(name, [])}
             for name, numbers in record.state.get("Variants", {}).items()
         ],
         "EndpointStatus": record.status,
@@ -345,8 +350,20 @@ def describe_endpoint(record: ResourceRecord) -> dict[str, Any]:
     return answer
 
 
-def _public(spec: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in spec.items() if k != "Tags"}
+def _deployed_images(record: ResourceRecord) -> dict[str, list[dict[str, Any]]]:
+    """Per variant, the image its replicas run (SageMaker resolves tags to digests; Kiln's
+    images are runtimes, so the resolved name is the runtime's)."""
+    deployment = record.state.get("Deployment", {})
+    return {
+        variant["VariantName"]: [
+            {
+                "SpecifiedImage": variant["Container"].get("Image") or KILN_PYTHON,
+                "ResolvedImage": resolve_image(variant["Container"].get("Image")),
+                "ResolutionTime": record.creation_time,
+            }
+        ]
+        for variant in deployment.get("Variants", [])
+    }
 
 
 def _set_status(record: ResourceRecord, status: str) -> None:

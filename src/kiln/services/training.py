@@ -25,7 +25,9 @@ from kiln.errors import (
 from kiln.services.capacity import Demand, can_ever_fit
 from kiln.services.images import resolve_image
 from kiln.services.listing import list_query
+from kiln.services.tags import check_tags, merged_tags
 from kiln.services.training_states import is_terminal, transition
+from kiln.shapes.aws import output_shape, project, with_defaults
 from kiln.shapes.training import TrainingJobSpec
 from kiln.storage import S3Uri
 
@@ -61,9 +63,11 @@ class TrainingService:
                 f"{capacity.vcpus} vCPUs and {capacity.memory_mib} MiB "
                 "(KILN_CAPACITY_VCPUS, KILN_CAPACITY_MEMORY_MIB)"
             )
+        check_tags(request.get("Tags", []))
         now = time.time()
         stored = dict(request)
         stored.setdefault("StoppingCondition", {"MaxRuntimeInSeconds": 86400})
+        stored["Tags"] = merged_tags([], request.get("Tags", []))
         record = TrainingJobRecord(
             name=spec.training_job_name,
             arn=self._settings.arn("training-job", spec.training_job_name),
@@ -244,11 +248,23 @@ _STATE_FIELDS = (
     "BillableTimeInSeconds",
 )
 
+# What AWS fills in DescribeTrainingJob when the request left it out (the SDK's attach() reads
+# OutputDataConfig.KmsKeyId and ResourceConfig.VolumeSizeInGB without .get).
+_DESCRIBE_DEFAULTS: dict[str, Any] = {
+    "HyperParameters": {},
+    "OutputDataConfig": {"KmsKeyId": "", "CompressionType": "GZIP"},
+    "ResourceConfig": {"VolumeSizeInGB": 30},
+    "AlgorithmSpecification": {"EnableSageMakerMetricsTimeSeries": False},
+    "InputDataConfig": [{"CompressionType": "None", "RecordWrapperType": "None"}],
+    "EnableNetworkIsolation": False,
+    "EnableInterContainerTrafficEncryption": False,
+    "EnableManagedSpotTraining": False,
+}
+
 
 def describe(record: TrainingJobRecord) -> dict[str, Any]:
     """The ``DescribeTrainingJob`` answer for a record."""
     answer = dict(record.spec)
-    answer.pop("Tags", None)
     answer.update(
         {
             "TrainingJobName": record.name,
@@ -258,7 +274,17 @@ def describe(record: TrainingJobRecord) -> dict[str, Any]:
             "CreationTime": record.creation_time,
             "LastModifiedTime": record.last_modified_time,
             "SecondaryStatusTransitions": record.state.get("SecondaryStatusTransitions", []),
+            # Required in the answer even before the upload: where the artifact will be.
+            "ModelArtifacts": {"S3ModelArtifacts": model_artifact_uri(record.spec, record.name)},
         }
     )
     answer.update({k: record.state[k] for k in _STATE_FIELDS if k in record.state})
-    return answer
+    answer.setdefault("ResourceConfig", {"InstanceType": "ml.m5.large", "InstanceCount": 1})
+    shaped = project(answer, output_shape("sagemaker", "DescribeTrainingJob"))
+    return with_defaults(shaped, _DESCRIBE_DEFAULTS)
+
+
+def model_artifact_uri(request: Mapping[str, Any], name: str) -> str:
+    """``<S3OutputPath>/<job>/output/model.tar.gz``: where the job's model is stored."""
+    output = S3Uri.parse(request["OutputDataConfig"]["S3OutputPath"])
+    return str(output.join(name, "output", "model.tar.gz"))

@@ -1,0 +1,159 @@
+"""Every operation Kiln serves, called for real; the server checks each answer against botocore's
+output shape (``KILN_CHECK_RESPONSES``, on in tests), so an incomplete answer fails here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+
+from conftest import (
+    ROLE,
+    Kiln,
+    sklearn_model_files,
+    upload_model,
+    upload_source,
+    wait_in_service,
+)
+
+pytestmark = pytest.mark.slow
+
+_TRAIN = """
+import os, time
+open(os.path.join(os.environ["SM_MODEL_DIR"], "model.txt"), "w").write("ok")
+time.sleep(float(os.environ.get("SLEEP", "0")))
+"""
+
+
+def _client(kiln: Kiln, service: str, called: set[tuple[str, str]]) -> Any:
+    creds = kiln.settings.credentials
+    client = boto3.session.Session().client(
+        service,
+        endpoint_url=kiln.endpoint,
+        region_name=kiln.settings.region,
+        aws_access_key_id=creds.access_key_id,
+        aws_secret_access_key=creds.secret_access_key,
+    )
+
+    def record(model: Any, **_: Any) -> None:
+        called.add((service, model.name))
+
+    client.meta.events.register("after-call", record)
+    return client
+
+
+def _job(name: str, source: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "TrainingJobName": name,
+        "RoleArn": ROLE,
+        "AlgorithmSpecification": {"TrainingImage": "kiln/python", "TrainingInputMode": "File"},
+        "HyperParameters": {
+            "sagemaker_program": '"train.py"',
+            "sagemaker_submit_directory": f'"{source}"',
+        },
+        "OutputDataConfig": {"S3OutputPath": "s3://output/jobs"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 300},
+        **extra,
+    }
+
+
+def _exercise_training(kiln: Kiln, sm: Any) -> None:
+    source = upload_source(kiln, {"train.py": _TRAIN})
+    sm.create_training_job(**_job("walk-job", source, Tags=[{"Key": "team", "Value": "ml"}]))
+    sm.describe_training_job(TrainingJobName="walk-job")
+    sm.list_training_jobs(NameContains="walk")
+    kiln.wait("walk-job")
+    assert sm.describe_training_job(TrainingJobName="walk-job")["TrainingJobStatus"] == "Completed"
+    sm.create_training_job(**_job("walk-stop", source, Environment={"SLEEP": "60"}))
+    sm.stop_training_job(TrainingJobName="walk-stop")
+    kiln.wait("walk-stop")
+
+
+def _exercise_hosting(kiln: Kiln, sm: Any) -> None:
+    model_uri = upload_model(kiln, sklearn_model_files())
+    container = {"Image": "kiln/python", "ModelDataUrl": model_uri}
+    sm.create_model(ModelName="walk-model", ExecutionRoleArn=ROLE, PrimaryContainer=container)
+    sm.describe_model(ModelName="walk-model")
+    sm.list_models()
+    variant = {
+        "VariantName": "a",
+        "ModelName": "walk-model",
+        "InstanceType": "ml.m5.large",
+        "InitialInstanceCount": 1,
+    }
+    for config in ("walk-config", "walk-config-2"):
+        sm.create_endpoint_config(EndpointConfigName=config, ProductionVariants=[variant])
+    sm.describe_endpoint_config(EndpointConfigName="walk-config")
+    sm.list_endpoint_configs()
+    sm.create_endpoint(EndpointName="walk-ep", EndpointConfigName="walk-config")
+    sm.describe_endpoint(EndpointName="walk-ep")
+    wait_in_service(kiln, "walk-ep")
+    sm.list_endpoints()
+    sm.update_endpoint_weights_and_capacities(
+        EndpointName="walk-ep",
+        DesiredWeightsAndCapacities=[{"VariantName": "a", "DesiredWeight": 2.0}],
+    )
+    assert wait_in_service(kiln, "walk-ep")["EndpointStatus"] == "InService"
+    sm.update_endpoint(EndpointName="walk-ep", EndpointConfigName="walk-config-2")
+    assert wait_in_service(kiln, "walk-ep")["EndpointStatus"] == "InService"
+
+
+def _exercise_tags(sm: Any) -> None:
+    for arn in (
+        sm.describe_training_job(TrainingJobName="walk-job")["TrainingJobArn"],
+        sm.describe_model(ModelName="walk-model")["ModelArn"],
+        sm.describe_endpoint_config(EndpointConfigName="walk-config")["EndpointConfigArn"],
+        sm.describe_endpoint(EndpointName="walk-ep")["EndpointArn"],
+    ):
+        sm.add_tags(ResourceArn=arn, Tags=[{"Key": "stage", "Value": "test"}])
+        assert {"Key": "stage", "Value": "test"} in sm.list_tags(ResourceArn=arn)["Tags"]
+        sm.delete_tags(ResourceArn=arn, TagKeys=["stage"])
+
+
+def _tear_down(sm: Any) -> None:
+    sm.delete_endpoint(EndpointName="walk-ep")
+    sm.get_waiter("endpoint_deleted").wait(
+        EndpointName="walk-ep", WaiterConfig={"Delay": 0.1, "MaxAttempts": 600}
+    )
+    for config in ("walk-config", "walk-config-2"):
+        sm.delete_endpoint_config(EndpointConfigName=config)
+    sm.delete_model(ModelName="walk-model")
+
+
+def test_every_served_operation_answers_within_its_output_shape(kiln: Kiln) -> None:
+    called: set[tuple[str, str]] = set()
+    sm = _client(kiln, "sagemaker", called)
+    _exercise_training(kiln, sm)
+    _exercise_hosting(kiln, sm)
+    _exercise_tags(sm)
+    _tear_down(sm)
+    _client(kiln, "sts", called).get_caller_identity()
+    iam = _client(kiln, "iam", called)
+    iam.get_role(RoleName="SageMakerRole")
+    iam.simulate_principal_policy(PolicySourceArn=ROLE, ActionNames=["s3:GetObject"])
+
+    served = {
+        (service, operation)
+        for service, operations in kiln.thread.kiln.apis.operations.items()
+        for operation in operations
+    }
+    assert served - called == set(), "served operations this test does not call"
+
+
+def test_describe_training_job_fills_the_members_aws_fills(kiln: Kiln) -> None:
+    source = upload_source(kiln, {"train.py": _TRAIN})
+    kiln.sagemaker.create_training_job(**_job("filled", source))
+    answer = kiln.sagemaker.describe_training_job(TrainingJobName="filled")
+    assert answer["OutputDataConfig"]["KmsKeyId"] == ""
+    assert answer["EnableNetworkIsolation"] is False
+    assert answer["EnableManagedSpotTraining"] is False
+    assert answer["RoleArn"] == ROLE
+    assert answer["ModelArtifacts"]["S3ModelArtifacts"] == (
+        "s3://output/jobs/filled/output/model.tar.gz"
+    )
+    assert "Tags" not in answer
+    done = kiln.wait("filled")
+    assert done["TrainingTimeInSeconds"] >= 1
+    assert done["BillableTimeInSeconds"] >= 1
