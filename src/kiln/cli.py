@@ -41,6 +41,7 @@ from rich.table import Table
 from kiln.config import Settings
 from kiln.errors import KilnError, ValidationError
 from kiln.sdk import Estimator, Model, Predictor, Session
+from kiln.sdk.environment import client_environment, write_sagemaker_config
 from kiln.sdk.local import LOCAL_INSTANCE_TYPES, prepare_files
 from kiln.sdk.logs import LogReader
 
@@ -102,10 +103,11 @@ def _reports_errors(command: Callable[P, None]) -> Callable[P, None]:
     return run
 
 
-def _settings() -> Settings:
-    """The environment's settings; a bad ``KILN_*`` value is the user's error, not a crash."""
+def _settings(*, is_server: bool = False) -> Settings:
+    """The environment's settings (a client's include where the running server listens); a bad
+    ``KILN_*`` value is the user's error, not a crash."""
     try:
-        return Settings.from_env()
+        return Settings.from_env() if is_server else Settings.for_client()
     except ValueError as e:
         raise ValidationError(str(e)) from None
 
@@ -124,7 +126,7 @@ def server(
     """Run the Kiln server in the foreground until Ctrl-C or SIGTERM."""
     from kiln.server import serve  # the server's dependencies load only for this command
 
-    settings = _settings().with_ports(port=port, s3_port=s3_port)
+    settings = _settings(is_server=True).with_ports(port=port, s3_port=s3_port)
     if host is not None:
         settings = _listening_on(settings, host)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s:     %(name)s: %(message)s")
@@ -148,8 +150,13 @@ def _listening_on(settings: Settings, host: str) -> Settings:
 @app.command()
 @_reports_errors
 def env() -> None:
-    """Print export lines that point boto3 and the aws CLI at Kiln: eval "$(kiln env)"."""
+    """Print export lines that point boto3, the aws CLI and the sagemaker SDK at Kiln.
+
+    Use: eval "$(kiln env)". The addresses are the running server's (KILN_HOME/server.json)
+    unless KILN_ENDPOINT, KILN_PORT, KILN_S3_* or KILN_REGION say otherwise.
+    """
     settings = _settings()
+    write_sagemaker_config(settings)
     for name, value in client_environment(settings).items():
         typer.echo(f"export {name}={shlex.quote(value)}")
     if settings.s3_credentials != settings.credentials:
@@ -157,18 +164,6 @@ def env() -> None:
             "note: the external S3 store has its own keys (KILN_S3_ACCESS_KEY_ID); "
             "plain S3 clients need those instead"
         )
-
-
-def client_environment(settings: Settings) -> dict[str, str]:
-    """The AWS_* variables with which boto3, the aws CLI and the sagemaker SDK reach Kiln."""
-    return {
-        "AWS_ACCESS_KEY_ID": settings.credentials.access_key_id,
-        "AWS_SECRET_ACCESS_KEY": settings.credentials.secret_access_key,
-        "AWS_DEFAULT_REGION": settings.region,
-        "AWS_ENDPOINT_URL_SAGEMAKER": settings.endpoint,
-        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": settings.endpoint,
-        "AWS_ENDPOINT_URL_S3": settings.s3_endpoint_url,
-    }
 
 
 @app.command()

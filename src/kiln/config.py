@@ -1,7 +1,10 @@
 """Kiln's settings: the one place that reads ``KILN_*`` variables.
 
 ``Settings.from_env()`` is called once by each entry point (server, CLI, SDK) and the object is
-passed down. Every other module takes what it needs from that object.
+passed down. Every other module takes what it needs from that object. Clients (the CLI, the SDK)
+also read where a running server listens (``KILN_HOME/server.json``, written by the server once
+it has bound its ports) unless ``KILN_ENDPOINT``/``KILN_PORT``, ``KILN_S3_*`` or ``KILN_REGION``
+say otherwise.
 
 | variable | default | meaning |
 |---|---|---|
@@ -100,6 +103,26 @@ class Settings:
     instance_types: Mapping[str, InstanceType] = field(default_factory=lambda: INSTANCE_TYPES)
 
     @classmethod
+    def for_client(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """A client's settings: ``KILN_*`` first, then where the running server listens."""
+        env = os.environ if environ is None else environ
+        settings = cls.from_env(env)
+        address = read_server_address(settings.home)
+        if address is None:
+            return settings
+        if not {"KILN_ENDPOINT", "KILN_PORT"} & env.keys():
+            settings = replace(settings, endpoint=address.endpoint)
+        if not {"KILN_S3_ENDPOINT_URL", "KILN_S3_PORT"} & env.keys():
+            settings = replace(
+                settings,
+                s3_port=address.s3_port,
+                external_s3_endpoint_url=address.external_s3_endpoint_url,
+            )
+        if "KILN_REGION" not in env:
+            settings = replace(settings, region=address.region)
+        return settings
+
+    @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read the settings from ``KILN_*`` variables (``os.environ`` by default)."""
         env = os.environ if environ is None else environ
@@ -186,6 +209,61 @@ class Settings:
     def arn(self, resource: str, name: str) -> str:
         """The ARN of a SageMaker resource, e.g. ``arn(training-job, my-job)``."""
         return f"arn:aws:sagemaker:{self.region}:{ACCOUNT_ID}:{resource}/{name.lower()}"
+
+
+@dataclass(frozen=True)
+class ServerAddress:
+    """Where a running ``kiln server`` listens: written at start, removed at stop."""
+
+    endpoint: str
+    s3_port: int
+    external_s3_endpoint_url: str | None
+    region: str
+    pid: int
+
+    @classmethod
+    def of(cls, settings: Settings, endpoint: str) -> ServerAddress:
+        """This process's address for ``settings``, answering on ``endpoint``."""
+        return cls(
+            endpoint,
+            settings.s3_port,
+            settings.external_s3_endpoint_url,
+            settings.region,
+            os.getpid(),
+        )
+
+
+_ADDRESS_FILE = "server.json"
+
+
+def write_server_address(home: Path, address: ServerAddress) -> None:
+    """Record where the server listens, atomically."""
+    home.mkdir(parents=True, exist_ok=True)
+    tmp = home / f".{_ADDRESS_FILE}.{os.getpid()}"
+    tmp.write_text(json.dumps(address.__dict__))
+    os.replace(tmp, home / _ADDRESS_FILE)
+
+
+def remove_server_address(home: Path) -> None:
+    """Forget the address, if it is still this process's."""
+    address = read_server_address(home)
+    if address is not None and address.pid == os.getpid():
+        (home / _ADDRESS_FILE).unlink(missing_ok=True)
+
+
+def read_server_address(home: Path) -> ServerAddress | None:
+    """The running server's address; None if none was recorded or its process is gone."""
+    try:
+        address = ServerAddress(**json.loads((home / _ADDRESS_FILE).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    try:
+        os.kill(address.pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, another user's
+    return address
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -23,7 +24,12 @@ from kiln.api.query_protocol import QueryApi
 from kiln.api.runtime import InvocationRouter
 from kiln.api.sagemaker import sagemaker_api
 from kiln.compute.local import LocalBackend
-from kiln.config import Settings
+from kiln.config import (
+    ServerAddress,
+    Settings,
+    remove_server_address,
+    write_server_address,
+)
 from kiln.db import ResourceStore, TrainingJobRecord, TrainingJobStore, connect
 from kiln.db.tables import endpoint_configs, endpoints, models
 from kiln.services.capacity import Demand
@@ -168,19 +174,45 @@ class KilnServer:
             await asyncio.to_thread(self.stop)
 
 
+class _Listener(uvicorn.Server):
+    """uvicorn, recording where it listens in ``KILN_HOME`` once its sockets are bound."""
+
+    def __init__(self, kiln: KilnServer, log_level: str) -> None:
+        settings = kiln.settings
+        super().__init__(
+            uvicorn.Config(
+                kiln.app,
+                host=settings.host,
+                port=settings.port,
+                log_level=log_level,
+                access_log=False,
+                lifespan="on",
+            )
+        )
+        self._settings = settings
+
+    @property
+    def endpoint(self) -> str:
+        """The URL the API answers on."""
+        host, port = self.servers[0].sockets[0].getsockname()[:2]
+        if self._settings.port == 0 or self._settings.endpoint.endswith(":0"):
+            return f"http://{host}:{port}"
+        return self._settings.endpoint
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            address = ServerAddress.of(self._settings, self.endpoint)
+            write_server_address(self._settings.home, address)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        remove_server_address(self._settings.home)
+        await super().shutdown(sockets)
+
+
 def serve(settings: Settings) -> None:
     """Run ``kiln server`` in the foreground until interrupted."""
-    kiln = KilnServer(settings)
-    config = uvicorn.Config(
-        kiln.app,
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        access_log=False,
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
-    server.run()
+    _Listener(KilnServer(settings), "info").run()
 
 
 class ServerThread:
@@ -191,23 +223,13 @@ class ServerThread:
 
     def __init__(self, settings: Settings, log_level: str = "warning") -> None:
         self.kiln = KilnServer(settings)
-        self._server = uvicorn.Server(
-            uvicorn.Config(
-                self.kiln.app,
-                host=settings.host,
-                port=settings.port,
-                log_level=log_level,
-                access_log=False,
-                lifespan="on",
-            )
-        )
+        self._server = _Listener(self.kiln, log_level)
         self._thread = threading.Thread(target=self._server.run, name="kiln-server", daemon=True)
 
     @property
     def endpoint(self) -> str:
         """The URL the API answers on."""
-        socket = self._server.servers[0].sockets[0]
-        host, port = socket.getsockname()[:2]
+        host, port = self._server.servers[0].sockets[0].getsockname()[:2]
         return f"http://{host}:{port}"
 
     def start(self, timeout: float = 30.0) -> ServerThread:

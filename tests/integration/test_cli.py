@@ -56,6 +56,25 @@ def test_env_output_evaluated_in_bash_lets_plain_boto3_reach_kiln(
     assert "from-env" in done.stdout.splitlines()[1]
 
 
+def test_env_names_the_running_servers_ports_and_answers_sts(kiln: Kiln) -> None:
+    # Only KILN_HOME: the server listens on ports picked at start, which env must find.
+    probe = "import boto3; print(boto3.client('sts').get_caller_identity()['Account'])"
+    script = f'eval "$({" ".join(KILN)} env)" && env && {sys.executable} -c "{probe}"'
+    env = {**os.environ, "KILN_HOME": str(kiln.settings.home), "AWS_CONFIG_FILE": "/dev/null"}
+    done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert f"AWS_ENDPOINT_URL_SAGEMAKER={kiln.endpoint}" in lines
+    assert f"AWS_ENDPOINT_URL_S3={kiln.settings.s3_endpoint_url}" in lines
+    assert lines[-1] == "000000000000"
+
+
+def test_env_follows_kiln_port_over_the_running_server(kiln: Kiln) -> None:
+    env = {"KILN_HOME": str(kiln.settings.home), "KILN_PORT": "9999"}
+    result = runner.invoke(app, ["env"], env=env)
+    assert "export AWS_ENDPOINT_URL_SAGEMAKER=http://127.0.0.1:9999" in result.stdout
+
+
 def test_jobs_ls_prints_one_tab_separated_line_per_job(kiln: Kiln, cli_env: dict[str, str]) -> None:
     for name in ("ls-alpha", "ls-beta"):
         kiln.sagemaker.create_training_job(**script_job(name, "s3://code/none.tar.gz"))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import shlex
 import socket
+from pathlib import Path
 
+import yaml
 from typer.testing import CliRunner
 
 from kiln.cli import app
@@ -25,7 +27,7 @@ def test_help_lists_every_command() -> None:
         assert command in result.output
 
 
-def test_env_prints_shell_quoted_exports() -> None:
+def test_env_prints_shell_quoted_exports(tmp_path: Path) -> None:
     result = runner.invoke(
         app,
         ["env"],
@@ -35,6 +37,7 @@ def test_env_prints_shell_quoted_exports() -> None:
             "KILN_PORT": "9100",
             "KILN_S3_PORT": "9101",
             "KILN_REGION": "eu-west-1",
+            "KILN_HOME": str(tmp_path),
         },
     )
     assert result.exit_code == 0
@@ -45,8 +48,22 @@ def test_env_prints_shell_quoted_exports() -> None:
         "AWS_DEFAULT_REGION": "eu-west-1",
         "AWS_ENDPOINT_URL_SAGEMAKER": "http://127.0.0.1:9100",
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": "http://127.0.0.1:9100",
+        "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": "http://127.0.0.1:9100",
+        "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:9100",
+        "AWS_ENDPOINT_URL_IAM": "http://127.0.0.1:9100",
         "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9101",
+        "SAGEMAKER_USER_CONFIG_OVERRIDE": str(tmp_path / "sagemaker-config.yaml"),
     }
+
+
+def test_env_writes_the_sagemaker_sdk_config_with_a_bucket_and_telemetry_off(
+    tmp_path: Path,
+) -> None:
+    runner.invoke(app, ["env"], env={"KILN_HOME": str(tmp_path)})
+    config = yaml.safe_load((tmp_path / "sagemaker-config.yaml").read_text())
+    modules = config["SageMaker"]["PythonSDK"]["Modules"]
+    assert modules["TelemetryOptOut"] is True
+    assert modules["Session"]["DefaultS3Bucket"] == "kiln-default"
 
 
 def test_env_points_at_an_external_store_and_kiln_endpoint() -> None:

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kiln.config import ACCOUNT_ID
 from kiln.errors import ValidationError
 from kiln.sdk.local import LOCAL_INSTANCE_TYPES, LocalPredictor, prepare_files, start_replica
 from kiln.sdk.names import base_name_from_image, name_from_base
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sagemaker.type_defs import ContainerDefinitionTypeDef, ProductionVariantTypeDef
 
 DEFAULT_IMAGE = "kiln/python"
-DEFAULT_ROLE = "arn:aws:iam::000000000000:role/kiln"
+DEFAULT_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/kiln"
 VARIANT_NAME = "AllTraffic"
 
 

@@ -48,7 +48,7 @@ class Session:
     """Clients for one Kiln server: the SageMaker API, the object store and job logs."""
 
     def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = Settings.from_env() if settings is None else settings
+        self.settings = Settings.for_client() if settings is None else settings
         self.sagemaker_client: SageMakerClient = sagemaker_client(self.settings)
         self.s3 = ObjectStore.from_settings(self.settings)
 
