@@ -106,6 +106,40 @@ def test_sklearn_model_serves_predictions_without_code(kiln: Kiln) -> None:
     assert described["ProductionVariants"][0]["CurrentInstanceCount"] == 1
 
 
+def test_code_repacked_into_the_model_serves_as_the_sdk_deploys_it(kiln: Kiln) -> None:
+    # sagemaker.model.Model(entry_point=…) repacks code/ into model.tar.gz and says where.
+    model = upload_model(
+        kiln,
+        {
+            **sklearn_model_files(),
+            "code/serve.py": "def output_fn(p, accept):\n    return b'repacked'\n",
+        },
+    )
+    environment = {
+        "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+        "SAGEMAKER_PROGRAM": "serve.py",
+    }
+    deploy(kiln, "repack-1", {"AllTraffic": (model, 1, 1.0)}, environment=environment)
+    answer = kiln.client("sagemaker-runtime").invoke_endpoint(
+        EndpointName="repack-1",
+        Body=b"[[" + b",".join([b"1.0"] * 30) + b"]]",
+        ContentType="application/json",
+    )
+    assert answer["Body"].read() == b"repacked"
+
+
+def test_submit_directory_outside_the_model_is_refused_at_create(kiln: Kiln) -> None:
+    with pytest.raises(ClientError, match="SAGEMAKER_SUBMIT_DIRECTORY"):
+        kiln.sagemaker.create_model(
+            ModelName="bad-code",
+            ExecutionRoleArn=ROLE,
+            PrimaryContainer={
+                "Image": "kiln/python",
+                "Environment": {"SAGEMAKER_SUBMIT_DIRECTORY": "/etc/code"},
+            },
+        )
+
+
 def test_traffic_splits_by_variant_weight(kiln: Kiln) -> None:
     model = _version_model(kiln)
     deploy(kiln, "split-1", {"A": (model, 1, 3.0), "B": (model, 1, 1.0)})

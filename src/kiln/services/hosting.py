@@ -22,6 +22,7 @@ from kiln.db import DuplicateNameError, ResourceRecord, ResourceStore
 from kiln.errors import NotFoundError, UnsupportedError, ValidationError
 from kiln.services.images import KILN_PYTHON, resolve_image
 from kiln.services.listing import list_query
+from kiln.services.model_code import code_location
 from kiln.services.tags import check_tags, merged_tags
 from kiln.shapes.aws import output_shape, project, with_defaults
 from kiln.storage import S3Uri
@@ -60,9 +61,7 @@ class HostingService:
         resolve_image(container.get("Image"))
         if container.get("ModelDataUrl"):
             S3Uri.parse(container["ModelDataUrl"])
-        submit = container.get("Environment", {}).get("SAGEMAKER_SUBMIT_DIRECTORY")
-        if submit:
-            S3Uri.parse(submit)
+        code_location(container.get("Environment", {}))
         arn = self._settings.arn("model", name)
         self._add(self._stores.models, name, arn, "Created", request, "model")
         return {"ModelArn": arn}

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import kiln
@@ -26,6 +26,7 @@ from kiln.config import Settings
 from kiln.errors import ValidationError
 from kiln.runtime.archives import UnsafeArchiveError, safe_extract
 from kiln.runtime.envs import EnvironmentBuildError, ensure_env
+from kiln.services.model_code import code_location
 from kiln.services.process_env import base_environment, storage_environment
 from kiln.services.routing import ReplicaAddress
 from kiln.storage import ObjectNotFoundError, ObjectStore, S3Uri
@@ -124,21 +125,30 @@ class ReplicaLauncher:
 
     def _prepare(
         self, spec: ReplicaSpec, workspace: Path, phases: dict[str, float]
-    ) -> tuple[Path, Path | None]:
+    ) -> tuple[Path, Path]:
         model_dir = workspace / "model"
         model_dir.mkdir(parents=True)
         model_data = spec.container.get("ModelDataUrl")
         if model_data:
             self._fetch_archive(model_data, workspace / "model.tar.gz", model_dir, phases, "model")
-        code_dir = None
-        submit = spec.container.get("Environment", {}).get("SAGEMAKER_SUBMIT_DIRECTORY")
-        if submit:
+        location = self._code_location(spec)
+        if isinstance(location, S3Uri):
             code_dir = workspace / "code"
-            self._fetch_archive(submit, workspace / "sourcedir.tar.gz", code_dir, phases, "code")
+            archive = workspace / "sourcedir.tar.gz"
+            self._fetch_archive(str(location), archive, code_dir, phases, "code")
+        else:
+            code_dir = model_dir / location
         started = time.monotonic()
-        python = self._python_for(code_dir or model_dir / "code")
+        python = self._python_for(code_dir)
         phases["environment"] = time.monotonic() - started
         return python, code_dir
+
+    @staticmethod
+    def _code_location(spec: ReplicaSpec) -> S3Uri | PurePosixPath:
+        try:
+            return code_location(spec.container.get("Environment", {}))
+        except ValidationError as e:
+            raise ReplicaStartError(str(e)) from e
 
     def _fetch_archive(
         self, uri_text: str, archive: Path, dest: Path, phases: dict[str, float], what: str
@@ -179,7 +189,7 @@ class ReplicaLauncher:
         replica_id: str,
         workspace: Path,
         python: Path,
-        code_dir: Path | None,
+        code_dir: Path,
     ) -> RunningProcess:
         seen = self._backend.container_path(workspace)
         argv = [
@@ -190,9 +200,9 @@ class ReplicaLauncher:
             str(seen / "model"),
             "--uds",
             str(seen / "replica.sock"),
+            "--code-dir",
+            str(seen / code_dir.relative_to(workspace)),
         ]
-        if code_dir is not None:
-            argv += ["--code-dir", str(seen / "code")]
         size = self._settings.instance_types.get(spec.instance_type)
         process = self._backend.start(
             ProcessSpec(
