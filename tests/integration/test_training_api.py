@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import importlib.util
 import io
 import json
 import tarfile
 import time
+import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
@@ -226,6 +230,56 @@ def test_container_entrypoint_runs_as_given(kiln: Kiln) -> None:
     job = kiln.wait("entry-1")
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     assert _model_files(kiln, job["ModelArtifacts"]["S3ModelArtifacts"]) == {"a": b"hello"}
+
+
+def _wheel(name: str, module_source: str) -> bytes:
+    """A minimal pure-Python wheel holding one module ``name``."""
+    dist = f"{name}-1.0.dist-info"
+    files = {
+        f"{name}.py": module_source.encode(),
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode(),
+        f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: kiln-tests\nRoot-Is-Purelib: true\n"
+        b"Tag: py3-none-any\n",
+    }
+    record = [
+        f"{path},sha256="
+        + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        + f",{len(data)}"
+        for path, data in files.items()
+    ]
+    files[f"{dist}/RECORD"] = ("\n".join([*record, f"{dist}/RECORD,,"]) + "\n").encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path, data in files.items():
+            archive.writestr(path, data)
+    return buffer.getvalue()
+
+
+def test_container_entrypoint_job_can_pip_install_without_touching_the_server(
+    kiln: Kiln,
+) -> None:
+    # SDK v3's sm_train.sh runs `pip install -r requirements.txt` itself.
+    if not kiln.thread.kiln.backend.is_sandboxed:
+        pytest.skip("ContainerArguments naming /opt/ml paths need the bwrap sandbox")
+    kiln.s3.create_bucket(Bucket="data")
+    wheel = "kiln_pip_probe-1.0-py3-none-any.whl"
+    kiln.s3.put_object(
+        Bucket="data", Key=f"pip/{wheel}", Body=_wheel("kiln_pip_probe", "ANSWER = 42\n")
+    )
+    command = (
+        f"pip install --quiet --no-index /opt/ml/input/data/code/{wheel} && "
+        "python3 -c 'import kiln_pip_probe, os; "
+        'open(os.environ["SM_MODEL_DIR"] + "/a", "w").write(str(kiln_pip_probe.ANSWER))\''
+    )
+    request = script_job("pip-1", "s3://unused/x.tar.gz", channels={"code": "s3://data/pip"})
+    request["HyperParameters"] = {}
+    request["AlgorithmSpecification"]["ContainerEntrypoint"] = ["/bin/bash", "-c"]
+    request["AlgorithmSpecification"]["ContainerArguments"] = [command]
+    kiln.sagemaker.create_training_job(**request)
+    job = kiln.wait("pip-1")
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    assert _model_files(kiln, job["ModelArtifacts"]["S3ModelArtifacts"]) == {"a": b"42"}
+    assert importlib.util.find_spec("kiln_pip_probe") is None
 
 
 def test_two_instances_run_with_their_own_host_names(kiln: Kiln) -> None:

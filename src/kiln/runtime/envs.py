@@ -97,3 +97,12 @@ def _uv_binary() -> str:
     from uv import find_uv_bin
 
     return find_uv_bin()
+
+
+def writable_env(target: Path) -> Path:
+    """A fresh virtualenv with pip at ``target`` that sees the server's packages after its own:
+    for jobs that install their own requirements (``ContainerEntrypoint``, SDK v3's
+    ``sm_train.sh``) without touching the server's environment. Its Python executable."""
+    _uv("venv", "--quiet", "--seed", "--relocatable", "--python", sys.executable, str(target))
+    _link_base_packages(target)
+    return target / "bin" / "python"

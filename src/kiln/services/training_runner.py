@@ -26,7 +26,7 @@ from kiln.config import Settings
 from kiln.db import TrainingJobRecord, TrainingJobStore
 from kiln.errors import ValidationError
 from kiln.runtime.archives import UnsafeArchiveError, pack, safe_extract
-from kiln.runtime.envs import EnvironmentBuildError, ensure_env
+from kiln.runtime.envs import EnvironmentBuildError, ensure_env, writable_env
 from kiln.runtime.workspace import (
     Layout,
     TrainingContext,
@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 _CHECKPOINT_SYNC_SECONDS = 2.0
 _FAILURE_REASON_LIMIT = 1024
+_JOB_VENV = ".venv"
 
 
 class JobFailure(Exception):
@@ -152,6 +153,8 @@ class TrainingRunner:
         self._restore_checkpoints()
         if self._spec.algorithm_specification.container_entrypoint is None:
             self._unpack_source()
+        else:
+            self._make_writable_envs()
         for host in self._hosts:
             write_config(host.layout, self._context(host))
 
@@ -257,6 +260,17 @@ class TrainingRunner:
             except EnvironmentBuildError as e:
                 raise JobFailure(f"InstallRequirementsError: requirements.txt: {e}") from e
 
+    def _make_writable_envs(self) -> None:
+        """Entrypoint jobs install what they need themselves (``pip install``): each host gets a
+        virtualenv of its own, in its workspace, layered on the server's packages."""
+        started = time.monotonic()
+        try:
+            for host in self._hosts:
+                writable_env(host.layout.base / _JOB_VENV)
+        except EnvironmentBuildError as e:
+            raise JobFailure(f"InternalServerError: the job's environment: {e}") from e
+        self._log.note(f"writable environment for pip ready in {time.monotonic() - started:.1f} s")
+
     # -- training ------------------------------------------------------------------------------
 
     def _context(self, host: _Host) -> TrainingContext:
@@ -315,8 +329,11 @@ class TrainingRunner:
         return [f"./{program}", *user_args(user)]
 
     def _environment(self, seen: Layout, context: TrainingContext) -> dict[str, str]:
+        python = self._python
+        if self._spec.algorithm_specification.container_entrypoint is not None:
+            python = seen.base / _JOB_VENV / "bin" / "python"
         return {
-            **base_environment(self._python, sandboxed=self._backend.is_sandboxed),
+            **base_environment(python, sandboxed=self._backend.is_sandboxed),
             **training_environment(seen, context),
             **self._spec.environment,
             "TRAINING_JOB_NAME": self.name,
