@@ -26,7 +26,7 @@ from kiln.config import Settings
 from kiln.db import TrainingJobRecord, TrainingJobStore
 from kiln.errors import ValidationError
 from kiln.runtime.archives import UnsafeArchiveError, pack, safe_extract
-from kiln.runtime.envs import EnvironmentBuildError, ensure_env
+from kiln.runtime.envs import EnvironmentBuildError
 from kiln.runtime.workspace import (
     Layout,
     TrainingContext,
@@ -36,6 +36,7 @@ from kiln.runtime.workspace import (
     write_config,
 )
 from kiln.services.checkpoints import CheckpointSync
+from kiln.services.job_envs import python_for
 from kiln.services.job_logs import JobLog
 from kiln.services.process_env import base_environment, storage_environment
 from kiln.services.training import entry_program, parse_spec, submit_directory
@@ -152,6 +153,7 @@ class TrainingRunner:
         self._restore_checkpoints()
         if self._spec.algorithm_specification.container_entrypoint is None:
             self._unpack_source()
+        self._choose_python()
         for host in self._hosts:
             write_config(host.layout, self._context(host))
 
@@ -250,12 +252,15 @@ class TrainingRunner:
                 safe_extract(archive, host.layout.code_dir)
         except UnsafeArchiveError as e:
             raise JobFailure(f"ClientError: {uri}: {e}") from e
-        requirements = self._hosts[0].layout.code_dir / "requirements.txt"
-        if requirements.exists():
-            try:
-                self._python = ensure_env(requirements, self._settings.envs_dir, self._log.note)
-            except EnvironmentBuildError as e:
-                raise JobFailure(f"InstallRequirementsError: requirements.txt: {e}") from e
+
+    def _choose_python(self) -> None:
+        """The image's environment, with the code's ``requirements.txt`` over it."""
+        code_dir = self._hosts[0].layout.code_dir
+        image = self._spec.algorithm_specification.training_image
+        try:
+            self._python = python_for(image, code_dir, self._settings.envs_dir, self._log.note)
+        except EnvironmentBuildError as e:
+            raise JobFailure(f"InstallRequirementsError: {e}") from e
 
     # -- training ------------------------------------------------------------------------------
 
