@@ -61,17 +61,28 @@ class _ServerFramework:
     distribution: str
     module: str
     why: str
+    hint: str
+    """How a user gets it anyway."""
 
 
 _FROM_SERVER = {
     Framework.PYTORCH: _ServerFramework(
-        "torch", "torch", "PyPI's Linux torch wheels pull several GB of CUDA libraries"
+        "torch",
+        "torch",
+        "PyPI's Linux torch wheels pull several GB of CUDA libraries",
+        "`--extra-index-url https://download.pytorch.org/whl/cpu` and `torch` in requirements.txt",
     ),
     Framework.TENSORFLOW: _ServerFramework(
-        "tensorflow", "tensorflow", "tensorflow and its dependencies are over 500 MB"
+        "tensorflow",
+        "tensorflow",
+        "tensorflow and its dependencies are over 500 MB",
+        "`tensorflow-cpu` in requirements.txt",
     ),
     Framework.MXNET: _ServerFramework(
-        "mxnet", "mxnet", "Apache MXNet is retired and its wheels need numpy < 1.24"
+        "mxnet",
+        "mxnet",
+        "Apache MXNet is retired and its wheels need numpy < 1.24",
+        "`mxnet` and `numpy<1.24` in requirements.txt",
     ),
 }
 
@@ -161,8 +172,8 @@ def _server_framework_note(
     if have is not None:
         return f"{head}; the job uses the server's {framework.distribution} {have}"
     return (
-        f"{head}, and the server's Python has none, so `import {framework.module}` fails: install "
-        f"a CPU build into the server's Python, or list it in requirements.txt"
+        f"{head}, and the server's Python has none, so `import {framework.module}` fails: "
+        f"install it into the server's Python, or put {framework.hint}"
     )
 
 
