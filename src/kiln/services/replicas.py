@@ -25,7 +25,8 @@ from kiln.compute.base import Backend, ProcessSpec, RunningProcess
 from kiln.config import Settings
 from kiln.errors import ValidationError
 from kiln.runtime.archives import UnsafeArchiveError, safe_extract
-from kiln.runtime.envs import EnvironmentBuildError, ensure_env
+from kiln.runtime.envs import EnvironmentBuildError
+from kiln.services.job_envs import python_for
 from kiln.services.model_code import code_location
 from kiln.services.process_env import base_environment, storage_environment
 from kiln.services.routing import ReplicaAddress
@@ -139,7 +140,7 @@ class ReplicaLauncher:
         else:
             code_dir = model_dir / location
         started = time.monotonic()
-        python = self._python_for(code_dir)
+        python = self._python_for(spec, code_dir, workspace.name)
         phases["environment"] = time.monotonic() - started
         return python, code_dir
 
@@ -172,14 +173,22 @@ class ReplicaLauncher:
             archive.unlink(missing_ok=True)
         phases[f"extract_{what}"] = time.monotonic() - started
 
-    def _python_for(self, code_dir: Path) -> Path:
-        requirements = code_dir / "requirements.txt"
-        if not requirements.exists():
-            return Path(sys.executable)
-        try:
-            return ensure_env(requirements, self._settings.envs_dir)
-        except EnvironmentBuildError as e:
-            raise ReplicaStartError(f"Installing code/requirements.txt failed: {e}") from e
+    def _python_for(self, spec: ReplicaSpec, code_dir: Path, replica_id: str) -> Path:
+        """The model image's environment, with the code's ``requirements.txt`` over it."""
+        path = replica_log_path(self._settings, spec, replica_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as replica_log:
+
+            def note(line: str) -> None:
+                replica_log.write(f"[kiln] {line}\n")
+                replica_log.flush()
+                log.info("endpoint %s variant %s: %s", spec.endpoint, spec.variant, line)
+
+            try:
+                image = spec.container.get("Image")
+                return python_for(image, code_dir, self._settings.envs_dir, note)
+            except EnvironmentBuildError as e:
+                raise ReplicaStartError(f"Installing the model's environment failed: {e}") from e
 
     # -- launch and health ---------------------------------------------------------------------
 
@@ -231,9 +240,7 @@ class ReplicaLauncher:
         }
 
     def _wait_until_healthy(self, replica: Replica) -> None:
-        output = _ReplicaOutput(
-            replica, self._settings.logs_dir / "endpoints" / replica.spec.endpoint
-        )
+        output = _ReplicaOutput(replica, replica_log_path(self._settings, replica.spec, replica.id))
         started = time.monotonic()
         deadline = started + replica.spec.startup_timeout
         while time.monotonic() < deadline:
@@ -255,9 +262,9 @@ class ReplicaLauncher:
 class _ReplicaOutput:
     """Copies a replica's output to its log, reading phase lines and the failure summary."""
 
-    def __init__(self, replica: Replica, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / f"{replica.spec.variant}-{replica.id}.log"
+    def __init__(self, replica: Replica, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
         self.is_listening = threading.Event()
         self.listening_at = 0.0
         self._replica = replica
@@ -316,6 +323,11 @@ class _ReplicaOutput:
         if name == "listening":
             self.listening_at = time.monotonic()
             self.is_listening.set()
+
+
+def replica_log_path(settings: Settings, spec: ReplicaSpec, replica_id: str) -> Path:
+    """Where a replica's output (and Kiln's lines about its environment) go."""
+    return settings.logs_dir / "endpoints" / spec.endpoint / f"{spec.variant}-{replica_id}.log"
 
 
 def ping_unix(path: str, timeout: float) -> bool:

@@ -26,7 +26,7 @@ from kiln.config import Settings
 from kiln.db import TrainingJobRecord, TrainingJobStore
 from kiln.errors import ValidationError
 from kiln.runtime.archives import UnsafeArchiveError, pack, safe_extract
-from kiln.runtime.envs import EnvironmentBuildError, ensure_env, writable_env
+from kiln.runtime.envs import EnvironmentBuildError, writable_env
 from kiln.runtime.workspace import (
     Layout,
     TrainingContext,
@@ -36,6 +36,7 @@ from kiln.runtime.workspace import (
     write_config,
 )
 from kiln.services.checkpoints import CheckpointSync
+from kiln.services.job_envs import python_for
 from kiln.services.job_logs import JobLog
 from kiln.services.process_env import base_environment, storage_environment
 from kiln.services.training import entry_program, parse_spec, submit_directory
@@ -153,7 +154,8 @@ class TrainingRunner:
         self._restore_checkpoints()
         if self._spec.algorithm_specification.container_entrypoint is None:
             self._unpack_source()
-        else:
+        self._choose_python()
+        if self._spec.algorithm_specification.container_entrypoint is not None:
             self._make_writable_envs()
         for host in self._hosts:
             write_config(host.layout, self._context(host))
@@ -253,20 +255,23 @@ class TrainingRunner:
                 safe_extract(archive, host.layout.code_dir)
         except UnsafeArchiveError as e:
             raise JobFailure(f"ClientError: {uri}: {e}") from e
-        requirements = self._hosts[0].layout.code_dir / "requirements.txt"
-        if requirements.exists():
-            try:
-                self._python = ensure_env(requirements, self._settings.envs_dir, self._log.note)
-            except EnvironmentBuildError as e:
-                raise JobFailure(f"InstallRequirementsError: requirements.txt: {e}") from e
+
+    def _choose_python(self) -> None:
+        """The image's environment, with the code's ``requirements.txt`` over it."""
+        code_dir = self._hosts[0].layout.code_dir
+        image = self._spec.algorithm_specification.training_image
+        try:
+            self._python = python_for(image, code_dir, self._settings.envs_dir, self._log.note)
+        except EnvironmentBuildError as e:
+            raise JobFailure(f"InstallRequirementsError: {e}") from e
 
     def _make_writable_envs(self) -> None:
         """Entrypoint jobs install what they need themselves (``pip install``): each host gets a
-        virtualenv of its own, in its workspace, layered on the server's packages."""
+        virtualenv of its own, in its workspace, layered on the image's packages."""
         started = time.monotonic()
         try:
             for host in self._hosts:
-                writable_env(host.layout.base / _JOB_VENV)
+                writable_env(host.layout.base / _JOB_VENV, self._python)
         except EnvironmentBuildError as e:
             raise JobFailure(f"InternalServerError: the job's environment: {e}") from e
         self._log.note(f"writable environment for pip ready in {time.monotonic() - started:.1f} s")
