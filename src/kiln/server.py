@@ -24,7 +24,7 @@ from kiln.compute.local import LocalBackend
 from kiln.config import Settings
 from kiln.db import ResourceStore, TrainingJobRecord, TrainingJobStore, connect
 from kiln.db.tables import endpoint_configs, endpoints, models
-from kiln.services.capacity import Demand
+from kiln.services.capacity import machine_capacity
 from kiln.services.endpoint_controller import EndpointController
 from kiln.services.hosting import HostingService, HostingStores
 from kiln.services.replicas import ReplicaLauncher
@@ -53,7 +53,7 @@ class KilnServer:
             self.jobs,
             self._make_runner,
             lambda record: job_demand(settings, parse_spec(record.spec)),
-            Demand(settings.capacity_vcpus, settings.capacity_memory_mib),
+            machine_capacity(settings),
         )
         self.training = TrainingService(settings, self.jobs, self.scheduler)
         self.hosting_stores = HostingStores(

@@ -35,10 +35,17 @@ from kiln.runtime.workspace import (
     user_args,
     write_config,
 )
+from kiln.services.capacity import Demand, clamp, demand_of, machine_capacity
 from kiln.services.checkpoints import CheckpointSync
 from kiln.services.job_logs import JobLog
 from kiln.services.process_env import base_environment, storage_environment
-from kiln.services.training import entry_program, parse_spec, submit_directory
+from kiln.services.training import (
+    capacity_note,
+    entry_program,
+    instance_size,
+    parse_spec,
+    submit_directory,
+)
 from kiln.services.training_states import transition
 from kiln.shapes.training import TrainingJobSpec
 from kiln.storage import ObjectNotFoundError, ObjectStore, S3Uri
@@ -137,6 +144,10 @@ class TrainingRunner:
     # -- phases ------------------------------------------------------------------------------
 
     def _begin(self) -> None:
+        note = capacity_note(self._settings, self._spec)
+        if note is not None:
+            self._log.note(str(note))
+
         def mark(record: TrainingJobRecord) -> None:
             record.state.setdefault("TrainingStartTime", time.time())
             record.state.setdefault("kiln", {})["launched"] = True
@@ -271,7 +282,7 @@ class TrainingRunner:
             if channel.content_type:
                 entry["ContentType"] = channel.content_type
             channels[channel.channel_name] = entry
-        size = self._settings.instance_types[self._spec.resource_config.instance_type]
+        size = self._host_size()
         return TrainingContext(
             job_name=self.name,
             hyperparameters=self._spec.hyperparameters,
@@ -279,14 +290,19 @@ class TrainingRunner:
             current_host=host.name,
             hosts=[h.name for h in self._hosts],
             instance_type=self._spec.resource_config.instance_type,
-            num_cpus=min(size.vcpus, self._settings.capacity_vcpus),
-            num_gpus=0,
+            num_cpus=size.vcpus,
+            num_gpus=size.gpus,
         )
+
+    def _host_size(self) -> Demand:
+        """What one host runs on: its instance type's sizes, cut to this machine's."""
+        size = instance_size(self._settings, self._spec.resource_config.instance_type)
+        return clamp(demand_of(size), machine_capacity(self._settings))
 
     def _process_spec(self, host: _Host) -> ProcessSpec:
         seen = Layout(self._backend.container_path(host.layout.base))
         context = self._context(host)
-        size = self._settings.instance_types[self._spec.resource_config.instance_type]
+        size = self._host_size()
         return ProcessSpec(
             name=f"{self.name}-{host.name}",
             argv=self._argv(),
