@@ -194,10 +194,10 @@ def _check_channels(spec: TrainingJobSpec) -> None:
             raise UnsupportedError(
                 f"Channel {channel.channel_name!r}: only S3DataSource is supported"
             )
-        if source.s3_data_type != "S3Prefix":
+        if source.s3_data_type not in ("S3Prefix", "ManifestFile"):
             raise UnsupportedError(
                 f"Channel {channel.channel_name!r}: S3DataType {source.s3_data_type!r} is not "
-                "supported; use S3Prefix"
+                "supported; use S3Prefix or ManifestFile"
             )
         mode = channel.input_mode or spec.algorithm_specification.training_input_mode
         if mode == "Pipe":
