@@ -86,6 +86,7 @@ def make_settings(home: Path, database_url: str, **overrides: str) -> Settings:
         "KILN_STOP_GRACE_SECONDS": "3",
         "KILN_CAPACITY_VCPUS": "4",
         "KILN_CAPACITY_MEMORY_MIB": "16384",
+        "KILN_CAPACITY_GPUS": "0",
         "KILN_CHECK_RESPONSES": "1",
         **overrides,
     }
@@ -217,6 +218,15 @@ def script_job(
             for channel, uri in channels.items()
         ]
     return request
+
+
+def model_files(kiln: Kiln, uri: str) -> dict[str, bytes]:
+    """The files in the ``model.tar.gz`` at ``uri`` (name → content)."""
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    body = kiln.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+        members = [m for m in tar.getmembers() if m.isfile()]
+        return {m.name: tar.extractfile(m).read() for m in members}  # type: ignore[union-attr]
 
 
 def upload_model(kiln: Kiln, files: Mapping[str, str | bytes], bucket: str = "models") -> str:

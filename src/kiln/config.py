@@ -17,6 +17,8 @@ say otherwise.
 | ``KILN_ENDPOINT`` | ``http://127.0.0.1:8080`` | where clients find the server |
 | ``KILN_REGION`` | ``us-east-1`` | region in ARNs and client configs |
 | ``KILN_CAPACITY_VCPUS`` / ``KILN_CAPACITY_MEMORY_MIB`` | this machine's | what jobs may occupy |
+| ``KILN_CAPACITY_GPUS`` | this machine's (``/dev/nvidiaN``) | GPUs jobs may occupy |
+| ``KILN_STRICT_CAPACITY`` | ``0`` | ``1``: refuse what exceeds capacity, not run it on less |
 | ``KILN_STOP_GRACE_SECONDS`` | 120 | SIGTERM → SIGKILL grace, as SageMaker gives |
 | ``KILN_SANDBOX`` | ``auto`` | ``auto`` (bwrap where present) or ``off`` |
 | ``KILN_REPLICA_STARTUP_TIMEOUT_SECONDS`` | 300 | how long a replica may take to pass /ping |
@@ -35,41 +37,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from kiln.instance_types import INSTANCE_TYPES, InstanceType
+
+__all__ = ["ACCOUNT_ID", "Credentials", "InstanceType", "Settings"]
+
 ACCOUNT_ID = "000000000000"
-
-
-@dataclass(frozen=True)
-class InstanceType:
-    """What one instance of a SageMaker instance type occupies on this machine."""
-
-    vcpus: int
-    memory_mib: int
-    gpus: int = 0
-
-
-def _gib(n: float) -> int:
-    return int(n * 1024)
-
-
-# A subset of SageMaker's instance types with their published vCPU and memory sizes.
-INSTANCE_TYPES: dict[str, InstanceType] = {
-    "ml.t3.medium": InstanceType(2, _gib(4)),
-    "ml.t3.large": InstanceType(2, _gib(8)),
-    "ml.t3.xlarge": InstanceType(4, _gib(16)),
-    "ml.m5.large": InstanceType(2, _gib(8)),
-    "ml.m5.xlarge": InstanceType(4, _gib(16)),
-    "ml.m5.2xlarge": InstanceType(8, _gib(32)),
-    "ml.m5.4xlarge": InstanceType(16, _gib(64)),
-    "ml.c5.large": InstanceType(2, _gib(4)),
-    "ml.c5.xlarge": InstanceType(4, _gib(8)),
-    "ml.c5.2xlarge": InstanceType(8, _gib(16)),
-    "ml.c5.4xlarge": InstanceType(16, _gib(32)),
-    "ml.m6i.large": InstanceType(2, _gib(8)),
-    "ml.m6i.xlarge": InstanceType(4, _gib(16)),
-    "ml.g4dn.xlarge": InstanceType(4, _gib(16), gpus=1),
-    "ml.g5.xlarge": InstanceType(4, _gib(16), gpus=1),
-    "ml.p3.2xlarge": InstanceType(8, _gib(61), gpus=1),
-}
 
 
 @dataclass(frozen=True)
@@ -96,6 +68,8 @@ class Settings:
     region: str = "us-east-1"
     capacity_vcpus: int = 1
     capacity_memory_mib: int = 1024
+    capacity_gpus: int = 0
+    strict_capacity: bool = False
     stop_grace_seconds: float = 120.0
     sandbox: str = "auto"
     replica_startup_timeout_seconds: float = 300.0
@@ -147,6 +121,8 @@ class Settings:
             region=env.get("KILN_REGION", "us-east-1"),
             capacity_vcpus=_int(env, "KILN_CAPACITY_VCPUS", os.cpu_count() or 1),
             capacity_memory_mib=_int(env, "KILN_CAPACITY_MEMORY_MIB", _machine_memory_mib()),
+            capacity_gpus=_int(env, "KILN_CAPACITY_GPUS", _machine_gpus()),
+            strict_capacity=_flag(env, "KILN_STRICT_CAPACITY"),
             stop_grace_seconds=float(env.get("KILN_STOP_GRACE_SECONDS", "120")),
             sandbox=env.get("KILN_SANDBOX", "auto"),
             replica_startup_timeout_seconds=float(
@@ -274,6 +250,20 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ValueError(f"{name}={raw!r} is not a whole number") from None
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name}={env[name]!r} is not a flag: use 1 or 0")
+
+
+def _machine_gpus() -> int:
+    # One /dev/nvidiaN device node per NVIDIA GPU the driver exposes (nvidiactl etc. do not count).
+    return sum(1 for p in Path("/dev").glob("nvidia*") if p.name[len("nvidia") :].isdigit())
 
 
 def _machine_memory_mib() -> int:

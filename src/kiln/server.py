@@ -32,7 +32,7 @@ from kiln.config import (
 )
 from kiln.db import ResourceStore, TrainingJobRecord, TrainingJobStore, connect
 from kiln.db.tables import endpoint_configs, endpoints, models
-from kiln.services.capacity import Demand
+from kiln.services.capacity import machine_capacity
 from kiln.services.endpoint_controller import EndpointController
 from kiln.services.hosting import HostingService, HostingStores
 from kiln.services.identity import IdentityService
@@ -63,7 +63,7 @@ class KilnServer:
             self.jobs,
             self._make_runner,
             lambda record: job_demand(settings, parse_spec(record.spec)),
-            Demand(settings.capacity_vcpus, settings.capacity_memory_mib),
+            machine_capacity(settings),
         )
         self.training = TrainingService(settings, self.jobs, self.scheduler)
         self.hosting_stores = HostingStores(

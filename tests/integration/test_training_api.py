@@ -12,7 +12,6 @@ import time
 import zipfile
 
 import pytest
-from botocore.exceptions import ClientError
 
 from conftest import Kiln, script_job, upload_source, wait_for_log
 from kiln.storage import S3Uri
@@ -313,20 +312,6 @@ def test_jobs_wait_for_capacity_in_order(kiln: Kiln) -> None:
     wait_for_log(kiln.settings, "queued-1", "started")
     kiln.sagemaker.stop_training_job(TrainingJobName="queued-1")
     assert kiln.wait("queued-1")["TrainingJobStatus"] == "Stopped"
-
-
-def test_job_that_can_never_fit_is_refused(kiln: Kiln) -> None:
-    request = script_job("huge-1", "s3://code/x.tar.gz")
-    request["ResourceConfig"] = {
-        "InstanceType": "ml.m5.4xlarge",
-        "InstanceCount": 1,
-        "VolumeSizeInGB": 1,
-    }
-    with pytest.raises(ClientError) as error:
-        kiln.sagemaker.create_training_job(**request)
-    assert error.value.response["Error"]["Code"] == "ResourceLimitExceeded"
-    with pytest.raises(ClientError):
-        kiln.sagemaker.describe_training_job(TrainingJobName="huge-1")
 
 
 def test_checkpoints_are_synced_to_storage(kiln: Kiln) -> None:

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from kiln.services.capacity import NOTHING, Demand, can_ever_fit, fits
+from kiln.instance_types import InstanceType
+from kiln.services.capacity import (
+    NOTHING,
+    Demand,
+    can_ever_fit,
+    clamp,
+    demand_of,
+    fits,
+    shortfall,
+)
 
-MACHINE = Demand(vcpus=4, memory_mib=16384)
+MACHINE = Demand(vcpus=4, memory_mib=16384, gpus=0)
 
 
 @pytest.mark.parametrize(
@@ -29,3 +38,84 @@ def test_fits(demand: Demand, used: Demand, expected: bool) -> None:
 )
 def test_can_ever_fit(demand: Demand, expected: bool) -> None:
     assert can_ever_fit(demand, MACHINE) is expected
+
+
+@pytest.mark.parametrize(
+    ("demand", "expected"),
+    [
+        (Demand(2, 8192), Demand(2, 8192)),  # fits: unchanged
+        (Demand(8, 1024), Demand(4, 1024)),  # 8 vCPUs > 4: the machine's 4
+        (Demand(1, 65536), Demand(1, 16384)),  # 64 GiB > 16 GiB: the machine's 16
+        (Demand(8, 4096, gpus=1), Demand(4, 4096, gpus=0)),  # no GPU here: none
+    ],
+)
+def test_clamp(demand: Demand, expected: Demand) -> None:
+    assert clamp(demand, MACHINE) == expected
+
+
+def test_a_clamped_job_fits_an_idle_machine_and_runs_alone() -> None:
+    huge = clamp(Demand(96, 1 << 20), MACHINE)
+    assert fits(huge, NOTHING, MACHINE)
+    assert not fits(huge, Demand(1, 0), MACHINE)
+
+
+GIB = 1024
+
+
+@pytest.mark.parametrize(
+    ("what", "size", "count", "capacity", "expected"),
+    [
+        ("ml.m5.large", InstanceType(2, 8 * GIB), 1, Demand(4, 16384), None),
+        (
+            "ml.m5.xlarge",
+            InstanceType(4, 16 * GIB),
+            1,
+            Demand(2, 16384),
+            "ml.m5.xlarge asks for 4 vCPUs and 16384 MiB; this machine has 2 vCPUs: "
+            "running on 2 vCPUs and 16384 MiB",
+        ),
+        (
+            "2 x ml.m5.large",  # 2 x (2 vCPUs, 8 GiB) = 4 vCPUs, 16384 MiB > 12000 MiB
+            InstanceType(2, 8 * GIB),
+            2,
+            Demand(4, 12000),
+            "2 x ml.m5.large asks for 4 vCPUs and 16384 MiB; this machine has 12000 MiB: "
+            "running on 4 vCPUs and 12000 MiB",
+        ),
+        (
+            "ml.g5.xlarge",
+            InstanceType(4, 16 * GIB, gpus=1),
+            1,
+            Demand(4, 16384),
+            "ml.g5.xlarge asks for 4 vCPUs, 16384 MiB and 1 GPU; this machine has no GPU: "
+            "running on 4 vCPUs and 16384 MiB (CPU only)",
+        ),
+        ("ml.g5.xlarge", InstanceType(4, 16 * GIB, gpus=1), 1, Demand(4, 16384, 1), None),
+        (
+            "ml.p3.8xlarge",
+            InstanceType(32, 244 * GIB, gpus=4),
+            1,
+            Demand(32, 1 << 20, gpus=2),
+            "ml.p3.8xlarge asks for 32 vCPUs, 249856 MiB and 4 GPUs; this machine has 2 GPUs: "
+            "running on 32 vCPUs, 249856 MiB and 2 GPUs",
+        ),
+        (
+            "ml.inf2.xlarge",
+            InstanceType(4, 16 * GIB, gpus=1, accelerator="Inferentia"),
+            1,
+            Demand(4, 16384, gpus=1),
+            "ml.inf2.xlarge asks for 4 vCPUs, 16384 MiB and 1 Inferentia chip; this machine "
+            "has no Inferentia: running on 4 vCPUs and 16384 MiB (CPU only)",
+        ),
+    ],
+)
+def test_shortfall(
+    what: str, size: InstanceType, count: int, capacity: Demand, expected: str | None
+) -> None:
+    found = shortfall(what, size, count, capacity)
+    assert (None if found is None else str(found)) == expected
+
+
+def test_demand_of_counts_only_gpus_as_gpus() -> None:
+    assert demand_of(InstanceType(8, 61 * GIB, gpus=1), 2) == Demand(16, 122 * GIB, 2)
+    assert demand_of(InstanceType(4, 16 * GIB, 1, "Trainium")) == Demand(4, 16 * GIB, 0)

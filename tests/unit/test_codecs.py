@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 import orjson
@@ -134,3 +135,28 @@ def test_csv_refuses_three_dimensional_predictions() -> None:
 def test_npy_encoding_loads_back_with_numpy() -> None:
     body = codecs.encode(np.array([[1, 2]]), "application/x-npy")
     np.testing.assert_array_equal(np.load(io.BytesIO(body)), np.array([[1, 2]]))
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "dtype"),
+    [
+        (np.array([[1, 2]]), "application/json", np.float32),  # int64 → float32
+        (np.array([[1.5]]), "text/csv; charset=utf-8", np.float32),
+        (np.array([[True]]), "application/json", np.float32),
+        (np.array([["a"]]), "text/csv", np.dtype("<U1")),  # text cells stay text
+        (np.array([[1, 2]]), "application/x-npy", np.int64),  # .npy keeps its dtype
+    ],
+)
+def test_model_input_casts_numeric_text_bodies_to_float32(
+    data: Any, content_type: str, dtype: Any
+) -> None:
+    assert codecs.model_input(data, content_type).dtype == dtype
+
+
+def test_model_input_hands_non_arrays_on() -> None:
+    assert codecs.model_input({"text": "hi"}, "application/json") == {"text": "hi"}
+
+
+def test_csv_writes_float32_values_as_the_toolkit_does() -> None:
+    # np.savetxt(fmt="%s") writes str() of each value: 0.1, not 0.10000000149011612.
+    assert codecs.encode(np.array([[0.1, 2.0]], dtype=np.float32), "text/csv") == b"0.1,2.0\n"

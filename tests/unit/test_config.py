@@ -58,3 +58,26 @@ def test_with_ports_moves_the_default_endpoint(tmp_path: Path) -> None:
 def test_bad_number_is_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="KILN_PORT='eighty'"):
         Settings.from_env({"KILN_HOME": str(tmp_path), "KILN_PORT": "eighty"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "strict"), [("1", True), ("true", True), ("0", False), ("", False)]
+)
+def test_strict_capacity_is_a_flag(tmp_path: Path, raw: str, strict: bool) -> None:
+    env = {"KILN_HOME": str(tmp_path), "KILN_STRICT_CAPACITY": raw}
+    assert Settings.from_env(env).strict_capacity is strict
+
+
+def test_strict_capacity_refuses_what_is_no_flag(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="KILN_STRICT_CAPACITY='maybe'"):
+        Settings.from_env({"KILN_HOME": str(tmp_path), "KILN_STRICT_CAPACITY": "maybe"})
+
+
+def test_capacity_gpus_can_be_set(tmp_path: Path) -> None:
+    env = {"KILN_HOME": str(tmp_path), "KILN_CAPACITY_GPUS": "2"}
+    assert Settings.from_env(env).capacity_gpus == 2
+
+
+def test_every_instance_type_is_known_by_default(tmp_path: Path) -> None:
+    settings = Settings.from_env({"KILN_HOME": str(tmp_path)})
+    assert settings.instance_types["ml.c4.2xlarge"].vcpus == 8

@@ -73,3 +73,16 @@ def test_model_neither_predicting_nor_callable_is_a_type_error() -> None:
     model: Any = object()
     with pytest.raises(TypeError, match="object, which has no predict method"):
         predictor_for(model)
+
+
+def test_xgboost_model_with_feature_names_predicts_on_unnamed_columns(tmp_path: Path) -> None:
+    xgb: Any = pytest.importorskip("xgboost")
+    x = np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 0.0], [1.0, 1.0]] * 5)
+    y = x[:, 0]
+    train = xgb.DMatrix(x, label=y, feature_names=["age", "income"])  # as from a DataFrame
+    booster = xgb.train({"objective": "reg:squarederror"}, train, num_boost_round=20)
+    booster.save_model(str(tmp_path / "model.json"))
+    predict = predictor_for(load_model(tmp_path))
+    # A CSV or NumPy body has no column names; the container predicts with validate_features=False.
+    predictions = predict(np.array([[1.0, 0.0], [0.0, 1.0]]))
+    assert predictions[0] > 0.5 > predictions[1]

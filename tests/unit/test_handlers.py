@@ -120,7 +120,23 @@ def test_default_chain_answers_inputs_with_predictions() -> None:
 
 def test_envelope_is_json_only_csv_answers_plain_rows() -> None:
     reply = predictor().invoke(b'{"instances": [[1, 2]]}', "application/json", "text/csv", None)
-    assert (reply.body, reply.content_type) == (b"2,4\n", "text/csv")
+    assert (reply.body, reply.content_type) == (b"2.0,4.0\n", "text/csv")  # float32 in, out
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "dtype"),
+    [
+        (b"[[1, 2]]", "application/json", "float32"),  # ints: as the containers' FloatTensor
+        (b"1,2\n", "text/csv", "float32"),
+        (b'[["a", "b"]]', "application/json", "<U1"),  # text stays text
+    ],
+)
+def test_default_input_fn_casts_numeric_text_bodies_to_float32(
+    body: bytes, content_type: str, dtype: str
+) -> None:
+    seen = predictor(predict_fn=lambda data, model: str(data.dtype))
+    reply = seen.invoke(body, content_type, "application/json", None)
+    assert orjson.loads(reply.body) == dtype
 
 
 def test_missing_or_wildcard_accept_means_the_default_accept() -> None:

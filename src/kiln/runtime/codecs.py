@@ -11,6 +11,13 @@ or ``"inputs"`` (TensorFlow Serving's and the benchmark's shape); :func:`decode`
 used so the default output can answer in kind, ``{"predictions": […]}``. Arrays become ndarrays;
 anything else (another object, a string, a number) is handed on as parsed.
 
+The default ``input_fn`` (:func:`model_input`) then casts numeric JSON and CSV arrays to
+``float32``, as the scikit-learn container's (``astype(np.float32)``) and the PyTorch
+container's (``torch.FloatTensor``) do: a JSON body of integers reaches a PyTorch model as
+floats, not as an ``int64`` tensor it cannot multiply. ``.npy`` bodies keep their dtype, as there.
+CSV cells are written with ``str`` of each NumPy value, as the toolkit's ``np.savetxt(fmt="%s")``
+writes them (``0.1`` for a ``float32`` 0.1, not ``0.10000000149011612``).
+
 Unlike sagemaker-inference-toolkit, a CSV body always decodes to a 2-D array (its
 ``np.genfromtxt`` makes one line a 1-D array, which scikit-learn refuses), and ``.npy`` bodies may
 not hold pickled objects: a client must not be able to run code in the replica.
@@ -98,6 +105,16 @@ def decode(body: bytes, content_type: str) -> tuple[Any, str | None]:
     )
 
 
+def model_input(data: Any, content_type: str) -> Any:
+    """Decoded ``data`` as the frameworks' default ``input_fn`` hands it on: numeric arrays from
+    JSON and CSV bodies as ``float32``; anything else unchanged."""
+    if media_type(content_type) not in TEXT_TYPES or not isinstance(data, np.ndarray):
+        return data
+    if data.dtype.kind not in "biuf":
+        return data
+    return data.astype(np.float32)
+
+
 def encode(prediction: Any, kind: str) -> bytes:
     """``prediction`` as a body of media type ``kind`` (one of :data:`SUPPORTED`)."""
     if kind == JSON:
@@ -161,9 +178,9 @@ def _encode_csv(prediction: Any) -> bytes:
     if array.ndim == 0:
         array = array.reshape(1)
     if array.ndim == 1:
-        lines = [str(value) for value in array.tolist()]
+        lines = [str(value) for value in array]
     elif array.ndim == 2:
-        lines = [",".join(map(str, row)) for row in array.tolist()]
+        lines = [",".join(map(str, row)) for row in array]
     else:
         raise ValueError(f"cannot write a {array.ndim}-dimensional prediction as text/csv")
     return ("\n".join(lines) + "\n").encode()

@@ -14,7 +14,8 @@ error, never a guess):
 
 :func:`predictor_for` gives the call that predicts with a loaded model: TorchScript and
 ``nn.Module`` under ``inference_mode``, an ONNX ``InferenceSession``'s first input, an XGBoost
-``Booster`` through a ``DMatrix``, else the model's ``predict`` (scikit-learn and anything shaped
+``Booster`` through a ``DMatrix`` without checking feature names (as SageMaker's XGBoost container
+does), else the model's ``predict`` (scikit-learn and anything shaped
 like it), else the model itself if callable. Optional frameworks are imported only when a model
 needs them, so the replica starts without them.
 """
@@ -220,6 +221,8 @@ def _xgboost_predictor(model: Any) -> Predict | None:
         return None
 
     def predict(data: Any) -> Any:
-        return model.predict(xgb.DMatrix(data))
+        # As SageMaker's XGBoost container predicts: a model trained on named features (a
+        # DataFrame) still predicts on a CSV or NumPy body, whose columns have no names.
+        return model.predict(xgb.DMatrix(data), validate_features=False)
 
     return predict

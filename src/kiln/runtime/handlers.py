@@ -3,7 +3,8 @@
 The user module (``SAGEMAKER_PROGRAM``, default ``inference.py``) may define (CONTRACTS.md §2.4):
 
 - ``model_fn(model_dir)`` — load the model; default: :func:`kiln.runtime.frameworks.load_model`;
-- ``input_fn(input_data, content_type)`` — body to data; default :func:`kiln.runtime.codecs.decode`;
+- ``input_fn(input_data, content_type)`` — body to data; default :func:`kiln.runtime.codecs.decode`
+  then :func:`kiln.runtime.codecs.model_input` (numeric JSON/CSV as ``float32``);
 - ``predict_fn(data, model)`` — default: :func:`kiln.runtime.frameworks.predictor_for`;
 - ``output_fn(prediction, accept)`` — default: :func:`kiln.runtime.codecs.encode` by Accept;
 - or ``transform_fn(model, input_data, content_type, accept)`` instead of the three above
@@ -197,6 +198,7 @@ class Predictor:
         envelope = None
         if handlers.input_fn is None:
             data, envelope = codecs.decode(body, content_type)
+            data = codecs.model_input(data, content_type)
         else:
             data = handlers.input_fn(context, _payload(body, content_type), content_type)
         if handlers.predict_fn is not None:

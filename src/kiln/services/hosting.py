@@ -19,7 +19,8 @@ from typing import Any, Protocol
 
 from kiln.config import Settings
 from kiln.db import DuplicateNameError, ResourceRecord, ResourceStore
-from kiln.errors import NotFoundError, UnsupportedError, ValidationError
+from kiln.errors import NotFoundError, ResourceLimitError, UnsupportedError, ValidationError
+from kiln.services.capacity import machine_capacity, shortfall
 from kiln.services.images import KILN_PYTHON, resolve_image
 from kiln.services.listing import list_query
 from kiln.services.model_code import code_location
@@ -229,11 +230,19 @@ class HostingService:
         if variant.get("ServerlessConfig"):
             raise UnsupportedError("ServerlessConfig is not supported by Kiln yet")
         self._model(variant.get("ModelName", ""))
-        instance_type = variant.get("InstanceType")
-        if instance_type not in self._settings.instance_types:
+        instance_type = variant.get("InstanceType", "")
+        size = self._settings.instance_types.get(instance_type)
+        if size is None:
             raise ValidationError(
-                f"Variant {variant['VariantName']!r}: instance type {instance_type!r} is not in "
-                f"Kiln's instance table"
+                f"Variant {variant['VariantName']!r}: {instance_type!r} is not a SageMaker "
+                "hosting instance type"
+            )
+        note = shortfall(instance_type, size, 1, machine_capacity(self._settings))
+        if note is not None and self._settings.strict_capacity:
+            raise ResourceLimitError(
+                f"Variant {variant['VariantName']!r}: {note.asks}; {note.has} "
+                "(KILN_STRICT_CAPACITY=1 refuses what does not fit instead of running it on "
+                "what there is)"
             )
 
     def _deployment(self, config: ResourceRecord) -> dict[str, Any]:

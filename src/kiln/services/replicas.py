@@ -26,6 +26,7 @@ from kiln.config import Settings
 from kiln.errors import ValidationError
 from kiln.runtime.archives import UnsafeArchiveError, safe_extract
 from kiln.runtime.envs import EnvironmentBuildError
+from kiln.services.capacity import Demand, clamp, demand_of, machine_capacity, shortfall
 from kiln.services.job_envs import python_for
 from kiln.services.model_code import code_location
 from kiln.services.process_env import base_environment, storage_environment
@@ -76,6 +77,7 @@ class ReplicaLauncher:
         self._settings = settings
         self._objects = objects
         self._backend = backend
+        self._noted: set[tuple[str, str, str]] = set()
 
     def start(self, spec: ReplicaSpec) -> Replica:
         """Prepare, launch and wait until the replica answers /ping; ReplicaStartError if not."""
@@ -212,7 +214,7 @@ class ReplicaLauncher:
             "--code-dir",
             str(seen / code_dir.relative_to(workspace)),
         ]
-        size = self._settings.instance_types.get(spec.instance_type)
+        size = self._size(spec)
         process = self._backend.start(
             ProcessSpec(
                 name=f"replica-{replica_id}",
@@ -220,8 +222,8 @@ class ReplicaLauncher:
                 env=self._environment(spec, python),
                 workspace=workspace,
                 cwd=seen,
-                vcpus=size.vcpus if size else 1,
-                memory_mib=size.memory_mib if size else 2048,
+                vcpus=size.vcpus,
+                memory_mib=size.memory_mib,
                 read_only_paths=(
                     Path(sys.prefix),
                     Path(sys.base_prefix),
@@ -231,6 +233,19 @@ class ReplicaLauncher:
             )
         )
         return process
+
+    def _size(self, spec: ReplicaSpec) -> Demand:
+        """What the replica runs on: its instance type cut to this machine, said once a variant."""
+        capacity = machine_capacity(self._settings)
+        size = self._settings.instance_types.get(spec.instance_type)
+        if size is None:  # checked at CreateEndpointConfig; a type botocore has since dropped
+            return clamp(Demand(1, 2048), capacity)
+        key = (spec.endpoint, spec.variant, spec.instance_type)
+        note = shortfall(spec.instance_type, size, 1, capacity)
+        if note is not None and key not in self._noted:
+            self._noted.add(key)
+            log.warning("endpoint %s variant %s: %s", spec.endpoint, spec.variant, note)
+        return clamp(demand_of(size), capacity)
 
     def _environment(self, spec: ReplicaSpec, python: Path) -> dict[str, str]:
         return {

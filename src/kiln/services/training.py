@@ -22,7 +22,8 @@ from kiln.errors import (
     UnsupportedError,
     ValidationError,
 )
-from kiln.services.capacity import Demand, can_ever_fit
+from kiln.instance_types import InstanceType
+from kiln.services.capacity import Demand, Shortfall, demand_of, machine_capacity, shortfall
 from kiln.services.images import resolve_image
 from kiln.services.listing import list_query
 from kiln.services.tags import check_tags, merged_tags
@@ -53,15 +54,13 @@ class TrainingService:
     def create_training_job(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """Validate and queue a job; ``{"TrainingJobArn": …}``."""
         spec = parse_spec(request)
-        demand = job_demand(self._settings, spec)
         check_inputs(spec)
-        capacity = Demand(self._settings.capacity_vcpus, self._settings.capacity_memory_mib)
-        if not can_ever_fit(demand, capacity):
+        note = capacity_note(self._settings, spec)
+        if note is not None and self._settings.strict_capacity:
             raise ResourceLimitError(
-                f"{spec.resource_config.instance_count} x {spec.resource_config.instance_type} "
-                f"needs {demand.vcpus} vCPUs and {demand.memory_mib} MiB; this Kiln has "
-                f"{capacity.vcpus} vCPUs and {capacity.memory_mib} MiB "
-                "(KILN_CAPACITY_VCPUS, KILN_CAPACITY_MEMORY_MIB)"
+                f"{note.asks}; {note.has} (KILN_CAPACITY_VCPUS, "
+                "KILN_CAPACITY_MEMORY_MIB, KILN_CAPACITY_GPUS; KILN_STRICT_CAPACITY=1 refuses "
+                "what does not fit instead of running it on what there is)"
             )
         check_tags(request.get("Tags", []))
         now = time.time()
@@ -77,7 +76,7 @@ class TrainingService:
             last_modified_time=now,
             spec=stored,
         )
-        transition(record, "Starting", now=now)
+        transition(record, "Starting", None if note is None else str(note), now=now)
         self._store.add(record)
         self._scheduler.wake()
         return {"TrainingJobArn": record.arn}
@@ -123,17 +122,30 @@ def parse_spec(request: Mapping[str, Any]) -> TrainingJobSpec:
         raise ValidationError(f"Invalid {where}: {first['msg']}") from None
 
 
-def job_demand(settings: Settings, spec: TrainingJobSpec) -> Demand:
-    """The vCPUs and memory the job occupies; ValidationError for unknown instance types."""
-    instance_type = spec.resource_config.instance_type
+def instance_size(settings: Settings, instance_type: str) -> InstanceType:
+    """The sizes of ``instance_type``; ValidationError for a type not in the table."""
     size = settings.instance_types.get(instance_type)
     if size is None:
-        known = ", ".join(sorted(settings.instance_types))
         raise ValidationError(
-            f"Instance type {instance_type!r} is not in Kiln's instance table. Known: {known}"
+            f"Instance type {instance_type!r} is not a SageMaker training instance type"
         )
-    count = spec.resource_config.instance_count
-    return Demand(size.vcpus * count, size.memory_mib * count)
+    return size
+
+
+def job_demand(settings: Settings, spec: TrainingJobSpec) -> Demand:
+    """The vCPUs, memory and GPUs the job's instances ask for (the scheduler clamps them)."""
+    resources = spec.resource_config
+    return demand_of(instance_size(settings, resources.instance_type), resources.instance_count)
+
+
+def capacity_note(settings: Settings, spec: TrainingJobSpec) -> Shortfall | None:
+    """What the job asks for beyond this machine and what it runs on instead, or None."""
+    resources = spec.resource_config
+    what = resources.instance_type
+    if resources.instance_count > 1:
+        what = f"{resources.instance_count} x {what}"
+    size = instance_size(settings, resources.instance_type)
+    return shortfall(what, size, resources.instance_count, machine_capacity(settings))
 
 
 def check_inputs(spec: TrainingJobSpec) -> None:
@@ -186,10 +198,10 @@ def _check_channels(spec: TrainingJobSpec) -> None:
             raise UnsupportedError(
                 f"Channel {channel.channel_name!r}: only S3DataSource is supported"
             )
-        if source.s3_data_type != "S3Prefix":
+        if source.s3_data_type not in ("S3Prefix", "ManifestFile"):
             raise UnsupportedError(
                 f"Channel {channel.channel_name!r}: S3DataType {source.s3_data_type!r} is not "
-                "supported; use S3Prefix"
+                "supported; use S3Prefix or ManifestFile"
             )
         mode = channel.input_mode or spec.algorithm_specification.training_input_mode
         if mode == "Pipe":

@@ -35,13 +35,21 @@ from kiln.runtime.workspace import (
     user_args,
     write_config,
 )
+from kiln.services.capacity import Demand, clamp, demand_of, machine_capacity
+from kiln.services.channels import ChannelObject, manifest_objects, prefix_objects, shard
 from kiln.services.checkpoints import CheckpointSync
 from kiln.services.job_envs import python_for
 from kiln.services.job_logs import JobLog
 from kiln.services.process_env import base_environment, storage_environment
-from kiln.services.training import entry_program, parse_spec, submit_directory
+from kiln.services.training import (
+    capacity_note,
+    entry_program,
+    instance_size,
+    parse_spec,
+    submit_directory,
+)
 from kiln.services.training_states import transition
-from kiln.shapes.training import TrainingJobSpec
+from kiln.shapes.training import Channel, S3DataSource, TrainingJobSpec
 from kiln.storage import ObjectNotFoundError, ObjectStore, S3Uri
 
 log = logging.getLogger(__name__)
@@ -139,6 +147,10 @@ class TrainingRunner:
     # -- phases ------------------------------------------------------------------------------
 
     def _begin(self) -> None:
+        note = capacity_note(self._settings, self._spec)
+        if note is not None:
+            self._log.note(str(note))
+
         def mark(record: TrainingJobRecord) -> None:
             record.state.setdefault("TrainingStartTime", time.time())
             record.state.setdefault("kiln", {})["launched"] = True
@@ -201,29 +213,57 @@ class TrainingRunner:
     # -- downloading ---------------------------------------------------------------------------
 
     def _download_channels(self) -> None:
-        first = self._hosts[0].layout
         for channel in self._spec.input_data_config:
             assert channel.data_source.s3_data_source is not None  # checked at create
-            uri = S3Uri.parse(channel.data_source.s3_data_source.s3_uri)
-            dest = first.channel_dir(channel.channel_name)
+            source = channel.data_source.s3_data_source
+            name = channel.channel_name
             try:
-                count = self._objects.download_prefix(uri, dest)
-            except ValidationError as e:
-                raise JobFailure(f"ClientError: channel {channel.channel_name!r}: {e}") from e
-            if count == 0:
-                raise JobFailure(
-                    f'ClientError: No S3 objects found under S3 URL "{uri}" given in input data '
-                    f"source for channel {channel.channel_name!r}. Please ensure that the bucket "
-                    "exists and that objects exist under that S3 prefix."
-                )
-            self._log.note(f"channel {channel.channel_name}: {count} file(s) from {uri}")
-            for host in self._hosts[1:]:
-                shutil.copytree(
-                    dest,
-                    host.layout.channel_dir(channel.channel_name),
-                    copy_function=_link_or_copy,
-                    dirs_exist_ok=True,
-                )
+                bucket, objects = self._channel_objects(source)
+                if not objects:
+                    raise JobFailure(
+                        f'ClientError: No S3 objects found under S3 URL "{source.s3_uri}" given '
+                        f"in input data source for channel {name!r}. Please ensure that the "
+                        "bucket exists and that objects exist under that S3 prefix."
+                    )
+                self._log.note(f"channel {name}: {len(objects)} file(s) from {source.s3_uri}")
+                if source.s3_data_distribution_type == "ShardedByS3Key":
+                    self._download_shards(name, bucket, objects)
+                else:
+                    self._download_replicated(name, bucket, objects)
+            except (ValidationError, ObjectNotFoundError) as e:
+                raise JobFailure(f"ClientError: channel {name!r}: {_reason(e)}") from e
+
+    def _channel_objects(self, source: S3DataSource) -> tuple[str, list[ChannelObject]]:
+        uri = S3Uri.parse(source.s3_uri)
+        if source.s3_data_type == "ManifestFile":
+            manifest = self._root / "manifest.json"
+            self._objects.download_file(uri, manifest)
+            return manifest_objects(manifest.read_bytes(), str(uri))
+        keys = (key for key, _size in self._objects.keys(uri))
+        return uri.bucket, prefix_objects(uri.key, keys)
+
+    def _download(self, bucket: str, objects: list[ChannelObject], folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for item in objects:
+            self._objects.download_file(S3Uri(bucket, item.key), folder / item.path)
+
+    def _download_replicated(self, name: str, bucket: str, objects: list[ChannelObject]) -> None:
+        first = self._hosts[0].layout.channel_dir(name)
+        self._download(bucket, objects, first)
+        for host in self._hosts[1:]:
+            shutil.copytree(
+                first,
+                host.layout.channel_dir(name),
+                copy_function=_link_or_copy,
+                dirs_exist_ok=True,
+            )
+
+    def _download_shards(self, name: str, bucket: str, objects: list[ChannelObject]) -> None:
+        for index, host in enumerate(self._hosts):
+            mine = shard(objects, index, len(self._hosts))
+            self._download(bucket, mine, host.layout.channel_dir(name))
+            if len(self._hosts) > 1:
+                self._log.note(f"channel {name}: {host.name} gets {len(mine)} file(s) (sharded)")
 
     def _restore_checkpoints(self) -> None:
         config = self._spec.checkpoint_config
@@ -281,16 +321,8 @@ class TrainingRunner:
     def _context(self, host: _Host) -> TrainingContext:
         channels = {}
         for channel in self._spec.input_data_config:
-            entry = {
-                "TrainingInputMode": channel.input_mode
-                or self._spec.algorithm_specification.training_input_mode,
-                "S3DistributionType": "FullyReplicated",
-                "RecordWrapperType": channel.record_wrapper_type or "None",
-            }
-            if channel.content_type:
-                entry["ContentType"] = channel.content_type
-            channels[channel.channel_name] = entry
-        size = self._settings.instance_types[self._spec.resource_config.instance_type]
+            channels[channel.channel_name] = self._channel_config(channel)
+        size = self._host_size()
         return TrainingContext(
             job_name=self.name,
             hyperparameters=self._spec.hyperparameters,
@@ -298,14 +330,34 @@ class TrainingRunner:
             current_host=host.name,
             hosts=[h.name for h in self._hosts],
             instance_type=self._spec.resource_config.instance_type,
-            num_cpus=min(size.vcpus, self._settings.capacity_vcpus),
-            num_gpus=0,
+            num_cpus=size.vcpus,
+            num_gpus=size.gpus,
         )
+
+    def _channel_config(self, channel: Channel) -> dict[str, str]:
+        """The channel's entry in ``inputdataconfig.json`` (CONTRACTS.md §1.3)."""
+        source = channel.data_source.s3_data_source
+        entry = {
+            "TrainingInputMode": channel.input_mode
+            or self._spec.algorithm_specification.training_input_mode,
+            "S3DistributionType": source.s3_data_distribution_type if source else "FullyReplicated",
+            "RecordWrapperType": channel.record_wrapper_type or "None",
+        }
+        if channel.content_type:
+            entry["ContentType"] = channel.content_type
+        if channel.compression_type:
+            entry["CompressionType"] = channel.compression_type
+        return entry
+
+    def _host_size(self) -> Demand:
+        """What one host runs on: its instance type's sizes, cut to this machine's."""
+        size = instance_size(self._settings, self._spec.resource_config.instance_type)
+        return clamp(demand_of(size), machine_capacity(self._settings))
 
     def _process_spec(self, host: _Host) -> ProcessSpec:
         seen = Layout(self._backend.container_path(host.layout.base))
         context = self._context(host)
-        size = self._settings.instance_types[self._spec.resource_config.instance_type]
+        size = self._host_size()
         return ProcessSpec(
             name=f"{self.name}-{host.name}",
             argv=self._argv(),
@@ -477,6 +529,12 @@ class TrainingRunner:
         record = self._store.modify(self.name, change)
         if record is not None:
             self._record = record
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, ObjectNotFoundError):
+        return f"no object at {error}"
+    return str(error)
 
 
 def _link_or_copy(source: str, dest: str) -> None:

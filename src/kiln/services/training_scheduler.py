@@ -1,8 +1,9 @@
 """The training scheduler: a capacity-aware FIFO queue of jobs, and the restart rule.
 
 Jobs start in creation order when their instances fit beside the running ones (strict FIFO: a
-large job at the head is never starved by smaller ones behind it). Each running job has a
-``TrainingRunner`` on its own thread.
+large job at the head is never starved by smaller ones behind it). A job that asks for more than
+the whole machine counts as asking for all of it (``capacity.clamp``): it runs alone rather than
+never. Each running job has a ``TrainingRunner`` on its own thread.
 
 Restart rule (applied when the scheduler starts): a job that was running when the previous
 server ended — its processes are killed if any survive — resumes from its checkpoints when it
@@ -22,7 +23,7 @@ from typing import Protocol
 
 from kiln.compute.local import group_members, kill_group
 from kiln.db import TrainingJobRecord, TrainingJobStore
-from kiln.services.capacity import NOTHING, Demand, fits
+from kiln.services.capacity import NOTHING, Demand, clamp, fits
 from kiln.services.training_states import transition
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ class TrainingScheduler:
         for record in self._store.with_status(["InProgress"]):
             if record.name in self._running or record.state.get("kiln", {}).get("launched"):
                 continue
-            demand = self._demand_of(record)
+            demand = clamp(self._demand_of(record), self._capacity)
             if not fits(demand, used, self._capacity):
                 self._mark_pending(record, demand, used)
                 return  # strict FIFO: nothing overtakes the head of the queue

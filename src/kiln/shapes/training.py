@@ -26,6 +26,7 @@ class AlgorithmSpecification(_Shape):
 class S3DataSource(_Shape):
     s3_data_type: str = Field(alias="S3DataType")
     s3_uri: str = Field(alias="S3Uri")
+    s3_data_distribution_type: str = Field("FullyReplicated", alias="S3DataDistributionType")
 
 
 class DataSource(_Shape):
