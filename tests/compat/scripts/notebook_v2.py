@@ -85,9 +85,9 @@ predictor.serializer = JSONSerializer()
 result["json"] = predictor.predict(rows.tolist())
 print("json answer:", result["json"])
 
-step("delete_endpoint() and delete_model()")
-predictor.delete_endpoint()
+step("delete_model() and delete_endpoint() (the model first: its name comes from the config)")
 predictor.delete_model()
+predictor.delete_endpoint()
 
 step("Model(image_uri, model_data, entry_point, source_dir).deploy(): the SDK repacks the code")
 image = sagemaker.image_uris.retrieve(
@@ -113,7 +113,7 @@ result["repacked_model_data"] = description["PrimaryContainer"].get("ModelDataUr
 repacked = Predictor(endpoint, serializer=CSVSerializer(), deserializer=JSONDeserializer())
 result["repacked"] = repacked.predict(rows)
 print("repacked answer:", result["repacked"])
-repacked.delete_endpoint()
 repacked.delete_model()
+repacked.delete_endpoint()
 
 print("RESULT " + json.dumps(result), flush=True)
