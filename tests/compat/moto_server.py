@@ -79,8 +79,7 @@ class MotoEndpoint:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def __enter__(self) -> MotoEndpoint:
         self._thread.start()
@@ -110,7 +109,7 @@ def _handler(kilns: FreshKilns) -> type[BaseHTTPRequestHandler]:
             match = _SERVICE.search(self.headers.get("Authorization", ""))
             is_s3 = match is not None and match.group(1) == "s3"
             target = urlsplit(kiln.settings.s3_endpoint_url if is_s3 else kiln.endpoint)
-            connection = http.client.HTTPConnection(target.hostname, target.port, timeout=300)
+            connection = http.client.HTTPConnection(target.netloc, timeout=300)
             try:
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
                 connection.request(self.command, self.path, body=body, headers=headers)
