@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest compat bench clean
 
 # uv installs (bootstrapped by pip): seconds where pip alone takes over a minute.
 UV := $(BIN)/uv pip install --quiet --python $(BIN)/python
@@ -36,9 +36,15 @@ pytest: $(VENV)/.installed-dev
 
 test: lint typecheck pytest
 
+# The conformance suite's long profile: every moto module, SDK v3, XGBoost/PyTorch patterns.
+# (`make pytest` runs its short profile; client virtualenvs are cached in .venv-compat/.)
+compat: $(VENV)/.installed-dev
+	KILN_COMPAT_PROFILE=long $(BIN)/pytest -m compat tests/compat
+
 bench: $(VENV)/.installed
 	$(BIN)/python bench/training_overhead.py
 	$(BIN)/python bench/serving.py
+	$(BIN)/python bench/sdk_roundtrip.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-compat .pytest_cache .mypy_cache .ruff_cache
