@@ -21,7 +21,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiln.cli import client_environment
+from kiln.sdk.environment import client_environment, write_sagemaker_config
 from kiln.config import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -31,7 +31,6 @@ SCRIPTS = HERE / "scripts"
 NETGUARD = HERE / "netguard"
 VENVS = Path(os.environ.get("KILN_COMPAT_VENVS", ROOT / ".venv-compat"))
 ROLE = "arn:aws:iam::000000000000:role/kiln"
-DEFAULT_BUCKET = "kiln-default"
 BUILD_TIMEOUT_S = 900
 
 
@@ -104,21 +103,6 @@ def _build(requirements: Path, target: Path) -> None:
     (target / ".complete").write_text(requirements.read_text())
 
 
-def sagemaker_config(folder: Path, bucket: str = DEFAULT_BUCKET) -> Path:
-    """An SDK config file (CONTRACTS.md §5.7): default bucket and telemetry off."""
-    path = folder / "sagemaker-config.yaml"
-    path.write_text(
-        "SchemaVersion: '1.0'\n"
-        "SageMaker:\n"
-        "  PythonSDK:\n"
-        "    Modules:\n"
-        "      TelemetryOptOut: true\n"
-        "      Session:\n"
-        f"        DefaultS3Bucket: {bucket}\n"
-    )
-    return path
-
-
 def client_env(settings: Settings, home: Path) -> dict[str, str]:
     """What a client process gets: ``kiln env``'s variables, a private HOME, the net guard.
 
@@ -137,13 +121,7 @@ def client_env(settings: Settings, home: Path) -> dict[str, str]:
         "AWS_SHARED_CREDENTIALS_FILE": str(home / "aws-credentials"),
         **client_environment(settings),
     }
-    # --- Until `kiln env` exports these itself (the lead is extending client_environment);
-    # --- delete this block after merging. setdefault: whatever client_environment says wins.
-    env.setdefault("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", settings.endpoint)
-    env.setdefault("AWS_ENDPOINT_URL_STS", settings.endpoint)
-    env.setdefault("AWS_ENDPOINT_URL_IAM", settings.endpoint)
-    env.setdefault("SAGEMAKER_USER_CONFIG_OVERRIDE", str(sagemaker_config(home)))
-    # --- end of the block to delete.
+    write_sagemaker_config(settings)  # as `kiln env` does
     return env
 
 
