@@ -21,8 +21,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiln.sdk.environment import client_environment, write_sagemaker_config
 from kiln.config import Settings
+from kiln.sdk.environment import client_environment, write_sagemaker_config
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
