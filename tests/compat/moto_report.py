@@ -41,6 +41,7 @@ CATEGORIES = {
     "c": "needs built-in algorithm images / a container backend",
     "d": "Kiln bug or missing feature (to fix)",
     "e": "outside Kiln's scope (other SageMaker features or AWS services)",
+    "f": "a SageMaker feature an open Kiln issue builds (named in the reason)",
 }
 # The short profile: the modules closest to what Kiln serves today (a fixed subset).
 SHORT_PROFILE = (

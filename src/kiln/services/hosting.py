@@ -227,9 +227,9 @@ class HostingService:
     # -- helpers -------------------------------------------------------------------------------
 
     def _check_variant(self, variant: Mapping[str, Any]) -> None:
+        self._model(variant.get("ModelName", ""))  # first, as AWS checks
         if variant.get("ServerlessConfig"):
             raise UnsupportedError("ServerlessConfig is not supported by Kiln yet")
-        self._model(variant.get("ModelName", ""))
         instance_type = variant.get("InstanceType", "")
         size = self._settings.instance_types.get(instance_type)
         if size is None:
