@@ -26,6 +26,8 @@ from kiln.config import Settings
 from kiln.errors import ValidationError
 from kiln.runtime.archives import UnsafeArchiveError, safe_extract
 from kiln.runtime.envs import EnvironmentBuildError, ensure_env
+from kiln.services.logs import LogStore, StreamWriter
+from kiln.services.logs.names import endpoint_group, replica_stream
 from kiln.services.process_env import base_environment, storage_environment
 from kiln.services.routing import ReplicaAddress
 from kiln.storage import ObjectNotFoundError, ObjectStore, S3Uri
@@ -70,10 +72,13 @@ class Replica:
 class ReplicaLauncher:
     """Starts and stops replicas on the compute backend."""
 
-    def __init__(self, settings: Settings, objects: ObjectStore, backend: Backend) -> None:
+    def __init__(
+        self, settings: Settings, objects: ObjectStore, backend: Backend, logs: LogStore
+    ) -> None:
         self._settings = settings
         self._objects = objects
         self._backend = backend
+        self._logs = logs
 
     def start(self, spec: ReplicaSpec) -> Replica:
         """Prepare, launch and wait until the replica answers /ping; ReplicaStartError if not."""
@@ -221,9 +226,9 @@ class ReplicaLauncher:
         }
 
     def _wait_until_healthy(self, replica: Replica) -> None:
-        output = _ReplicaOutput(
-            replica, self._settings.logs_dir / "endpoints" / replica.spec.endpoint
-        )
+        group = endpoint_group(replica.spec.endpoint)
+        stream = replica_stream(replica.spec.variant, replica.id)
+        output = _ReplicaOutput(replica, self._logs.open_stream(group, stream))
         started = time.monotonic()
         deadline = started + replica.spec.startup_timeout
         while time.monotonic() < deadline:
@@ -238,22 +243,20 @@ class ReplicaLauncher:
         raise ReplicaStartError(
             f"The primary container for production variant {replica.spec.variant} did not pass "
             f"the ping health check within {replica.spec.startup_timeout:.0f} s. "
-            f"See {output.path}"
+            f"See log stream {stream} in log group {group}"
         )
 
 
 class _ReplicaOutput:
-    """Copies a replica's output to its log, reading phase lines and the failure summary."""
+    """Copies a replica's output to its log stream, reading phase lines and the failure summary."""
 
-    def __init__(self, replica: Replica, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / f"{replica.spec.variant}-{replica.id}.log"
+    def __init__(self, replica: Replica, writer: StreamWriter) -> None:
         self.is_listening = threading.Event()
         self.listening_at = 0.0
         self._replica = replica
         self._stderr: deque[str] = deque(maxlen=30)
         self._lock = threading.Lock()
-        self._file = open(self.path, "a", encoding="utf-8")  # closed by the last pump
+        self._writer = writer  # closed by the last pump
         self._open_pumps = 2
         self._threads = [
             threading.Thread(target=self._pump, args=(stream, is_err), daemon=True)
@@ -286,14 +289,12 @@ class _ReplicaOutput:
                 self._stderr.append(line)
             elif line.startswith('{"kiln_phase"'):
                 self._phase(line)
-            with self._lock:
-                self._file.write(line + "\n")
-                self._file.flush()
+            self._writer.write(line)
         stream.close()
         with self._lock:
             self._open_pumps -= 1
             if self._open_pumps == 0:
-                self._file.close()
+                self._writer.close()
 
     def _phase(self, line: str) -> None:
         try:

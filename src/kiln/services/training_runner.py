@@ -37,6 +37,7 @@ from kiln.runtime.workspace import (
 )
 from kiln.services.checkpoints import CheckpointSync
 from kiln.services.job_logs import JobLog
+from kiln.services.logs import LogStore
 from kiln.services.process_env import base_environment, storage_environment
 from kiln.services.training import entry_program, parse_spec, submit_directory
 from kiln.services.training_states import transition
@@ -81,6 +82,7 @@ class TrainingRunner:
         backend: Backend,
         record: TrainingJobRecord,
         on_exit: Callable[[str], None],
+        logs: LogStore,
     ) -> None:
         self.name = record.name
         self._settings = settings
@@ -99,9 +101,10 @@ class TrainingRunner:
             _Host(f"algo-{i}", Layout(self._root / f"algo-{i}")) for i in range(1, count + 1)
         ]
         self._log = JobLog(
-            settings.logs_dir / "training" / f"{record.name}.log",
+            logs,
+            record.name,
             self._spec.algorithm_specification.metric_definitions,
-            multi_host=count > 1,
+            started=int(time.time()),
         )
         self._checkpoints: list[CheckpointSync] = []
         self._python = Path(sys.executable)
