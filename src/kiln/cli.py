@@ -98,7 +98,7 @@ def _reports_errors(command: Callable[P, None]) -> Callable[P, None]:
         except BotoCoreError as e:
             raise _fail(str(e)) from None
         except urllib.error.URLError as e:
-            raise _fail(f"Could not reach Kiln's log endpoint: {e.reason}") from None
+            raise _fail(f"Could not reach Kiln's native endpoint: {e.reason}") from None
 
     return run
 

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from typer.testing import CliRunner
 
 from conftest import Kiln, deploy, script_job, upload_model, upload_source, wait_for_log
+from kiln.cli import app
 
 GROUP = "/aws/sagemaker/TrainingJobs"
 TWO_LINES = "print('first line')\nprint('second line', flush=True)\n"
@@ -143,7 +145,7 @@ def test_filter_log_events_matches_terms_across_a_jobs_hosts(kiln: Kiln) -> None
 
 
 @pytest.mark.slow
-def test_a_replicas_output_is_in_its_endpoints_group(kiln: Kiln) -> None:
+def test_a_replicas_output_is_in_its_endpoints_group(kiln: Kiln, cli_env: dict[str, str]) -> None:
     code = "print('loading my model', flush=True)\ndef model_fn(model_dir):\n    return 1\n"
     deploy(kiln, "cw-ep", {"AllTraffic": (upload_model(kiln, {"code/inference.py": code}), 1, 1.0)})
     logs = _logs(kiln)
@@ -155,6 +157,9 @@ def test_a_replicas_output_is_in_its_endpoints_group(kiln: Kiln) -> None:
     assert streams[0]["logStreamName"].startswith("AllTraffic/cw-ep-")
     answer = logs.filter_log_events(logGroupName=group, filterPattern='"loading my model"')
     assert _messages(answer) == ["loading my model"]
+    printed = CliRunner().invoke(app, ["logs", "--endpoint", "cw-ep"], env=cli_env)
+    stream = streams[0]["logStreamName"]
+    assert f"[{stream}] loading my model\n" in printed.stdout
 
 
 def test_missing_groups_and_streams_are_resource_not_found(kiln: Kiln) -> None:
