@@ -11,7 +11,7 @@ v2's ``logs_for_job`` does (but every half second, not every 10–30).
 
 from __future__ import annotations
 
-import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
@@ -135,7 +135,6 @@ class JobFollower:
         self._out = out
         self._show = show_transitions
         self._shown_transitions = 0
-        self._stopped = threading.Event()
 
     def follow(self) -> DescribeTrainingJobResponseTypeDef:
         """Print until the job ends; its final description."""
@@ -145,7 +144,7 @@ class JobFollower:
         while job["TrainingJobStatus"] not in TERMINAL:
             self._show_transitions(job)
             tail.read()
-            self._stopped.wait(POLL_SECONDS)
+            time.sleep(POLL_SECONDS)
             job = self._describe()
         # The runner's closing line is written before the status turns final.
         tail.read()

@@ -126,11 +126,10 @@ class FileLogStore:
     def groups(self) -> list[GroupInfo]:
         """Every group, by name."""
         with self._lock:
-            found = sorted(self._groups.items())
-        return [
-            GroupInfo(name, g.creation_time, sum(s.size for s in list(g.streams.values())))
-            for name, g in found
-        ]
+            return [
+                GroupInfo(name, g.creation_time, sum(s.size for s in g.streams.values()))
+                for name, g in sorted(self._groups.items())
+            ]
 
     def streams(self, group: str) -> list[StreamInfo]:
         """Every stream of ``group``, by name."""
