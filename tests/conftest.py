@@ -22,6 +22,8 @@ from sqlalchemy.engine import make_url
 from kiln.config import Settings
 from kiln.sdk import Session
 from kiln.server import ServerThread
+from kiln.services.logs import FileLogStore
+from kiln.services.logs.following import JobLogCursor
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -301,15 +303,20 @@ def sklearn_model_files(n_estimators: int = 5) -> dict[str, bytes]:
     return {"model.joblib": buffer.getvalue()}
 
 
+def job_log_text(settings: Settings, job: str) -> str:
+    """A training job's log as the native endpoint renders it, read from the server's store."""
+    cursor = JobLogCursor(FileLogStore(settings.log_groups_dir), job, is_multi_host=False)
+    return cursor.read_new()
+
+
 def wait_for_log(settings: Settings, job: str, text: str, timeout: float = 60) -> None:
     """Poll a training job's log until ``text`` appears."""
-    path = settings.logs_dir / "training" / f"{job}.log"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if path.exists() and text in path.read_text():
+        if text in job_log_text(settings, job):
             return
         time.sleep(0.05)
-    raise AssertionError(f"{text!r} never appeared in {path}")
+    raise AssertionError(f"{text!r} never appeared in the log of {job}")
 
 
 @pytest.fixture

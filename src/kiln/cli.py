@@ -5,14 +5,14 @@
     kiln upload PATH [--bucket B] [--key-prefix K]     put data in the store; prints its URI
     kiln train (--entry-point F [flags] | --spec FILE) start a training job, follow its log
     kiln jobs ls | describe NAME | stop NAME           training jobs
-    kiln logs JOB [--follow]                           a job's log
+    kiln logs (JOB | --endpoint E) [--follow]          a job's or an endpoint's log
     kiln deploy --model-data URI_OR_PATH [flags]       a model on a new endpoint (as kiln.Model)
     kiln invoke ENDPOINT (--body JSON | --file F)      one prediction; the body on stdout
     kiln models ls | describe NAME | delete NAME       models
     kiln endpoints ls | describe NAME | delete NAME    endpoints (describe: replica start phases)
     kiln serve --model-data URI_OR_PATH [flags]        one replica here, in the foreground
 
-Every command talks to the server the way the SDK does (boto3, the native log endpoint). Errors
+Every command talks to the server the way the SDK does (boto3, CloudWatch Logs included). Errors
 print as one red line, ``error: <code>: <message>``, and exit with status 1.
 """
 
@@ -25,6 +25,7 @@ import shlex
 import signal
 import sys
 import tempfile
+import time
 import urllib.error
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -43,7 +44,7 @@ from kiln.errors import KilnError, ValidationError
 from kiln.sdk import Estimator, Model, Predictor, Session
 from kiln.sdk.environment import client_environment, write_sagemaker_config
 from kiln.sdk.local import LOCAL_INSTANCE_TYPES, prepare_files
-from kiln.sdk.logs import LogReader
+from kiln.sdk.logs import POLL_SECONDS, JobFollower, endpoint_log, job_log
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker.type_defs import TrainingJobSummaryTypeDef
@@ -98,7 +99,7 @@ def _reports_errors(command: Callable[P, None]) -> Callable[P, None]:
         except BotoCoreError as e:
             raise _fail(str(e)) from None
         except urllib.error.URLError as e:
-            raise _fail(f"Could not reach Kiln's log endpoint: {e.reason}") from None
+            raise _fail(f"Could not reach Kiln's native endpoint: {e.reason}") from None
 
     return run
 
@@ -355,12 +356,39 @@ def stop_job(name: Annotated[str, typer.Argument(help="Training job name.")]) ->
 @app.command()
 @_reports_errors
 def logs(
-    job: Annotated[str, typer.Argument(help="Training job name.")],
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Until the job ends.")] = False,
+    job: Annotated[str | None, typer.Argument(help="Training job name.")] = None,
+    endpoint: Annotated[
+        str | None, typer.Option(help="An endpoint's log (its replicas') instead of a job's.")
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Until the job ends (an endpoint: Ctrl-C).")
+    ] = False,
 ) -> None:
-    """Print a training job's log."""
+    """Print a training job's or an endpoint's log, from CloudWatch Logs' API."""
+    if (job is None) == (endpoint is None):
+        raise ValidationError("kiln logs: give a job name or --endpoint NAME (one of the two)")
     session = _session()
-    LogReader(session.settings.endpoint, job, _echo).read(follow=follow)
+    if endpoint is not None:
+        session.sagemaker_client.describe_endpoint(EndpointName=endpoint)
+        _tail(endpoint_log(session.logs_client, endpoint, _echo).read, follow)
+        return
+    assert job is not None
+    if follow:
+        describe = functools.partial(session.describe_training_job, job)
+        JobFollower(describe, session.logs_client, job, sys.stdout, show_transitions=False).follow()
+        return
+    hosts = session.describe_training_job(job)["ResourceConfig"]["InstanceCount"]
+    job_log(session.logs_client, job, _echo, hosts=hosts).read()
+
+
+def _tail(read: Callable[[], None], follow: bool) -> None:
+    read()
+    while follow:
+        try:
+            time.sleep(POLL_SECONDS)
+        except KeyboardInterrupt:
+            return
+        read()
 
 
 def _echo(text: str) -> None:

@@ -168,8 +168,13 @@ class Settings:
 
     @property
     def logs_dir(self) -> Path:
-        """One log file per job."""
+        """Logs: the log store's groups, the embedded S3 server's log."""
         return self.home / "logs"
+
+    @property
+    def log_groups_dir(self) -> Path:
+        """The log store: a folder per log group, a file per stream (``services/logs/files.py``)."""
+        return self.logs_dir / "groups"
 
     @property
     def run_dir(self) -> Path:

@@ -19,7 +19,9 @@ import uvicorn
 from starlette.applications import Starlette
 
 from kiln.api.app import AwsApis, build_app
+from kiln.api.cloudwatch_logs import logs_api
 from kiln.api.json_protocol import Operation
+from kiln.api.logs import JobProgress
 from kiln.api.query_protocol import QueryApi
 from kiln.api.runtime import InvocationRouter
 from kiln.api.sagemaker import sagemaker_api
@@ -36,6 +38,8 @@ from kiln.services.capacity import machine_capacity
 from kiln.services.endpoint_controller import EndpointController
 from kiln.services.hosting import HostingService, HostingStores
 from kiln.services.identity import IdentityService
+from kiln.services.logs import FileLogStore
+from kiln.services.logs.cloudwatch import CloudWatchLogs
 from kiln.services.replicas import ReplicaLauncher
 from kiln.services.routing import RoutingTable
 from kiln.services.tags import TagService
@@ -59,6 +63,7 @@ class KilnServer:
         self.objects = ObjectStore.from_settings(settings)
         self.s3_server = EmbeddedS3Server(settings) if settings.is_embedded_s3 else None
         self.backend = LocalBackend(hidden=settings.home, sandbox=settings.sandbox)
+        self.logs = FileLogStore(settings.log_groups_dir)
         self.scheduler = TrainingScheduler(
             self.jobs,
             self._make_runner,
@@ -75,7 +80,7 @@ class KilnServer:
         self.endpoints = EndpointController(
             settings,
             self.hosting_stores,
-            ReplicaLauncher(settings, self.objects, self.backend),
+            ReplicaLauncher(settings, self.objects, self.backend, self.logs),
             self.routing,
         )
         self.hosting = HostingService(settings, self.hosting_stores, self.endpoints)
@@ -89,7 +94,13 @@ class KilnServer:
         )
         self.identity = IdentityService(settings)
         self.apis = AwsApis(
-            [sagemaker_api(self._operations(), check_responses=settings.check_responses)],
+            [
+                sagemaker_api(self._operations(), check_responses=settings.check_responses),
+                logs_api(
+                    CloudWatchLogs(self.logs, settings.region),
+                    check_responses=settings.check_responses,
+                ),
+            ],
             [
                 QueryApi("sts", {"GetCallerIdentity": self.identity.get_caller_identity}),
                 QueryApi(
@@ -104,8 +115,8 @@ class KilnServer:
         self.app = build_app(
             self.apis,
             InvocationRouter(self.routing, settings.region),
-            logs_dir=settings.logs_dir,
-            job_status=self._job_status,
+            logs=self.logs,
+            job_progress=self._job_progress,
             endpoint_replicas=self._endpoint_replicas,
             lifespan=self._lifespan,
         )
@@ -155,15 +166,19 @@ class KilnServer:
     def _make_runner(
         self, record: TrainingJobRecord, on_exit: Callable[[str], None]
     ) -> TrainingRunner:
-        return TrainingRunner(self.settings, self.jobs, self.objects, self.backend, record, on_exit)
+        return TrainingRunner(
+            self.settings, self.jobs, self.objects, self.backend, record, on_exit, self.logs
+        )
 
     def _endpoint_replicas(self, name: str) -> list[dict[str, Any]] | None:
         record = self.hosting_stores.endpoints.get(name)
         return None if record is None else list(record.state.get("Replicas", []))
 
-    def _job_status(self, name: str) -> str | None:
+    def _job_progress(self, name: str) -> JobProgress | None:
         record = self.jobs.get(name)
-        return None if record is None else record.status
+        if record is None:
+            return None
+        return JobProgress(record.status, parse_spec(record.spec).resource_config.instance_count)
 
     @asynccontextmanager
     async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:

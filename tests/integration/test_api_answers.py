@@ -129,6 +129,13 @@ def test_every_served_operation_answers_within_its_output_shape(kiln: Kiln) -> N
     _exercise_hosting(kiln, sm)
     _exercise_tags(sm)
     _tear_down(sm)
+    logs = _client(kiln, "logs", called)
+    group = "/aws/sagemaker/TrainingJobs"
+    logs.describe_log_groups(logGroupNamePrefix="/aws/sagemaker")
+    stream = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix="walk-job/")
+    name = stream["logStreams"][0]["logStreamName"]
+    logs.get_log_events(logGroupName=group, logStreamName=name, startFromHead=True)
+    logs.filter_log_events(logGroupName=group, logStreamNamePrefix="walk-job/")
     _client(kiln, "sts", called).get_caller_identity()
     iam = _client(kiln, "iam", called)
     iam.get_role(RoleName="SageMakerRole")

@@ -6,7 +6,15 @@ import json
 
 import pytest
 
-from conftest import ROLE, Kiln, script_job, upload_model, upload_source, wait_in_service
+from conftest import (
+    ROLE,
+    Kiln,
+    job_log_text,
+    script_job,
+    upload_model,
+    upload_source,
+    wait_in_service,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +43,7 @@ def _sklearn_job(kiln: Kiln, name: str) -> str:
     kiln.sagemaker.create_training_job(**request)
     job = kiln.wait(name, timeout=600)
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
-    return (kiln.settings.logs_dir / "training" / f"{name}.log").read_text()
+    return job_log_text(kiln.settings, name)
 
 
 def test_sklearn_image_job_and_replica_get_pandas_from_one_cached_env(kiln: Kiln) -> None:
@@ -51,8 +59,14 @@ def test_sklearn_image_job_and_replica_get_pandas_from_one_cached_env(kiln: Kiln
     versions = _deploy_and_invoke(kiln, "sk-pandas")
     assert versions["pandas"].startswith("1.")
     assert versions["sklearn"].startswith("1.2.")
-    (log,) = (kiln.settings.logs_dir / "endpoints" / "sk-pandas").glob("main-*.log")
-    assert "[kiln] Using environment" in log.read_text()  # the training jobs' environment
+    logs = kiln.client("logs")
+    group = "/aws/sagemaker/Endpoints/sk-pandas"
+    (stream,) = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    events = logs.get_log_events(
+        logGroupName=group, logStreamName=stream["logStreamName"], startFromHead=True
+    )["events"]
+    # The training jobs' environment, reused by the replica.
+    assert any(e["message"].startswith("[kiln] Using environment") for e in events)
     assert len(list(kiln.settings.envs_dir.glob("*/bin/python"))) == 1
 
 

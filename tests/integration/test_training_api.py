@@ -13,7 +13,7 @@ import zipfile
 
 import pytest
 
-from conftest import Kiln, script_job, upload_source, wait_for_log
+from conftest import Kiln, job_log_text, script_job, upload_source, wait_for_log
 from kiln.storage import S3Uri
 
 pytestmark = pytest.mark.slow
@@ -151,7 +151,7 @@ def test_requirements_get_a_cached_virtualenv(kiln: Kiln) -> None:
     second = kiln.wait("reqs-2")
     assert second["TrainingJobStatus"] == "Completed", second.get("FailureReason")
     assert len(list(kiln.settings.envs_dir.glob("*/bin/python"))) == 1
-    log = (kiln.settings.logs_dir / "training" / "reqs-2.log").read_text()
+    log = job_log_text(kiln.settings, "reqs-2")
     assert "Building environment" not in log
 
 

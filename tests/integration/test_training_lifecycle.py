@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Kiln, make_settings, script_job, start_kiln, upload_source, wait_for_log
+from conftest import (
+    Kiln,
+    job_log_text,
+    make_settings,
+    script_job,
+    start_kiln,
+    upload_source,
+    wait_for_log,
+)
 from kiln.config import Settings
 from kiln.services.training_scheduler import RESTART_FAILURE
 from kiln.storage import wait_for_port
@@ -126,7 +134,7 @@ def test_unsandboxed_fallback_points_sm_variables_at_the_workspace(
         )
         job = kiln.wait("plain-1")
         assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
-        log = (settings.logs_dir / "training" / "plain-1.log").read_text()
+        log = job_log_text(settings, "plain-1")
         assert f"model dir {settings.workspaces_dir / 'plain-1' / 'algo-1' / 'model'}" in log
     finally:
         kiln.thread.stop()

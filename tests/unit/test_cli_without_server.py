@@ -104,7 +104,8 @@ def test_logs_of_an_unreachable_server_is_one_error_line() -> None:
     endpoint = f"http://127.0.0.1:{_unused_port()}"
     result = runner.invoke(app, ["logs", "some-job"], env={"KILN_ENDPOINT": endpoint})
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: Could not reach Kiln's log endpoint")
+    assert result.stderr.startswith("error: Could not connect to the endpoint URL")
+    assert "is `kiln server` running?" in result.stderr
     assert result.stderr.count("\n") == 1
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -22,10 +21,11 @@ from starlette.routing import Route
 
 from kiln.api.errors import error_body
 from kiln.api.json_protocol import JsonApi, unknown_operation
-from kiln.api.logs import TrainingLogs
+from kiln.api.logs import JobProgress, TrainingLogs
 from kiln.api.query_protocol import QueryApi, is_query_request
 from kiln.api.runtime import InvocationRouter
 from kiln.runtime.asgi import Receive, Scope, Send
+from kiln.services.logs import LogStore
 
 
 class KilnApp:
@@ -92,8 +92,8 @@ def build_app(
     apis: AwsApis,
     router: InvocationRouter,
     *,
-    logs_dir: Path,
-    job_status: Callable[[str], str | None],
+    logs: LogStore,
+    job_progress: Callable[[str], JobProgress | None],
     endpoint_replicas: Callable[[str], list[dict[str, Any]] | None],
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
 ) -> KilnApp:
@@ -110,7 +110,7 @@ def build_app(
         Route("/ping", _ping, methods=["GET"]),
         Route(
             "/kiln/v1/training-jobs/{name}/logs",
-            TrainingLogs(logs_dir, job_status).handle,
+            TrainingLogs(logs, job_progress).handle,
             methods=["GET"],
         ),
         Route("/kiln/v1/endpoints/{name}/replicas", replicas, methods=["GET"]),

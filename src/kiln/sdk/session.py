@@ -1,7 +1,7 @@
 """``kiln.Session``: the SDK's connection to a Kiln server, named as in sagemaker SDK v2.
 
-Everything goes through boto3 (``sagemaker`` and ``sagemaker-runtime`` on ``Settings.endpoint``,
-``s3`` on the store) and the native log endpoint; the SDK never touches the server's files.
+Everything goes through boto3 (``sagemaker``, ``sagemaker-runtime`` and ``logs`` on
+``Settings.endpoint``, ``s3`` on the store); the SDK never touches the server's files.
 """
 
 from __future__ import annotations
@@ -18,16 +18,17 @@ from urllib.parse import quote
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import WaiterError
+from botocore.exceptions import ClientError, WaiterError
 
 from kiln.config import Settings
 from kiln.errors import ValidationError
 from kiln.sdk.errors import UnexpectedStatusError
-from kiln.sdk.logs import POLL_SECONDS, TERMINAL, JobFollower, LogReader, client_error
+from kiln.sdk.logs import POLL_SECONDS, TERMINAL, JobFollower, job_log
 from kiln.sdk.progress import transfer_progress
 from kiln.storage import ObjectStore, S3Uri
 
 if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_sagemaker.type_defs import (
         DescribeEndpointOutputTypeDef,
@@ -56,6 +57,11 @@ class Session:
     def sagemaker_runtime_client(self) -> SageMakerRuntimeClient:
         """A boto3 ``sagemaker-runtime`` client (InvokeEndpoint) for the same server."""
         return runtime_client(self.settings)
+
+    @cached_property
+    def logs_client(self) -> CloudWatchLogsClient:
+        """A boto3 ``logs`` client (CloudWatch Logs: job and endpoint logs) for the same server."""
+        return logs_client(self.settings)
 
     def default_bucket(self) -> str:
         """The bucket the SDK puts code, data and models in by default (created if absent)."""
@@ -96,7 +102,7 @@ class Session:
             return check_job_status(job)
         stream = sys.stdout if out is None else out
         job = JobFollower(
-            lambda: self.describe_training_job(job_name), self.settings.endpoint, job_name, stream
+            lambda: self.describe_training_job(job_name), self.logs_client, job_name, stream
         ).follow()
         if "TrainingTimeInSeconds" in job:
             stream.write(f"Training seconds: {job['TrainingTimeInSeconds']}\n")
@@ -142,7 +148,8 @@ class Session:
             self.wait_for_job(job_name, logs=True, out=out)
             return
         stream = sys.stdout if out is None else out
-        LogReader(self.settings.endpoint, job_name, stream.write).read(follow=False)
+        hosts = self.describe_training_job(job_name)["ResourceConfig"]["InstanceCount"]
+        job_log(self.logs_client, job_name, stream.write, hosts=hosts).read()
 
 
 def sagemaker_client(settings: Settings) -> SageMakerClient:
@@ -154,6 +161,17 @@ def sagemaker_client(settings: Settings) -> SageMakerClient:
         aws_access_key_id=settings.credentials.access_key_id,
         aws_secret_access_key=settings.credentials.secret_access_key,
         config=Config(retries={"max_attempts": 3, "mode": "standard"}),
+    )
+
+
+def logs_client(settings: Settings) -> CloudWatchLogsClient:
+    """A boto3 CloudWatch Logs client for the Kiln server of ``settings``."""
+    return boto3.session.Session().client(
+        "logs",
+        endpoint_url=settings.endpoint,
+        region_name=settings.region,
+        aws_access_key_id=settings.credentials.access_key_id,
+        aws_secret_access_key=settings.credentials.secret_access_key,
     )
 
 
@@ -172,6 +190,16 @@ def runtime_client(settings: Settings) -> SageMakerRuntimeClient:
 
 def _attempts(poll: float) -> int:
     return max(1, int(ENDPOINT_WAIT_SECONDS / poll))
+
+
+def client_error(error: urllib.error.HTTPError, operation: str) -> ClientError:
+    """A native endpoint's JSON error as the ``ClientError`` boto3 raises for the same answer."""
+    try:
+        body = json.loads(error.read())
+        code, message = str(body["__type"]), str(body["message"])
+    except (ValueError, KeyError, TypeError):
+        code, message = f"HTTP{error.code}", str(error.reason)
+    return ClientError({"Error": {"Code": code, "Message": message}}, operation)
 
 
 def check_job_status(job: DescribeTrainingJobResponseTypeDef) -> DescribeTrainingJobResponseTypeDef:

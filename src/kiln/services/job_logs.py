@@ -1,4 +1,8 @@
-"""A job's log: every host's stdout and stderr in one file, scanned for metrics as it grows."""
+"""A training job's log: one stream per host in the log store, scanned for metrics as it grows.
+
+Streams are named as SageMaker names them (``<job>/algo-<n>-<epoch>`` in
+``/aws/sagemaker/TrainingJobs``); Kiln's own notes (``[kiln] …``) go to algo-1's stream.
+"""
 
 from __future__ import annotations
 
@@ -7,37 +11,45 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from pathlib import Path
 from typing import IO
 
+from kiln.services.logs import LogStore, StreamWriter
+from kiln.services.logs.names import TRAINING_JOBS_GROUP, training_stream
 from kiln.shapes.training import MetricDefinition
 
 _TAIL_LINES = 20
+_NOTES_HOST = "algo-1"
 
 
 class JobLog:
-    """Writes lines to the job's log file and keeps what the runner reads back from them."""
+    """Writes each host's lines to its stream and keeps what the runner reads back from them."""
 
     def __init__(
-        self, path: Path, metric_definitions: Sequence[MetricDefinition], *, multi_host: bool
+        self,
+        store: LogStore,
+        job: str,
+        metric_definitions: Sequence[MetricDefinition],
+        *,
+        started: int,
     ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._file = open(path, "a", encoding="utf-8")
+        self._store = store
+        self._job = job
+        self._started = started
+        self._writers: dict[str, StreamWriter] = {}
         self._lock = threading.Lock()
         self._metrics = [(m.name, re.compile(m.regex)) for m in metric_definitions]
-        self._multi_host = multi_host
         self._stderr: dict[str, deque[str]] = {}
         self.final_metrics: dict[str, tuple[float, float]] = {}
         self.first_line_at: float | None = None
 
-    def note(self, message: str) -> None:
-        """A line from Kiln itself (environment builds, uploads)."""
-        self._write(f"[kiln] {message}")
+    def note(self, message: str, host: str = _NOTES_HOST) -> None:
+        """A line from Kiln itself (environment builds, uploads), to ``host``'s stream."""
+        self._writer(host).write(f"[kiln] {message}")
 
     def pump(self, stream: IO[bytes], host: str, *, is_stderr: bool) -> threading.Thread:
-        """Copy ``stream`` into the log on a thread until it closes; the thread."""
+        """Copy ``stream`` into ``host``'s log stream on a thread until it closes; the thread."""
         tail = self._stderr.setdefault(host, deque(maxlen=_TAIL_LINES))
+        writer = self._writer(host)
 
         def copy() -> None:
             for raw in iter(stream.readline, b""):
@@ -45,7 +57,7 @@ class JobLog:
                 if is_stderr:
                     tail.append(line)
                 self._scan(line)
-                self._write(f"[{host}] {line}" if self._multi_host else line)
+                writer.write(line)
             stream.close()
 
         thread = threading.Thread(target=copy, name=f"kiln-log-{host}", daemon=True)
@@ -57,9 +69,19 @@ class JobLog:
         return "\n".join(self._stderr.get(host, ()))
 
     def close(self) -> None:
-        """Close the file."""
+        """Release the streams' writers."""
         with self._lock:
-            self._file.close()
+            writers, self._writers = list(self._writers.values()), {}
+        for writer in writers:
+            writer.close()
+
+    def _writer(self, host: str) -> StreamWriter:
+        with self._lock:
+            writer = self._writers.get(host)
+            if writer is None:
+                name = training_stream(self._job, host, self._started)
+                writer = self._writers[host] = self._store.open_stream(TRAINING_JOBS_GROUP, name)
+            return writer
 
     def _scan(self, line: str) -> None:
         if self.first_line_at is None:
@@ -73,8 +95,3 @@ class JobLog:
             except ValueError:
                 continue
             self.final_metrics[name] = (value, time.time())
-
-    def _write(self, line: str) -> None:
-        with self._lock:
-            self._file.write(line + "\n")
-            self._file.flush()

@@ -28,6 +28,8 @@ from kiln.runtime.archives import UnsafeArchiveError, safe_extract
 from kiln.runtime.envs import EnvironmentBuildError
 from kiln.services.capacity import Demand, clamp, demand_of, machine_capacity, shortfall
 from kiln.services.job_envs import python_for
+from kiln.services.logs import LogStore, StreamWriter
+from kiln.services.logs.names import endpoint_group, replica_stream
 from kiln.services.model_code import code_location
 from kiln.services.process_env import base_environment, storage_environment
 from kiln.services.routing import ReplicaAddress
@@ -73,10 +75,13 @@ class Replica:
 class ReplicaLauncher:
     """Starts and stops replicas on the compute backend."""
 
-    def __init__(self, settings: Settings, objects: ObjectStore, backend: Backend) -> None:
+    def __init__(
+        self, settings: Settings, objects: ObjectStore, backend: Backend, logs: LogStore
+    ) -> None:
         self._settings = settings
         self._objects = objects
         self._backend = backend
+        self._logs = logs
         self._noted: set[tuple[str, str, str]] = set()
 
     def start(self, spec: ReplicaSpec) -> Replica:
@@ -177,20 +182,19 @@ class ReplicaLauncher:
 
     def _python_for(self, spec: ReplicaSpec, code_dir: Path, replica_id: str) -> Path:
         """The model image's environment, with the code's ``requirements.txt`` over it."""
-        path = replica_log_path(self._settings, spec, replica_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as replica_log:
+        stream = replica_stream(spec.variant, replica_id)
+        replica_log = self._logs.open_stream(endpoint_group(spec.endpoint), stream)
 
-            def note(line: str) -> None:
-                replica_log.write(f"[kiln] {line}\n")
-                replica_log.flush()
-                log.info("endpoint %s variant %s: %s", spec.endpoint, spec.variant, line)
+        def note(line: str) -> None:
+            replica_log.write(f"[kiln] {line}")
+            log.info("endpoint %s variant %s: %s", spec.endpoint, spec.variant, line)
 
-            try:
-                image = spec.container.get("Image")
-                return python_for(image, code_dir, self._settings.envs_dir, note)
-            except EnvironmentBuildError as e:
-                raise ReplicaStartError(f"Installing the model's environment failed: {e}") from e
+        try:
+            return python_for(spec.container.get("Image"), code_dir, self._settings.envs_dir, note)
+        except EnvironmentBuildError as e:
+            raise ReplicaStartError(f"Installing the model's environment failed: {e}") from e
+        finally:
+            replica_log.close()
 
     # -- launch and health ---------------------------------------------------------------------
 
@@ -255,7 +259,9 @@ class ReplicaLauncher:
         }
 
     def _wait_until_healthy(self, replica: Replica) -> None:
-        output = _ReplicaOutput(replica, replica_log_path(self._settings, replica.spec, replica.id))
+        group = endpoint_group(replica.spec.endpoint)
+        stream = replica_stream(replica.spec.variant, replica.id)
+        output = _ReplicaOutput(replica, self._logs.open_stream(group, stream))
         started = time.monotonic()
         deadline = started + replica.spec.startup_timeout
         while time.monotonic() < deadline:
@@ -270,22 +276,20 @@ class ReplicaLauncher:
         raise ReplicaStartError(
             f"The primary container for production variant {replica.spec.variant} did not pass "
             f"the ping health check within {replica.spec.startup_timeout:.0f} s. "
-            f"See {output.path}"
+            f"See log stream {stream} in log group {group}"
         )
 
 
 class _ReplicaOutput:
-    """Copies a replica's output to its log, reading phase lines and the failure summary."""
+    """Copies a replica's output to its log stream, reading phase lines and the failure summary."""
 
-    def __init__(self, replica: Replica, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
+    def __init__(self, replica: Replica, writer: StreamWriter) -> None:
         self.is_listening = threading.Event()
         self.listening_at = 0.0
         self._replica = replica
         self._stderr: deque[str] = deque(maxlen=30)
         self._lock = threading.Lock()
-        self._file = open(self.path, "a", encoding="utf-8")  # closed by the last pump
+        self._writer = writer  # closed by the last pump
         self._open_pumps = 2
         self._threads = [
             threading.Thread(target=self._pump, args=(stream, is_err), daemon=True)
@@ -318,14 +322,12 @@ class _ReplicaOutput:
                 self._stderr.append(line)
             elif line.startswith('{"kiln_phase"'):
                 self._phase(line)
-            with self._lock:
-                self._file.write(line + "\n")
-                self._file.flush()
+            self._writer.write(line)
         stream.close()
         with self._lock:
             self._open_pumps -= 1
             if self._open_pumps == 0:
-                self._file.close()
+                self._writer.close()
 
     def _phase(self, line: str) -> None:
         try:
@@ -338,11 +340,6 @@ class _ReplicaOutput:
         if name == "listening":
             self.listening_at = time.monotonic()
             self.is_listening.set()
-
-
-def replica_log_path(settings: Settings, spec: ReplicaSpec, replica_id: str) -> Path:
-    """Where a replica's output (and Kiln's lines about its environment) go."""
-    return settings.logs_dir / "endpoints" / spec.endpoint / f"{spec.variant}-{replica_id}.log"
 
 
 def ping_unix(path: str, timeout: float) -> bool:

@@ -40,6 +40,7 @@ from kiln.services.channels import ChannelObject, manifest_objects, prefix_objec
 from kiln.services.checkpoints import CheckpointSync
 from kiln.services.job_envs import python_for
 from kiln.services.job_logs import JobLog
+from kiln.services.logs import LogStore
 from kiln.services.process_env import base_environment, storage_environment
 from kiln.services.training import (
     capacity_note,
@@ -91,6 +92,7 @@ class TrainingRunner:
         backend: Backend,
         record: TrainingJobRecord,
         on_exit: Callable[[str], None],
+        logs: LogStore,
     ) -> None:
         self.name = record.name
         self._settings = settings
@@ -109,9 +111,10 @@ class TrainingRunner:
             _Host(f"algo-{i}", Layout(self._root / f"algo-{i}")) for i in range(1, count + 1)
         ]
         self._log = JobLog(
-            settings.logs_dir / "training" / f"{record.name}.log",
+            logs,
+            record.name,
             self._spec.algorithm_specification.metric_definitions,
-            multi_host=count > 1,
+            started=int(time.time()),
         )
         self._checkpoints: list[CheckpointSync] = []
         self._python = Path(sys.executable)
