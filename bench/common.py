@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import platform
 import signal
+import socket
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+from kiln.config import Settings
 
 
 @contextmanager
@@ -33,3 +37,25 @@ def run_header(benchmark: str) -> dict[str, object]:
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "python": sys.version.split()[0],
     }
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def bench_settings(home: Path) -> Settings:
+    """A benchmark server's settings: its own home, free ports, room for a few jobs."""
+    return Settings.from_env(
+        {
+            "KILN_HOME": str(home),
+            "KILN_DATABASE_URL": f"sqlite:///{home / 'kiln.db'}",
+            "KILN_PORT": "0",
+            "KILN_S3_PORT": str(free_port()),
+            "KILN_STOP_GRACE_SECONDS": "3",
+            "KILN_CAPACITY_VCPUS": "4",
+            "KILN_CAPACITY_MEMORY_MIB": "16384",
+        }
+    )

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
 import sys
 import tempfile
@@ -29,9 +28,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from common import run_header, sigterm_as_exit
+from common import bench_settings, run_header, sigterm_as_exit
 
-from kiln.config import Settings
 from kiln.server import ServerThread
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,26 +95,6 @@ CLIENT = textwrap.dedent(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _settings(home: Path) -> Settings:
-    return Settings.from_env(
-        {
-            "KILN_HOME": str(home),
-            "KILN_DATABASE_URL": f"sqlite:///{home / 'kiln.db'}",
-            "KILN_PORT": "0",
-            "KILN_S3_PORT": str(_free_port()),
-            "KILN_STOP_GRACE_SECONDS": "3",
-            "KILN_CAPACITY_VCPUS": "4",
-            "KILN_CAPACITY_MEMORY_MIB": "16384",
-        }
-    )
-
-
 def _cancer_csv(folder: Path) -> Path:
     import numpy as np
     from sklearn.datasets import load_breast_cancer
@@ -131,7 +109,7 @@ def _cancer_csv(folder: Path) -> Path:
 def measure(workdir: Path, repeat: int, logs: bool) -> list[dict[str, Any]]:
     """Run the client against a fresh Kiln; one row per (repetition, way)."""
     python = ensure_venv("sdk-v2").python
-    settings = _settings(workdir / "kiln-home")
+    settings = bench_settings(workdir / "kiln-home")
     thread = ServerThread(settings).start()
     try:
         settings = replace(settings, endpoint=thread.endpoint)

@@ -27,7 +27,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,7 +42,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import boto3
-from common import run_header, sigterm_as_exit
+from common import bench_settings, run_header, sigterm_as_exit
 
 from kiln.config import Settings
 from kiln.server import ServerThread
@@ -106,12 +105,6 @@ class Bench:
 # -- setup ----------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _build_wheel(folder: Path) -> Path:
     """A one-module wheel (``kiln_bench_marker``) that uv installs without any index."""
     version = "1.0"
@@ -151,20 +144,6 @@ def _source_tarball(files: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
-def _settings(home: Path) -> Settings:
-    return Settings.from_env(
-        {
-            "KILN_HOME": str(home),
-            "KILN_DATABASE_URL": f"sqlite:///{home / 'kiln.db'}",
-            "KILN_PORT": "0",
-            "KILN_S3_PORT": str(_free_port()),
-            "KILN_STOP_GRACE_SECONDS": "3",
-            "KILN_CAPACITY_VCPUS": "4",
-            "KILN_CAPACITY_MEMORY_MIB": "16384",
-        }
-    )
-
-
 def _client(settings: Settings, service: Literal["sagemaker", "s3"], endpoint: str) -> Any:
     creds = settings.credentials
     return boto3.session.Session().client(
@@ -179,7 +158,7 @@ def _client(settings: Settings, service: Literal["sagemaker", "s3"], endpoint: s
 @contextmanager
 def running_kiln(workdir: Path) -> Iterator[Bench]:
     """A Kiln server on free loopback ports in ``workdir``, stopped on the way out."""
-    settings = _settings(workdir / "kiln-home")
+    settings = bench_settings(workdir / "kiln-home")
     thread = ServerThread(settings)
     try:
         thread.start()
