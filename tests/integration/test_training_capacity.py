@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from conftest import (
     Kiln,
+    job_log_text,
     make_settings,
     model_files,
     script_job,
@@ -44,7 +45,7 @@ def test_job_bigger_than_the_machine_runs_on_it_and_says_so(kiln: Kiln) -> None:
         "16384 MiB: running on 4 vCPUs and 16384 MiB"
     )
     assert starting["StatusMessage"] == expected
-    log = (kiln.settings.logs_dir / "training" / "big-type-1.log").read_text()
+    log = job_log_text(kiln.settings, "big-type-1")
     assert log.count(expected) == 1
     seen = json.loads(model_files(kiln, job["ModelArtifacts"]["S3ModelArtifacts"])["seen.json"])  # type: ignore[index]
     assert seen["SM_NUM_CPUS"] == "4"
