@@ -105,6 +105,7 @@ def xgboost():
         source_dir=os.path.join(HERE, "xgboost_dataframe"),
         framework_version="1.7-1",
         instance_type="ml.m5.large",
+        instance_count=1,
         role=role,
     )
     trained(estimator, uri.rsplit("/", 1)[0])

@@ -9,6 +9,7 @@ Last line: ``RESULT {json}``.
 """
 
 import json
+import logging
 import os
 import sys
 
@@ -19,6 +20,10 @@ from sagemaker.train.configs import Compute, InputData, SourceCode
 HERE = os.path.dirname(os.path.abspath(__file__))
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 data_dir, role = sys.argv[1], sys.argv[2]
+
+# v3 writes the job's log lines through its "sagemaker" loggers at INFO; a notebook shows them,
+# a script has to say so.
+logging.basicConfig(level=logging.INFO)
 
 session = Session()
 print("default bucket:", session.default_bucket())
