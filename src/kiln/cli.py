@@ -132,8 +132,6 @@ def server(
         settings = _listening_on(settings, host)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s:     %(name)s: %(message)s")
     logging.getLogger("kiln").setLevel(logging.INFO)
-    _stderr.print(f"Kiln API {settings.endpoint}, S3 {settings.s3_endpoint_url}")
-    _stderr.print(f'KILN_HOME {settings.home}; clients: eval "$(kiln env)"')
     try:
         serve(settings)
     except KeyboardInterrupt:

@@ -55,6 +55,9 @@ class KilnServer:
     """Every long-lived part of ``kiln server``, built from one ``Settings``."""
 
     def __init__(self, settings: Settings) -> None:
+        if settings.is_embedded_s3 and settings.s3_port == 0:
+            # rclone cannot tell which port it picked: pick one for it.
+            settings = settings.with_ports(s3_port=_free_port())
         self.settings = settings
         for folder in (settings.home, settings.logs_dir, settings.workspaces_dir):
             folder.mkdir(parents=True, exist_ok=True)
@@ -189,11 +192,17 @@ class KilnServer:
             await asyncio.to_thread(self.stop)
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 class _Listener(uvicorn.Server):
     """uvicorn, recording where it listens in ``KILN_HOME`` once its sockets are bound."""
 
     def __init__(self, kiln: KilnServer, log_level: str) -> None:
-        settings = kiln.settings
+        self._settings = settings = kiln.settings
         super().__init__(
             uvicorn.Config(
                 kiln.app,
@@ -204,7 +213,6 @@ class _Listener(uvicorn.Server):
                 lifespan="on",
             )
         )
-        self._settings = settings
 
     @property
     def endpoint(self) -> str:
@@ -219,6 +227,12 @@ class _Listener(uvicorn.Server):
         if self.started:
             address = ServerAddress.of(self._settings, self.endpoint)
             write_server_address(self._settings.home, address)
+            log.info(
+                'Kiln API %s, S3 %s, KILN_HOME %s; clients: eval "$(kiln env)"',
+                self.endpoint,
+                self._settings.s3_endpoint_url,
+                self._settings.home,
+            )
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         remove_server_address(self._settings.home)

@@ -2,8 +2,9 @@
 
 Kiln has one account (``ACCOUNT_ID``) and, until IAM-style policies land, every role exists and
 allows everything: ``GetRole`` describes any role name, ``SimulatePrincipalPolicy`` allows every
-action (the sagemaker SDK v3 asks before each job). ``GetCallerIdentity`` names the caller by its
-access key.
+action (the sagemaker SDK v3 asks before each job). ``GetCallerIdentity`` answers as a session of
+the role ``kiln``, as code in a SageMaker notebook runs: the SDKs derive the default execution
+role from that ARN (v3's ``ModelBuilder`` and ``ModelTrainer`` without ``role``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,14 @@ _TRUST_POLICY = {
 }
 
 
+DEFAULT_ROLE_NAME = "kiln"
+
+
+def _role_id(name: str) -> str:
+    """A stable IAM-style role id (``AROA`` + 17 characters) for ``name``."""
+    return "AROA" + hashlib.sha1(name.encode()).hexdigest()[:17].upper()
+
+
 class IdentityService:
     """STS ``GetCallerIdentity`` and IAM ``GetRole`` / ``SimulatePrincipalPolicy``."""
 
@@ -38,11 +47,11 @@ class IdentityService:
         self._started = time.time()
 
     def get_caller_identity(self, _request: Mapping[str, Any]) -> dict[str, Any]:
-        """The caller: Kiln's account and its user."""
+        """The caller: a session of the role ``kiln`` in Kiln's account."""
         return {
-            "UserId": self._settings.credentials.access_key_id,
+            "UserId": f"{_role_id(DEFAULT_ROLE_NAME)}:{self._settings.credentials.access_key_id}",
             "Account": ACCOUNT_ID,
-            "Arn": f"arn:aws:iam::{ACCOUNT_ID}:user/kiln",
+            "Arn": f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{DEFAULT_ROLE_NAME}/kiln",
         }
 
     def get_role(self, request: Mapping[str, Any]) -> dict[str, Any]:
@@ -52,7 +61,7 @@ class IdentityService:
             "Role": {
                 "Path": "/",
                 "RoleName": name,
-                "RoleId": "AROA" + hashlib.sha1(name.encode()).hexdigest()[:17].upper(),
+                "RoleId": _role_id(name),
                 "Arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}",
                 "CreateDate": self._started,
                 "AssumeRolePolicyDocument": urllib.parse.quote(json.dumps(_TRUST_POLICY)),

@@ -4,7 +4,7 @@
 
 v3 ships the code as an S3 prefix plus an ``sm_drivers`` channel, and runs it through
 ``ContainerEntrypoint`` (``/bin/bash -c … sm_train.sh``), not the v2 hyperparameters
-(CONTRACTS.md §1.10). ``SAGEMAKER_VALIDATE_ROLE=false`` comes from the environment.
+(CONTRACTS.md §1.10).
 Last line: ``RESULT {json}``.
 """
 

@@ -1,0 +1,40 @@
+"""STS and IAM over the query protocol, through real boto3 clients."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import ROLE, Kiln
+
+
+def test_caller_is_a_session_of_the_kiln_role(kiln: Kiln) -> None:
+    identity = kiln.client("sts").get_caller_identity()
+    assert identity["Account"] == "000000000000"
+    assert identity["Arn"] == "arn:aws:sts::000000000000:assumed-role/kiln/kiln"
+    assert identity["UserId"].endswith(":" + kiln.settings.credentials.access_key_id)
+
+
+def test_any_role_exists_and_trusts_sagemaker(kiln: Kiln) -> None:
+    role = kiln.client("iam").get_role(RoleName="MySageMakerRole")["Role"]
+    assert role["Arn"] == "arn:aws:iam::000000000000:role/MySageMakerRole"
+    statement = role["AssumeRolePolicyDocument"]["Statement"][0]
+    assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+
+
+def test_simulated_policy_allows_each_action_asked(kiln: Kiln) -> None:
+    answer = kiln.client("iam").simulate_principal_policy(
+        PolicySourceArn=ROLE, ActionNames=["s3:GetObject", "sagemaker:CreateModel"]
+    )
+    assert [r["EvalActionName"] for r in answer["EvaluationResults"]] == [
+        "s3:GetObject",
+        "sagemaker:CreateModel",
+    ]
+    assert {r["EvalDecision"] for r in answer["EvaluationResults"]} == {"allowed"}
+
+
+def test_an_action_kiln_does_not_serve_is_an_aws_error(kiln: Kiln) -> None:
+    with pytest.raises(ClientError) as caught:
+        kiln.client("iam").list_roles()
+    assert caught.value.response["Error"]["Code"] == "InvalidAction"
+    assert "ListRoles" in caught.value.response["Error"]["Message"]
