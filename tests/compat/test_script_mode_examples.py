@@ -80,3 +80,12 @@ def test_pytorch_inference_code_inside_model_tarball(
     (tmp_path / "iris.csv").write_text("0,1,2,3,4\n")
     answer = _run(clients, sdk_v2, "pytorch", tmp_path)
     assert abs(answer[0][0] - 10.0) < 0.5  # the net learnt y = sum(x)
+
+
+def test_pytorch_estimator_and_repacked_pytorch_model_without_torch(
+    clients: Clients, sdk_v2: ClientVenv, tmp_path: Path
+) -> None:
+    # torch does not install here within CI's time: the same SDK paths with a numpy model.
+    (tmp_path / "iris.csv").write_text("0,1,2,3,4\n")
+    answer = _run(clients, sdk_v2, "pytorch_without_torch", tmp_path)
+    assert abs(answer[0] - 10.0) < 1e-6  # y = sum(x)

@@ -1,6 +1,7 @@
 """The patterns of AWS's script-mode examples, through the unchanged SDK v2, waiting with boto3.
 
-    python examples_v2.py PATTERN DATA_DIR ROLE_ARN     # PATTERN: iris, housing, xgboost, pytorch
+    python examples_v2.py PATTERN DATA_DIR ROLE_ARN
+    # PATTERN: iris, housing, xgboost, pytorch, pytorch_without_torch
 
 ``fit(wait=False)`` and ``deploy(wait=False)`` with boto3's waiters polling every second: the
 SDK's own waits sleep tens of seconds before their first look. Last line: ``RESULT {json}``.
@@ -146,6 +147,35 @@ def pytorch():
         },
     )
     name = sagemaker.utils.name_from_base("compat-torch")
+    model.deploy(1, "ml.m5.large", endpoint_name=name, wait=False)
+    return served(name, [[1.0, 2.0, 3.0, 4.0]])
+
+
+def pytorch_without_torch():
+    from sagemaker.pytorch import PyTorch, PyTorchModel
+
+    source = os.path.join(HERE, "pytorch_without_torch")
+    csv = os.path.join(data_dir, "iris.csv")
+    uri = session.upload_data(csv, key_prefix="examples/torchless/train")
+    estimator = PyTorch(
+        entry_point="train.py",
+        source_dir=source,
+        framework_version="2.1",
+        py_version="py310",
+        instance_type="ml.m5.large",
+        instance_count=1,
+        role=role,
+    )
+    trained(estimator, uri.rsplit("/", 1)[0])
+    model = PyTorchModel(
+        model_data=estimator.model_data,
+        entry_point="inference.py",
+        source_dir=source,
+        framework_version="2.1",
+        py_version="py310",
+        role=role,
+    )
+    name = sagemaker.utils.name_from_base("compat-torchless")
     model.deploy(1, "ml.m5.large", endpoint_name=name, wait=False)
     return served(name, [[1.0, 2.0, 3.0, 4.0]])
 
