@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+import httpx
 import pytest
 
 from conftest import (
@@ -164,3 +165,21 @@ def test_describe_training_job_fills_the_members_aws_fills(kiln: Kiln) -> None:
     done = kiln.wait("filled")
     assert done["TrainingTimeInSeconds"] >= 1
     assert done["BillableTimeInSeconds"] >= 1
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"CreationTimeAfter": 1e300}, {"MaxResults": 100_000_000}, {"CreationTimeBefore": -5}],
+)
+def test_out_of_range_list_members_are_a_400_not_a_500(kiln: Kiln, params: dict[str, Any]) -> None:
+    # Raw JSON: boto3 itself would refuse some of these before sending.
+    response = httpx.post(
+        kiln.endpoint,
+        json=params,
+        headers={
+            "X-Amz-Target": "SageMaker.ListTrainingJobs",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
+    )
+    assert response.status_code == 400
+    assert response.json()["__type"] == "ValidationException"

@@ -40,5 +40,32 @@ def test_enum_is_enforced() -> None:
         validate(model, {"SortBy": "Size"})
 
 
+def _list_jobs(**params: object) -> None:
+    model = operation_model("sagemaker", "ListTrainingJobs")
+    assert model is not None
+    validate(model, params)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"MaxResults": 100_000_000}, "less than or equal to 100"),  # botocore leaves max to us
+        ({"MaxResults": 0}, "greater than or equal to 1"),  # botocore's own minimum check
+        ({"CreationTimeAfter": 1e300}, "timestamp in seconds since the epoch"),
+        ({"CreationTimeAfter": -1}, "timestamp in seconds since the epoch"),
+        ({"LastModifiedTimeBefore": "yesterday"}, "timestamp in seconds since the epoch"),
+    ],
+)
+def test_numbers_and_timestamps_out_of_range_are_refused(
+    params: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        _list_jobs(**params)
+
+
+def test_numbers_and_timestamps_in_range_pass() -> None:
+    _list_jobs(MaxResults=100, CreationTimeAfter=1_700_000_000.5, LastModifiedTimeBefore=0)
+
+
 def test_unknown_operation_has_no_model() -> None:
     assert operation_model("sagemaker", "CreateFlyingCar") is None

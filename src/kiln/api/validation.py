@@ -32,15 +32,16 @@ def validate(operation: OperationModel, params: Mapping[str, Any]) -> None:
     """Raise ``ValidationError`` (AWS's wording) if ``params`` break the operation's input shape."""
     if operation.input_shape is None:
         return
-    report = ParamValidator().validate(dict(params), operation.input_shape)
-    if report.has_errors():
-        raise ValidationError(report.generate_report())
+    # Kiln's own checks first: botocore's parser raises (not reports) on absurd timestamps.
     problems: list[str] = []
     _check(params, operation.input_shape, "", problems)
     if problems:
         count = len(problems)
         noun = "error" if count == 1 else "errors"
         raise ValidationError(f"{count} validation {noun} detected: " + "; ".join(problems))
+    report = ParamValidator().validate(dict(params), operation.input_shape)
+    if report.has_errors():
+        raise ValidationError(report.generate_report())
 
 
 def _check(value: Any, shape: Shape, path: str, problems: list[str]) -> None:
@@ -57,8 +58,42 @@ def _check(value: Any, shape: Shape, path: str, problems: list[str]) -> None:
         for key, item in value.items():
             _check(key, shape.key, f"{path}.key", problems)
             _check(item, shape.value, f"{path}.value", problems)
+    elif shape.type_name in _NUMBERS and isinstance(value, int | float):
+        _check_number(value, shape, path, problems)
+    elif shape.type_name == "timestamp":
+        _check_timestamp(value, path, problems)
     elif shape.type_name == "string" and isinstance(value, str):
         _check_string(value, shape, path, problems)
+
+
+_NUMBERS = ("integer", "long", "float", "double")
+# AWS's JSON protocols send timestamps as epoch seconds; year 9999 is the last AWS accepts.
+_LAST_TIMESTAMP = 253402300799.0
+
+
+def _check_number(value: float, shape: Shape, path: str, problems: list[str]) -> None:
+    """botocore checks minimums on the client; the server checks maximums (MaxResults ≤ 100)."""
+    maximum = shape.metadata.get("max")
+    if maximum is not None and value > maximum:
+        problems.append(
+            f"Value '{value}' at '{path}' failed to satisfy constraint: "
+            f"Member must have value less than or equal to {maximum}"
+        )
+    minimum = shape.metadata.get("min")
+    if minimum is not None and value < minimum:
+        problems.append(
+            f"Value '{value}' at '{path}' failed to satisfy constraint: "
+            f"Member must have value greater than or equal to {minimum}"
+        )
+
+
+def _check_timestamp(value: Any, path: str, problems: list[str]) -> None:
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not is_number or not 0 <= value <= _LAST_TIMESTAMP:
+        problems.append(
+            f"Value '{value}' at '{path}' failed to satisfy constraint: Member must be a "
+            f"timestamp in seconds since the epoch, from 0 to {_LAST_TIMESTAMP:.0f}"
+        )
 
 
 def _check_length(value: Any, shape: Shape, path: str, problems: list[str]) -> None:
