@@ -262,15 +262,19 @@ class EmbeddedS3Server:
             "s3",
             "--addr",
             f"127.0.0.1:{self._settings.s3_port}",
-            "--auth-key",
-            f"{creds.access_key_id},{creds.secret_access_key}",
             "--config",
             "/dev/null",
             str(self._settings.storage_dir),
         ]
+        # rclone reads every flag from RCLONE_<FLAG> too: the key stays out of `ps` and /proc's
+        # cmdline, which any local user can read. A list flag's variable is one CSV row, so the
+        # "id,secret" pair is quoted as one field.
+        pair = f"{creds.access_key_id},{creds.secret_access_key}".replace('"', '""')
+        environment = {**os.environ, "RCLONE_AUTH_KEY": f'"{pair}"'}
         with open(self._log_path, "ab") as log_file:
             self._process = subprocess.Popen(
                 command,
+                env=environment,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

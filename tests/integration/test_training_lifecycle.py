@@ -8,7 +8,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from conftest import (
     Kiln,
@@ -153,3 +155,20 @@ def test_embedded_store_is_restarted_when_it_dies(kiln: Kiln) -> None:
     wait_for_port("127.0.0.1", kiln.settings.s3_port, 15)
     kiln.s3.create_bucket(Bucket="after-restart")
     assert "after-restart" in [b["Name"] for b in kiln.s3.list_buckets()["Buckets"]]
+
+
+def test_embedded_store_key_is_not_on_its_command_line(kiln: Kiln) -> None:
+    supervisor = kiln.thread.kiln.s3_server
+    assert supervisor is not None
+    assert supervisor.pid is not None
+    command_line = Path(f"/proc/{supervisor.pid}/cmdline").read_bytes()
+    assert kiln.settings.s3_credentials.secret_access_key.encode() not in command_line
+    kiln.s3.create_bucket(Bucket="still-signed")  # the key reached rclone all the same
+    with pytest.raises(ClientError):
+        boto3.client(
+            "s3",
+            endpoint_url=kiln.settings.s3_endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id=kiln.settings.s3_credentials.access_key_id,
+            aws_secret_access_key="wrong" * 8,
+        ).list_buckets()
