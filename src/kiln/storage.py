@@ -240,6 +240,7 @@ class EmbeddedS3Server:
         """Start rclone and wait until it accepts connections."""
         self._settings.storage_dir.mkdir(parents=True, exist_ok=True)
         self._settings.logs_dir.mkdir(parents=True, exist_ok=True)
+        check_port_free(self._settings.s3_port, "KILN_S3_PORT")
         self._spawn()
         wait_for_port("127.0.0.1", self._settings.s3_port, timeout, self._process)
         self._watcher = threading.Thread(target=self._watch, name="kiln-s3-watch", daemon=True)
@@ -294,12 +295,28 @@ class EmbeddedS3Server:
                 self._should_exit.wait(self._restart_delay)
                 if self._should_exit.is_set():
                     return
-                self._spawn()
                 try:
+                    # Never adopt a stranger that took the port while rclone was down.
+                    check_port_free(self._settings.s3_port, "KILN_S3_PORT")
+                    self._spawn()
                     wait_for_port("127.0.0.1", self._settings.s3_port, 15.0, self._process)
                 except RuntimeError as e:
                     log.error("embedded S3 server did not come back: %s", e)
             self._should_exit.wait(0.2)
+
+
+def check_port_free(port: int, setting: str) -> None:
+    """RuntimeError naming ``setting`` if another process listens on 127.0.0.1:``port``."""
+    with socket.socket() as probe:
+        # As Go's listeners do: a port left in TIME_WAIT by our own last run is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as e:
+            raise RuntimeError(
+                f"127.0.0.1:{port} is in use by another process ({e.strerror}); stop it or "
+                f"choose another port with {setting}"
+            ) from None
 
 
 def wait_for_port(

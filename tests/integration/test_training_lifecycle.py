@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -23,7 +24,7 @@ from conftest import (
 )
 from kiln.config import Settings
 from kiln.services.training_scheduler import RESTART_FAILURE
-from kiln.storage import wait_for_port
+from kiln.storage import EmbeddedS3Server, wait_for_port
 
 SLEEPY = "import time\nprint('started', flush=True)\ntime.sleep(120)\n"
 
@@ -172,3 +173,15 @@ def test_embedded_store_key_is_not_on_its_command_line(kiln: Kiln) -> None:
             aws_access_key_id=kiln.settings.s3_credentials.access_key_id,
             aws_secret_access_key="wrong" * 8,
         ).list_buckets()
+
+
+def test_embedded_store_refuses_a_port_another_process_holds(tmp_path: Path) -> None:
+    with socket.socket() as stranger:
+        stranger.bind(("127.0.0.1", 0))
+        stranger.listen()
+        port = stranger.getsockname()[1]
+        settings = make_settings(
+            tmp_path / "home", f"sqlite:///{tmp_path / 'k.db'}", KILN_S3_PORT=str(port)
+        )
+        with pytest.raises(RuntimeError, match=f"127.0.0.1:{port} is in use.*KILN_S3_PORT"):
+            EmbeddedS3Server(settings).start()
