@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import platform
 import signal
-import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from kiln.config import Settings
+from kiln.storage import free_port
 
 
 @contextmanager
@@ -37,13 +37,6 @@ def run_header(benchmark: str) -> dict[str, object]:
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "python": sys.version.split()[0],
     }
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def bench_settings(home: Path) -> Settings:

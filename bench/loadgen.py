@@ -12,7 +12,6 @@ import math
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import threading
@@ -22,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kiln.storage import free_port as free_port  # re-exported for serving.py
+
 SERVER_CPU = 1
 CLIENT_CPU = 0
 STOP_GRACE_S = 15.0
@@ -30,12 +31,6 @@ TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
 
 
 # -- processes: start pinned, watch their trees, stop them ----------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _children() -> dict[int, list[int]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import socket
 import tarfile
 import time
 import uuid
@@ -24,6 +23,7 @@ from kiln.sdk import Session
 from kiln.server import ServerThread
 from kiln.services.logs import FileLogStore
 from kiln.services.logs.following import JobLogCursor
+from kiln.storage import free_port as free_port  # tests import it from here
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -44,13 +44,6 @@ def clean_environ(tmp_path: Path) -> Iterator[None]:
     yield
     os.environ.clear()
     os.environ.update(saved)
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(params=["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"])

@@ -46,7 +46,7 @@ from kiln.services.tags import TagService
 from kiln.services.training import TrainingService, job_demand, parse_spec
 from kiln.services.training_runner import TrainingRunner
 from kiln.services.training_scheduler import TrainingScheduler
-from kiln.storage import EmbeddedS3Server, ObjectStore
+from kiln.storage import EmbeddedS3Server, ObjectStore, free_port
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class KilnServer:
     def __init__(self, settings: Settings) -> None:
         if settings.is_embedded_s3 and settings.s3_port == 0:
             # rclone cannot tell which port it picked: pick one for it.
-            settings = settings.with_ports(s3_port=_free_port())
+            settings = settings.with_ports(s3_port=free_port())
         self.settings = settings
         for folder in (settings.home, settings.logs_dir, settings.workspaces_dir):
             folder.mkdir(parents=True, exist_ok=True)
@@ -105,13 +105,18 @@ class KilnServer:
                 ),
             ],
             [
-                QueryApi("sts", {"GetCallerIdentity": self.identity.get_caller_identity}),
+                QueryApi(
+                    "sts",
+                    {"GetCallerIdentity": self.identity.get_caller_identity},
+                    check_responses=settings.check_responses,
+                ),
                 QueryApi(
                     "iam",
                     {
                         "GetRole": self.identity.get_role,
                         "SimulatePrincipalPolicy": self.identity.simulate_principal_policy,
                     },
+                    check_responses=settings.check_responses,
                 ),
             ],
         )
@@ -192,12 +197,6 @@ class KilnServer:
             await asyncio.to_thread(self.stop)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class _Listener(uvicorn.Server):
     """uvicorn, recording where it listens in ``KILN_HOME`` once its sockets are bound."""
 
@@ -215,11 +214,16 @@ class _Listener(uvicorn.Server):
         )
 
     @property
-    def endpoint(self) -> str:
-        """The URL the API answers on."""
+    def bound_url(self) -> str:
+        """``http://host:port`` of the socket uvicorn bound."""
         host, port = self.servers[0].sockets[0].getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def endpoint(self) -> str:
+        """The URL clients use: the bound one, unless KILN_ENDPOINT names another."""
         if self._settings.port == 0 or self._settings.endpoint.endswith(":0"):
-            return f"http://{host}:{port}"
+            return self.bound_url
         return self._settings.endpoint
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -258,8 +262,7 @@ class ServerThread:
     @property
     def endpoint(self) -> str:
         """The URL the API answers on."""
-        host, port = self._server.servers[0].sockets[0].getsockname()[:2]
-        return f"http://{host}:{port}"
+        return self._server.bound_url
 
     def start(self, timeout: float = 30.0) -> ServerThread:
         """Start and wait until the server accepts requests."""

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
 from conftest import (
     ROLE,
     Kiln,
+    script_job,
     sklearn_model_files,
     upload_model,
     upload_source,
@@ -28,14 +28,8 @@ time.sleep(float(os.environ.get("SLEEP", "0")))
 
 
 def _client(kiln: Kiln, service: str, called: set[tuple[str, str]]) -> Any:
-    creds = kiln.settings.credentials
-    client = boto3.session.Session().client(
-        service,
-        endpoint_url=kiln.endpoint,
-        region_name=kiln.settings.region,
-        aws_access_key_id=creds.access_key_id,
-        aws_secret_access_key=creds.secret_access_key,
-    )
+    """The test server's client for ``service``, recording each operation it calls."""
+    client = kiln.client(service)
 
     def record(model: Any, **_: Any) -> None:
         called.add((service, model.name))
@@ -44,30 +38,14 @@ def _client(kiln: Kiln, service: str, called: set[tuple[str, str]]) -> Any:
     return client
 
 
-def _job(name: str, source: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "TrainingJobName": name,
-        "RoleArn": ROLE,
-        "AlgorithmSpecification": {"TrainingImage": "kiln/python", "TrainingInputMode": "File"},
-        "HyperParameters": {
-            "sagemaker_program": '"train.py"',
-            "sagemaker_submit_directory": f'"{source}"',
-        },
-        "OutputDataConfig": {"S3OutputPath": "s3://output/jobs"},
-        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 300},
-        **extra,
-    }
-
-
 def _exercise_training(kiln: Kiln, sm: Any) -> None:
     source = upload_source(kiln, {"train.py": _TRAIN})
-    sm.create_training_job(**_job("walk-job", source, Tags=[{"Key": "team", "Value": "ml"}]))
+    sm.create_training_job(**script_job("walk-job", source, Tags=[{"Key": "team", "Value": "ml"}]))
     sm.describe_training_job(TrainingJobName="walk-job")
     sm.list_training_jobs(NameContains="walk")
     kiln.wait("walk-job")
     assert sm.describe_training_job(TrainingJobName="walk-job")["TrainingJobStatus"] == "Completed"
-    sm.create_training_job(**_job("walk-stop", source, Environment={"SLEEP": "60"}))
+    sm.create_training_job(**script_job("walk-stop", source, Environment={"SLEEP": "60"}))
     sm.stop_training_job(TrainingJobName="walk-stop")
     kiln.wait("walk-stop")
 
@@ -152,7 +130,7 @@ def test_every_served_operation_answers_within_its_output_shape(kiln: Kiln) -> N
 
 def test_describe_training_job_fills_the_members_aws_fills(kiln: Kiln) -> None:
     source = upload_source(kiln, {"train.py": _TRAIN})
-    kiln.sagemaker.create_training_job(**_job("filled", source))
+    kiln.sagemaker.create_training_job(**script_job("filled", source))
     answer = kiln.sagemaker.describe_training_job(TrainingJobName="filled")
     assert answer["OutputDataConfig"]["KmsKeyId"] == ""
     assert answer["EnableNetworkIsolation"] is False

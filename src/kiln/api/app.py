@@ -22,7 +22,7 @@ from starlette.routing import Route
 from kiln.api.errors import error_body
 from kiln.api.json_protocol import JsonApi, unknown_operation
 from kiln.api.logs import JobProgress, TrainingLogs
-from kiln.api.query_protocol import QueryApi, is_query_request
+from kiln.api.query_protocol import QueryApi, is_query_request, query_error
 from kiln.api.runtime import InvocationRouter
 from kiln.runtime.asgi import Receive, Scope, Send
 from kiln.services.logs import LogStore
@@ -63,7 +63,7 @@ class AwsApis:
         scope = _signing_service(request.headers.get("authorization", ""))
         chosen = next((api for api in self._query_apis if api.service == scope), None)
         if chosen is None:
-            return await self._query_apis[0].handle_unknown_service(request, scope)
+            return query_error(400, "InvalidAction", f"Kiln does not serve {scope or 'this'} API")
         return await chosen.handle(request)
 
     @property

@@ -7,7 +7,8 @@
              <RequestId>…</RequestId></ErrorResponse>
 
 Requests are read and answers written from botocore's model of the operation: members by name,
-lists as ``member`` items, timestamps in ISO 8601.
+lists as ``member`` items, timestamps in ISO 8601. With ``check_responses`` (tests), answers are
+checked against the output shape as the JSON protocol's are.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kiln.api.json_protocol import BadRequest, Operation, read_limited
-from kiln.api.validation import operation_model, validate
+from kiln.api.validation import check_output, operation_model, validate
 from kiln.errors import KilnError
 from kiln.shapes.aws import service_model
 
@@ -42,7 +43,9 @@ def is_query_request(request: Request) -> bool:
 class QueryApi:
     """One AWS service over the query protocol."""
 
-    def __init__(self, service: str, operations: Mapping[str, Operation]) -> None:
+    def __init__(
+        self, service: str, operations: Mapping[str, Operation], *, check_responses: bool = False
+    ) -> None:
         self.service = service
         self.operations = dict(operations)
         self._namespace = (
@@ -50,6 +53,7 @@ class QueryApi:
             + str(service_model(service).metadata["apiVersion"])
             + "/"
         )
+        self._check_responses = check_responses
 
     async def handle(self, request: Request) -> Response:
         """Answer one request."""
@@ -73,6 +77,10 @@ class QueryApi:
         except Exception:
             log.exception("%s.%s failed", self.service, name)
             return self._error(500, "InternalFailure", "The request processing has failed.")
+        problems = check_output(model, answer) if self._check_responses else []
+        if problems:
+            log.error("%s.%s answered outside its shape: %s", self.service, name, problems)
+            return self._error(500, "InternalFailure", f"{name} answer: " + "; ".join(problems))
         result = ""
         if model.output_shape is not None:
             wrapper = model.output_shape.serialization.get("resultWrapper", f"{name}Result")
@@ -84,17 +92,19 @@ class QueryApi:
         )
         return Response(body, media_type="text/xml")
 
-    async def handle_unknown_service(self, _request: Request, service: str) -> Response:
-        """The answer to a query request signed for a service Kiln does not serve."""
-        return self._error(400, "InvalidAction", f"Kiln does not serve {service or 'this'} API")
-
     def _error(self, status: int, code: str, message: str) -> Response:
-        body = (
-            f'<ErrorResponse xmlns="{self._namespace}"><Error><Type>Sender</Type>'
-            f"<Code>{escape(code)}</Code><Message>{escape(message)}</Message></Error>"
-            f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
-        )
-        return Response(body, status_code=status, media_type="text/xml")
+        return query_error(status, code, message, self._namespace)
+
+
+def query_error(status: int, code: str, message: str, namespace: str = "") -> Response:
+    """A query-protocol error document, as botocore's query parser reads it."""
+    xmlns = f' xmlns="{namespace}"' if namespace else ""
+    body = (
+        f"<ErrorResponse{xmlns}><Error><Type>Sender</Type>"
+        f"<Code>{escape(code)}</Code><Message>{escape(message)}</Message></Error>"
+        f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+    )
+    return Response(body, status_code=status, media_type="text/xml")
 
 
 def _read_members(form: Mapping[str, str], shape: Shape, prefix: str) -> dict[str, Any]:
@@ -119,7 +129,7 @@ def _read_value(form: Mapping[str, str], shape: Shape, key: str) -> Any:
             item := _read_value(form, shape.member, f"{key}.member.{len(items) + 1}")
         ) is not None:
             items.append(item)
-        return items if items or f"{key}" in form else None
+        return items if items or key in form else None
     if isinstance(shape, MapShape):
         raise BadRequest(400, "ValidationError", f"{key}: maps are not read by Kiln's query API")
     raw = form.get(key)

@@ -152,40 +152,34 @@ class Session:
         job_log(self.logs_client, job_name, stream.write, hosts=hosts).read()
 
 
-def sagemaker_client(settings: Settings) -> SageMakerClient:
-    """A boto3 SageMaker client for the Kiln server of ``settings``."""
+def _server_client(settings: Settings, service: str, config: Config | None = None) -> Any:
+    """A boto3 client for one of the APIs the Kiln server of ``settings`` answers."""
     return boto3.session.Session().client(
-        "sagemaker",
+        service,  # type: ignore[call-overload]  # one of the literal names below
         endpoint_url=settings.endpoint,
         region_name=settings.region,
         aws_access_key_id=settings.credentials.access_key_id,
         aws_secret_access_key=settings.credentials.secret_access_key,
-        config=Config(retries={"max_attempts": 3, "mode": "standard"}),
+        config=config,
     )
+
+
+def sagemaker_client(settings: Settings) -> SageMakerClient:
+    """A boto3 SageMaker client for the Kiln server of ``settings``."""
+    config = Config(retries={"max_attempts": 3, "mode": "standard"})
+    return cast("SageMakerClient", _server_client(settings, "sagemaker", config))
 
 
 def logs_client(settings: Settings) -> CloudWatchLogsClient:
     """A boto3 CloudWatch Logs client for the Kiln server of ``settings``."""
-    return boto3.session.Session().client(
-        "logs",
-        endpoint_url=settings.endpoint,
-        region_name=settings.region,
-        aws_access_key_id=settings.credentials.access_key_id,
-        aws_secret_access_key=settings.credentials.secret_access_key,
-    )
+    return cast("CloudWatchLogsClient", _server_client(settings, "logs"))
 
 
 def runtime_client(settings: Settings) -> SageMakerRuntimeClient:
     """A boto3 ``sagemaker-runtime`` client for the Kiln server of ``settings``."""
-    return boto3.session.Session().client(
-        "sagemaker-runtime",
-        endpoint_url=settings.endpoint,
-        region_name=settings.region,
-        aws_access_key_id=settings.credentials.access_key_id,
-        aws_secret_access_key=settings.credentials.secret_access_key,
-        # As SDK v2 builds it: reads outlast SageMaker's 60 s limit on one invocation.
-        config=Config(read_timeout=80),
-    )
+    # As SDK v2 builds it: reads outlast SageMaker's 60 s limit on one invocation.
+    config = Config(read_timeout=80)
+    return cast("SageMakerRuntimeClient", _server_client(settings, "sagemaker-runtime", config))
 
 
 def _attempts(poll: float) -> int:

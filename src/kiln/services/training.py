@@ -296,7 +296,12 @@ def describe(record: TrainingJobRecord) -> dict[str, Any]:
     return with_defaults(shaped, _DESCRIBE_DEFAULTS)
 
 
+def job_output_uri(s3_output_path: str, name: str) -> S3Uri:
+    """``<S3OutputPath>/<job>/output``: where a job's ``model.tar.gz`` and ``output.tar.gz`` go."""
+    return S3Uri.parse(s3_output_path).join(name, "output")
+
+
 def model_artifact_uri(request: Mapping[str, Any], name: str) -> str:
     """``<S3OutputPath>/<job>/output/model.tar.gz``: where the job's model is stored."""
-    output = S3Uri.parse(request["OutputDataConfig"]["S3OutputPath"])
-    return str(output.join(name, "output", "model.tar.gz"))
+    output_path = request["OutputDataConfig"]["S3OutputPath"]
+    return str(job_output_uri(output_path, name).join("model.tar.gz"))

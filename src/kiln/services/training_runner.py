@@ -46,6 +46,7 @@ from kiln.services.training import (
     capacity_note,
     entry_program,
     instance_size,
+    job_output_uri,
     parse_spec,
     submit_directory,
 )
@@ -461,7 +462,7 @@ class TrainingRunner:
     # -- uploading and endings -------------------------------------------------------------------
 
     def _upload_artifacts(self) -> None:
-        output = S3Uri.parse(self._spec.output_data_config.s3_output_path).join(self.name, "output")
+        output = job_output_uri(self._spec.output_data_config.s3_output_path, self.name)
         model_uri = output.join("model.tar.gz")
         merged = self._merged("model", lambda layout: layout.model_dir)
         archive = self._root / "model.tar.gz"

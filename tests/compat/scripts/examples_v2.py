@@ -126,6 +126,7 @@ def pytorch():
         framework_version="2.1",
         py_version="py310",
         instance_type="ml.m5.large",
+        instance_count=1,
         role=role,
     )
     trained(estimator, uri.rsplit("/", 1)[0])

@@ -160,21 +160,21 @@ class CloudWatchLogs:
     def _backward(
         self, group: str, stream: str, offset: int, count: int, window: TimeWindow
     ) -> tuple[list[StoredEvent], int]:
-        events: list[StoredEvent] = []
+        newest_first: list[StoredEvent] = []
         budget = PAGE_BYTES
-        while len(events) < count:
-            batch = self._store.read_before(group, stream, offset, count - len(events))
+        while len(newest_first) < count:
+            batch = self._store.read_before(group, stream, offset, count - len(newest_first))
             if not batch:
                 break
             for stored in reversed(batch):
                 size = _size(stored)
-                if window.is_before(stored.event.timestamp) or (events and size > budget):
-                    return events, offset
+                if window.is_before(stored.event.timestamp) or (newest_first and size > budget):
+                    return newest_first[::-1], offset
                 offset = stored.offset
                 if not window.is_after(stored.event.timestamp):
-                    events.insert(0, stored)
+                    newest_first.append(stored)
                     budget -= size
-        return events, offset
+        return newest_first[::-1], offset
 
     # -- answers -----------------------------------------------------------------------------
 
