@@ -11,6 +11,8 @@
     kiln models ls | describe NAME | delete NAME       models
     kiln endpoints ls | describe NAME | delete NAME    endpoints (describe: replica start phases)
     kiln serve --model-data URI_OR_PATH [flags]        one replica here, in the foreground
+    kiln keys create --user U [--policy P] [--bearer] | ls | revoke ID   credentials
+    kiln roles put NAME --policy P                     what jobs with that RoleArn may do
 
 Every command talks to the server the way the SDK does (boto3, CloudWatch Logs included). Errors
 print as one red line, ``error: <code>: <message>``, and exit with status 1.
@@ -45,6 +47,7 @@ from kiln.sdk import Estimator, Model, Predictor, Session
 from kiln.sdk.environment import client_environment, write_sagemaker_config
 from kiln.sdk.local import LOCAL_INSTANCE_TYPES, prepare_files
 from kiln.sdk.logs import POLL_SECONDS, JobFollower, endpoint_log, job_log
+from kiln.sdk.signing import call_native
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker.type_defs import TrainingJobSummaryTypeDef
@@ -63,6 +66,10 @@ models_app = typer.Typer(no_args_is_help=True, help="List, describe and delete m
 app.add_typer(models_app, name="models")
 endpoints_app = typer.Typer(no_args_is_help=True, help="List, describe and delete endpoints.")
 app.add_typer(endpoints_app, name="endpoints")
+keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke credentials.")
+app.add_typer(keys_app, name="keys")
+roles_app = typer.Typer(no_args_is_help=True, help="Give roles (a job's RoleArn) a policy.")
+app.add_typer(roles_app, name="roles")
 
 _stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 _WILDCARD_HOSTS = ("0.0.0.0", "::", "")
@@ -98,10 +105,20 @@ def _reports_errors(command: Callable[P, None]) -> Callable[P, None]:
             raise _fail(f"{e} (is `kiln server` running? KILN_ENDPOINT sets where)") from None
         except BotoCoreError as e:
             raise _fail(str(e)) from None
+        except urllib.error.HTTPError as e:
+            raise _fail(_http_error_text(e)) from None
         except urllib.error.URLError as e:
             raise _fail(f"Could not reach Kiln's native endpoint: {e.reason}") from None
 
     return run
+
+
+def _http_error_text(error: urllib.error.HTTPError) -> str:
+    try:
+        document = json.loads(error.read())
+        return f"{document.get('__type', error.code)}: {document.get('message', '')}"
+    except ValueError:
+        return f"HTTP {error.code}: {error.reason}"
 
 
 def _settings(*, is_server: bool = False) -> Settings:
@@ -123,6 +140,10 @@ def server(
     host: Annotated[str | None, typer.Option(help="Interface to listen on [KILN_HOST].")] = None,
     port: Annotated[int | None, typer.Option(help="API port [KILN_PORT].")] = None,
     s3_port: Annotated[int | None, typer.Option(help="Embedded S3 port [KILN_S3_PORT].")] = None,
+    no_auth: Annotated[
+        bool,
+        typer.Option("--no-auth", help="Accept unsigned requests (loopback only) [KILN_AUTH=0]."),
+    ] = False,
 ) -> None:
     """Run the Kiln server in the foreground until Ctrl-C or SIGTERM."""
     from kiln.server import serve  # the server's dependencies load only for this command
@@ -130,6 +151,8 @@ def server(
     settings = _settings(is_server=True).with_ports(port=port, s3_port=s3_port)
     if host is not None:
         settings = _listening_on(settings, host)
+    if no_auth:
+        settings = replace(settings, auth=False)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s:     %(name)s: %(message)s")
     logging.getLogger("kiln").setLevel(logging.INFO)
     try:
@@ -595,6 +618,83 @@ def delete_endpoint(
     """Delete an endpoint and its endpoint config, as predictor.delete_endpoint() does."""
     Predictor(name, _session()).delete_endpoint(delete_endpoint_config=not keep_config)
     _stderr.print(f"Deleted endpoint {name}" + ("" if keep_config else " and its config"))
+
+
+_Policy = Annotated[
+    str | None,
+    typer.Option(
+        help="admin, ml-engineer, viewer, invoker:<endpoint>[,…], or @FILE with a JSON policy."
+    ),
+]
+
+
+@keys_app.command("create")
+@_reports_errors
+def create_key(
+    user: Annotated[str, typer.Option(help="The user the key belongs to (created if new).")],
+    policy: _Policy = None,
+    bearer: Annotated[bool, typer.Option(help="An API key for curl (Bearer), not SigV4.")] = False,
+    description: Annotated[str, typer.Option(help="A note shown by `kiln keys ls`.")] = "",
+) -> None:
+    """Create a credential and print it once, as export lines (SigV4) or the API key (--bearer)."""
+    document: dict[str, Any] = {"User": user, "Kind": "bearer" if bearer else "access"}
+    if policy is not None:
+        document["Policy"] = _policy_text(policy)
+    if description:
+        document["Description"] = description
+    answer = call_native(_settings(), "POST", "/kiln/v1/keys", document)
+    if bearer:
+        typer.echo(answer["ApiKey"])
+        _stderr.print("Send it as: Authorization: Bearer <key>  (shown once; keep it safe)")
+        return
+    typer.echo(f"export AWS_ACCESS_KEY_ID={shlex.quote(answer['AccessKeyId'])}")
+    typer.echo(f"export AWS_SECRET_ACCESS_KEY={shlex.quote(answer['SecretAccessKey'])}")
+    _stderr.print("The secret is shown once; keep it safe.")
+
+
+@keys_app.command("ls")
+@_reports_errors
+def list_keys() -> None:
+    """List live credentials (never their secrets)."""
+    keys = call_native(_settings(), "GET", "/kiln/v1/keys")["Keys"]
+    rows = [
+        (k["KeyId"], k["Kind"], k["User"], _when(datetime.fromtimestamp(k["CreationTime"])),
+         k["Description"])
+        for k in keys
+    ]  # fmt: skip
+    _print_rows(("key id", "kind", "user", "created", "description"), rows)
+
+
+@keys_app.command("revoke")
+@_reports_errors
+def revoke_key(
+    key_id: Annotated[str, typer.Argument(help="The key id `kiln keys ls` shows.")],
+) -> None:
+    """Revoke a credential; requests signed with it are refused from now on."""
+    call_native(_settings(), "DELETE", f"/kiln/v1/keys/{key_id}")
+    _stderr.print(f"Revoked {key_id}")
+
+
+@roles_app.command("put")
+@_reports_errors
+def put_role(
+    name: Annotated[str, typer.Argument(help="Role name, as in arn:aws:iam::…:role/NAME.")],
+    policy: Annotated[str, typer.Option(help="viewer, ml-engineer, … or @FILE (JSON policy).")],
+) -> None:
+    """Set the policy that jobs and replicas running with this role get."""
+    answer = call_native(
+        _settings(), "PUT", f"/kiln/v1/roles/{name}", {"Policy": _policy_text(policy)}
+    )
+    _stderr.print(f"Role {answer['Arn']} set")
+
+
+def _policy_text(policy: str) -> str:
+    if policy.startswith("@"):
+        try:
+            return Path(policy[1:]).read_text()
+        except OSError as e:
+            raise ValidationError(f"Cannot read the policy file {policy[1:]}: {e}") from None
+    return policy
 
 
 def main() -> None:

@@ -23,6 +23,8 @@ say otherwise.
 | ``KILN_SANDBOX`` | ``auto`` | ``auto`` (bwrap where present) or ``off`` |
 | ``KILN_REPLICA_STARTUP_TIMEOUT_SECONDS`` | 300 | how long a replica may take to pass /ping |
 | ``KILN_CHECK_RESPONSES`` | off | check every API answer against botocore's output shape (tests) |
+| ``KILN_AUTH`` | ``1`` | ``0`` turns the auth gate off; refused unless the server binds loopback |
+| ``KILN_SERVER_KEY_FILE`` | ``$KILN_HOME/server.key`` | the key that seals stored secrets |
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ class Settings:
     sandbox: str = "auto"
     replica_startup_timeout_seconds: float = 300.0
     check_responses: bool = False
+    auth: bool = True
+    server_key_file: Path | None = None
     instance_types: Mapping[str, InstanceType] = field(default_factory=lambda: INSTANCE_TYPES)
 
     @classmethod
@@ -129,6 +133,10 @@ class Settings:
                 env.get("KILN_REPLICA_STARTUP_TIMEOUT_SECONDS", "300")
             ),
             check_responses=env.get("KILN_CHECK_RESPONSES", "") in ("1", "true", "yes"),
+            auth=not _flag_off(env, "KILN_AUTH"),
+            server_key_file=Path(env["KILN_SERVER_KEY_FILE"]).expanduser()
+            if env.get("KILN_SERVER_KEY_FILE")
+            else None,
         )
 
     def with_ports(self, *, port: int | None = None, s3_port: int | None = None) -> Settings:
@@ -143,6 +151,11 @@ class Settings:
             s3_port=self.s3_port if s3_port is None else s3_port,
             endpoint=endpoint,
         )
+
+    @property
+    def sealing_key_file(self) -> Path:
+        """The server key that seals stored secrets (0600, created on first start)."""
+        return self.server_key_file or self.home / "server.key"
 
     @property
     def is_embedded_s3(self) -> bool:
@@ -264,6 +277,11 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     if raw in ("1", "true", "yes", "on"):
         return True
     raise ValueError(f"{name}={env[name]!r} is not a flag: use 1 or 0")
+
+
+def _flag_off(env: Mapping[str, str], name: str) -> bool:
+    """Whether a default-on flag is turned off."""
+    return env.get(name, "").strip() != "" and not _flag(env, name)
 
 
 def _machine_gpus() -> int:

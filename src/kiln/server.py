@@ -7,6 +7,7 @@ scheduler (applies the restart rule), then the HTTP listener. Stop order is the 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import socket
 import threading
@@ -18,13 +19,20 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
-from kiln.api.app import AwsApis, build_app
+from kiln.api.app import AwsApis, build_app, classify
 from kiln.api.cloudwatch_logs import logs_api
 from kiln.api.json_protocol import Operation
+from kiln.api.keys import key_routes
 from kiln.api.logs import JobProgress
 from kiln.api.query_protocol import QueryApi
 from kiln.api.runtime import InvocationRouter
 from kiln.api.sagemaker import sagemaker_api
+from kiln.auth import policies
+from kiln.auth.actions import sagemaker_arn
+from kiln.auth.gate import AuthGate, Authorizer
+from kiln.auth.keystore import KeyStore
+from kiln.auth.principals import ADMIN_USER
+from kiln.auth.sealing import Sealer
 from kiln.compute.local import LocalBackend
 from kiln.config import (
     ServerAddress,
@@ -34,6 +42,7 @@ from kiln.config import (
 )
 from kiln.db import ResourceStore, TrainingJobRecord, TrainingJobStore, connect
 from kiln.db.tables import endpoint_configs, endpoints, models
+from kiln.errors import KilnError
 from kiln.services.capacity import machine_capacity
 from kiln.services.endpoint_controller import EndpointController
 from kiln.services.hosting import HostingService, HostingStores
@@ -55,6 +64,7 @@ class KilnServer:
     """Every long-lived part of ``kiln server``, built from one ``Settings``."""
 
     def __init__(self, settings: Settings) -> None:
+        check_exposure(settings)
         if settings.is_embedded_s3 and settings.s3_port == 0:
             # rclone cannot tell which port it picked: pick one for it.
             settings = settings.with_ports(s3_port=free_port())
@@ -96,6 +106,9 @@ class KilnServer:
             }
         )
         self.identity = IdentityService(settings)
+        self.keys = KeyStore(self.engine, Sealer.from_file(settings.sealing_key_file))
+        self.keys.ensure_admin(settings.credentials, policies.ADMIN, policies.JOB_DEFAULT)
+        authorizer = Authorizer(settings.region)
         self.apis = AwsApis(
             [
                 sagemaker_api(self._operations(), check_responses=settings.check_responses),
@@ -119,10 +132,19 @@ class KilnServer:
                     check_responses=settings.check_responses,
                 ),
             ],
+            authorizer.operation,
         )
+        router = InvocationRouter(self.routing, settings.region)
+        anonymous = None if settings.auth else self.keys.principal(ADMIN_USER)
         self.app = build_app(
             self.apis,
-            InvocationRouter(self.routing, settings.region),
+            router,
+            gate=lambda app: AuthGate(
+                app, self.keys, authorizer, classify(router, settings.region), anonymous=anonymous
+            ),
+            key_api=key_routes(
+                self.keys, lambda name: sagemaker_arn(settings.region, "endpoint", name)
+            ),
             logs=self.logs,
             job_progress=self._job_progress,
             endpoint_replicas=self._endpoint_replicas,
@@ -195,6 +217,37 @@ class KilnServer:
             yield
         finally:
             await asyncio.to_thread(self.stop)
+
+
+def check_exposure(settings: Settings) -> None:
+    """Refuse to serve without auth beyond loopback; say loudly when auth is off at all."""
+    if settings.auth:
+        return
+    if not is_loopback(settings.host):
+        raise ExposureError(
+            f"Refusing to start with auth off (KILN_AUTH=0 / --no-auth) on {settings.host}: "
+            "anyone who reaches it could run code through CreateTrainingJob. Bind 127.0.0.1, "
+            "or keep auth on and hand out keys with `kiln keys create`."
+        )
+    log.warning(
+        "AUTH IS OFF: every request to %s is accepted unsigned, as the admin user. "
+        "Only processes on this machine can reach it.",
+        settings.host,
+    )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names loopback only (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ExposureError(KilnError):
+    """A configuration that would expose an unauthenticated server."""
 
 
 class _Listener(uvicorn.Server):

@@ -3,6 +3,7 @@ output shape (``KILN_CHECK_RESPONSES``, on in tests), so an incomplete answer fa
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from conftest import (
     upload_source,
     wait_in_service,
 )
+from kiln.sdk.signing import signed_headers
 
 pytestmark = pytest.mark.slow
 
@@ -151,13 +153,13 @@ def test_describe_training_job_fills_the_members_aws_fills(kiln: Kiln) -> None:
 )
 def test_out_of_range_list_members_are_a_400_not_a_500(kiln: Kiln, params: dict[str, Any]) -> None:
     # Raw JSON: boto3 itself would refuse some of these before sending.
+    body = json.dumps(params).encode()
+    headers = {"X-Amz-Target": "SageMaker.ListTrainingJobs",
+               "Content-Type": "application/x-amz-json-1.1"}  # fmt: skip
     response = httpx.post(
         kiln.endpoint,
-        json=params,
-        headers={
-            "X-Amz-Target": "SageMaker.ListTrainingJobs",
-            "Content-Type": "application/x-amz-json-1.1",
-        },
+        content=body,
+        headers=signed_headers(kiln.settings, "POST", kiln.endpoint, body, headers),
     )
     assert response.status_code == 400
     assert response.json()["__type"] == "ValidationException"

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from conftest import Kiln, deploy, script_job, upload_model, upload_source, wait_for_log
 from kiln.cli import app
+from kiln.sdk.signing import signed_headers
 
 GROUP = "/aws/sagemaker/TrainingJobs"
 TWO_LINES = "print('first line')\nprint('second line', flush=True)\n"
@@ -216,9 +217,14 @@ def test_describe_pages_carry_next_token_only_while_more_remain(kiln: Kiln) -> N
 def test_native_endpoint_reads_the_same_store(kiln: Kiln) -> None:
     _run(kiln, "cw-native", TWO_LINES)
     url = f"{kiln.endpoint}/kiln/v1/training-jobs/cw-native/logs"
-    with urllib.request.urlopen(url, timeout=10) as response:
+    with urllib.request.urlopen(_signed_get(kiln, url), timeout=10) as response:
         text = response.read().decode()
     assert text.startswith("first line\nsecond line\n")
     assert text.endswith("[kiln] job completed\n")
-    with urllib.request.urlopen(f"{url}?offset=11&follow=true", timeout=10) as response:
+    following = _signed_get(kiln, f"{url}?offset=11&follow=true")
+    with urllib.request.urlopen(following, timeout=10) as response:
         assert response.read().decode().startswith("second line\n")
+
+
+def _signed_get(kiln: Kiln, url: str) -> urllib.request.Request:
+    return urllib.request.Request(url, headers=signed_headers(kiln.settings, "GET", url))

@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError, WaiterError
 
 from conftest import Kiln, script_job
+from kiln.sdk.signing import signed_headers
 
 
 def _code(error: pytest.ExceptionInfo[ClientError]) -> str:
@@ -18,10 +19,10 @@ def _code(error: pytest.ExceptionInfo[ClientError]) -> str:
 
 
 def _raw(kiln: Kiln, target: str, body: bytes) -> tuple[int, dict[str, str]]:
+    url = kiln.endpoint + "/"
+    headers = {"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"}
     request = urllib.request.Request(
-        kiln.endpoint + "/",
-        data=body,
-        headers={"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"},
+        url, data=body, headers=signed_headers(kiln.settings, "POST", url, body, headers)
     )
     try:
         with urllib.request.urlopen(request) as response:

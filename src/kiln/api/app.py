@@ -4,8 +4,12 @@ POST /                         every AWS API Kiln serves: JSON 1.1 by ``X-Amz-Ta
                                (SageMaker, CloudWatch Logs, …), query protocol by form body
                                (STS, IAM), told apart by the SigV4 scope's service
 POST /endpoints/{e}/invocations   sagemaker-runtime, straight to the router
-GET  /ping                     liveness
+GET  /ping                     liveness (the only path open without credentials)
 GET  /kiln/v1/…                native paths for what the AWS APIs do not cover
+     /kiln/v1/keys, /roles     key management (``api/keys.py``)
+
+Everything passes the auth gate (``auth/gate.py``) first; ``classify`` tells it which action a
+path is, and the AWS APIs authorise each operation once they have read it.
 """
 
 from __future__ import annotations
@@ -20,10 +24,13 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from kiln.api.errors import error_body
-from kiln.api.json_protocol import JsonApi, unknown_operation
+from kiln.api.json_protocol import Authorize, JsonApi, unknown_operation
 from kiln.api.logs import JobProgress, TrainingLogs
 from kiln.api.query_protocol import QueryApi, is_query_request, query_error
 from kiln.api.runtime import InvocationRouter
+from kiln.auth.actions import log_group_arn, sagemaker_arn
+from kiln.auth.gate import Action, AuthGate, Classifier
+from kiln.config import ACCOUNT_ID
 from kiln.runtime.asgi import Receive, Scope, Send
 from kiln.services.logs import LogStore
 
@@ -43,11 +50,20 @@ class KilnApp:
 
 
 class AwsApis:
-    """``POST /``: hands each request to the AWS API it is addressed to."""
+    """``POST /``: hands each request to the AWS API it is addressed to, each behind the gate."""
 
-    def __init__(self, json_apis: Sequence[JsonApi], query_apis: Sequence[QueryApi]) -> None:
+    def __init__(
+        self,
+        json_apis: Sequence[JsonApi],
+        query_apis: Sequence[QueryApi],
+        authorize: Authorize,
+    ) -> None:
         self._json_apis = list(json_apis)
         self._query_apis = list(query_apis)
+        for json_api in self._json_apis:
+            json_api.authorize = authorize
+        for query_api in self._query_apis:
+            query_api.authorize = authorize
 
     async def handle(self, request: Request) -> Response:
         """Answer one AWS API request."""
@@ -88,16 +104,59 @@ async def _ping(_request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
+def classify(router: InvocationRouter, region: str) -> Classifier:
+    """How the gate reads each path: its error protocol, and its action where the path tells."""
+
+    def read(scope: Scope) -> tuple[str, Action | None]:
+        path: str = scope["path"]
+        if router.handles(scope):
+            endpoint = router.endpoint_of(scope)
+            return "rest", Action(
+                "sagemaker:InvokeEndpoint", [sagemaker_arn(region, "endpoint", endpoint)]
+            )
+        if path == "/":
+            headers = dict(scope["headers"])
+            form = headers.get(b"content-type", b"").startswith(b"application/x-www-form")
+            return ("query" if form and b"x-amz-target" not in headers else "json"), None
+        return "json", _native_action(scope["method"], path, region)
+
+    return read
+
+
+def _native_action(method: str, path: str, region: str) -> Action | None:
+    parts = path.strip("/").split("/")
+    if parts[:2] != ["kiln", "v1"] or len(parts) < 3:
+        return None
+    users = [f"arn:aws:iam::{ACCOUNT_ID}:user/*"]
+    match parts[2:], method:
+        case ["training-jobs", name, "logs"], _:
+            group = log_group_arn(region, "/aws/sagemaker/TrainingJobs")
+            return Action("logs:GetLogEvents", [group, sagemaker_arn(region, "training-job", name)])
+        case ["endpoints", name, "replicas"], _:
+            return Action("sagemaker:DescribeEndpoint", [sagemaker_arn(region, "endpoint", name)])
+        case ["keys"], "POST":
+            return Action("iam:CreateAccessKey", users)
+        case ["keys"], _:
+            return Action("iam:ListAccessKeys", users)
+        case ["keys", _], _:
+            return Action("iam:DeleteAccessKey", users)
+        case ["roles", name], _:
+            return Action("iam:PutRolePolicy", [f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"])
+    return Action("kiln:Unknown", ["*"])
+
+
 def build_app(
     apis: AwsApis,
     router: InvocationRouter,
     *,
+    gate: Callable[[KilnApp], AuthGate],
+    key_api: list[Route],
     logs: LogStore,
     job_progress: Callable[[str], JobProgress | None],
     endpoint_replicas: Callable[[str], list[dict[str, Any]] | None],
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
-) -> KilnApp:
-    """The server's routes over the given APIs."""
+) -> AuthGate:
+    """The server's routes over the given APIs, behind the auth gate."""
 
     async def replicas(request: Request) -> Response:
         found = endpoint_replicas(request.path_params["name"])
@@ -114,8 +173,9 @@ def build_app(
             methods=["GET"],
         ),
         Route("/kiln/v1/endpoints/{name}/replicas", replicas, methods=["GET"]),
+        *key_api,
     ]
-    return KilnApp(router, Starlette(routes=routes, lifespan=lifespan or _no_lifespan))
+    return gate(KilnApp(router, Starlette(routes=routes, lifespan=lifespan or _no_lifespan)))
 
 
 @asynccontextmanager

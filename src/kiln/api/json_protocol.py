@@ -26,12 +26,15 @@ from starlette.responses import Response
 
 from kiln.api.errors import error_body
 from kiln.api.validation import check_output, operation_model, validate
+from kiln.auth.errors import AuthError
 from kiln.errors import KilnError
 from kiln.shapes.aws import service_model
 
 log = logging.getLogger(__name__)
 
 Operation = Callable[[Mapping[str, Any]], dict[str, Any]]
+# Raises ``AuthError`` unless the caller may run (service, operation) with these parameters.
+Authorize = Callable[[str, str, Mapping[str, Any]], None]
 ErrorCodes = Sequence[tuple[type[KilnError], str]]
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -48,6 +51,7 @@ class JsonApi:
         *,
         default_code: str = "ValidationException",
         check_responses: bool = False,
+        authorize: Authorize | None = None,
     ) -> None:
         self.service = service
         self.target_prefix = str(service_model(service).metadata["targetPrefix"]) + "."
@@ -55,6 +59,7 @@ class JsonApi:
         self._error_codes = list(error_codes)
         self._default_code = default_code
         self._check_responses = check_responses
+        self.authorize = authorize  # set by AwsApis for every API it serves
 
     def serves(self, target: str) -> bool:
         """Whether ``target`` (an ``X-Amz-Target`` value) names this service."""
@@ -70,10 +75,14 @@ class JsonApi:
             return unknown_operation(target)
         try:
             params = await _read_json(request)
+            if self.authorize is not None:
+                self.authorize(self.service, name, params)
             validate(model, params)
             answer = await run_in_threadpool(operation, params)
         except BadRequest as e:
             return json_error(e.status, e.code, str(e))
+        except AuthError as e:
+            return json_error(e.refusal.status, e.refusal.code("json"), e.message)
         except KilnError as e:
             return json_error(400, self.error_code(e), e.message)
         except Exception:

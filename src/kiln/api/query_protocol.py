@@ -26,8 +26,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kiln.api.json_protocol import BadRequest, Operation, read_limited
+from kiln.api.json_protocol import Authorize, BadRequest, Operation, read_limited
 from kiln.api.validation import check_output, operation_model, validate
+from kiln.auth.errors import AuthError
 from kiln.errors import KilnError
 from kiln.shapes.aws import service_model
 
@@ -44,7 +45,12 @@ class QueryApi:
     """One AWS service over the query protocol."""
 
     def __init__(
-        self, service: str, operations: Mapping[str, Operation], *, check_responses: bool = False
+        self,
+        service: str,
+        operations: Mapping[str, Operation],
+        *,
+        check_responses: bool = False,
+        authorize: Authorize | None = None,
     ) -> None:
         self.service = service
         self.operations = dict(operations)
@@ -54,6 +60,7 @@ class QueryApi:
             + "/"
         )
         self._check_responses = check_responses
+        self.authorize = authorize  # set by AwsApis for every API it serves
 
     async def handle(self, request: Request) -> Response:
         """Answer one request."""
@@ -70,8 +77,12 @@ class QueryApi:
             )
         try:
             params = _read_members(form, model.input_shape, "") if model.input_shape else {}
+            if self.authorize is not None:
+                self.authorize(self.service, name, params)
             validate(model, params)
             answer = await run_in_threadpool(operation, params)
+        except AuthError as e:
+            return self._error(e.refusal.status, e.refusal.code("query"), e.message)
         except KilnError as e:
             return self._error(400, "ValidationError", e.message)
         except Exception:

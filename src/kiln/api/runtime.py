@@ -57,8 +57,14 @@ class InvocationRouter:
         path: str = scope["path"]
         return path.startswith(_PREFIX) and path.endswith(_SUFFIX)
 
+    @staticmethod
+    def endpoint_of(scope: Scope) -> str:
+        """The endpoint an invocation names."""
+        path: str = scope["path"]
+        return path[len(_PREFIX) : -len(_SUFFIX)]
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        endpoint = scope["path"][len(_PREFIX) : -len(_SUFFIX)]
+        endpoint = self.endpoint_of(scope)
         route = self._routing.get(endpoint)
         if scope["method"] != "POST":
             await _error(send, 405, b"ValidationError", "InvokeEndpoint takes POST")

@@ -43,3 +43,28 @@ def _resource_table(name: str) -> Table:
 models = _resource_table("models")
 endpoint_configs = _resource_table("endpoint_configs")
 endpoints = _resource_table("endpoints")
+
+principals = Table(
+    "principals",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("policies", JSON, nullable=False),
+    Column("creation_time", Float, nullable=False),
+)
+
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("principal", String(64), nullable=False, index=True),
+    Column("session_name", String(64), nullable=True),
+    Column("secret_sealed", String(512), nullable=True),
+    Column("secret_hash", String(64), nullable=True),
+    Column("token_hash", String(64), nullable=True),
+    Column("description", String(256), nullable=False),
+    Column("creation_time", Float, nullable=False),
+    Column("expiry_time", Float, nullable=True),
+    Column("revoked_time", Float, nullable=True),
+)

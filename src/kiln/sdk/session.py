@@ -10,7 +10,6 @@ import json
 import sys
 import time
 import urllib.error
-import urllib.request
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
@@ -25,6 +24,7 @@ from kiln.errors import ValidationError
 from kiln.sdk.errors import UnexpectedStatusError
 from kiln.sdk.logs import POLL_SECONDS, TERMINAL, JobFollower, job_log
 from kiln.sdk.progress import transfer_progress
+from kiln.sdk.signing import call_native
 from kiln.storage import ObjectStore, S3Uri
 
 if TYPE_CHECKING:
@@ -135,10 +135,9 @@ class Session:
         ``GET {endpoint}/kiln/v1/endpoints/{name}/replicas`` → ``{"Replicas": [{"VariantName",
         "ReplicaId", "Phases": {"download_model": …, "import": …, "load": …, "first_ping": …}}]}``
         """
-        url = f"{self.settings.endpoint.rstrip('/')}/kiln/v1/endpoints/{quote(endpoint, safe='')}"
+        path = f"/kiln/v1/endpoints/{quote(endpoint, safe='')}/replicas"
         try:
-            with urllib.request.urlopen(f"{url}/replicas", timeout=10) as response:
-                return list(json.load(response)["Replicas"])
+            return list(call_native(self.settings, "GET", path)["Replicas"])
         except urllib.error.HTTPError as e:
             raise client_error(e, "DescribeEndpointReplicas") from None
 

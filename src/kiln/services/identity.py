@@ -1,10 +1,11 @@
 """Who the caller is, for code that asks STS or IAM (CONTRACTS.md §5.4).
 
-Kiln has one account (``ACCOUNT_ID``) and, until IAM-style policies land, every role exists and
-allows everything: ``GetRole`` describes any role name, ``SimulatePrincipalPolicy`` allows every
-action (the sagemaker SDK v3 asks before each job). ``GetCallerIdentity`` answers as a session of
-the role ``kiln``, as code in a SageMaker notebook runs: the SDKs derive the default execution
-role from that ARN (v3's ``ModelBuilder`` and ``ModelTrainer`` without ``role``).
+Kiln has one account (``ACCOUNT_ID``). ``GetCallerIdentity`` names the caller the auth gate let
+in: a user, a job's role session, or, for the owner's key, a session of the role ``kiln``, as code
+in a SageMaker notebook runs (the SDKs derive the default execution role from that ARN: v3's
+``ModelBuilder`` and ``ModelTrainer`` without ``role``). ``GetRole`` describes any role name
+(a RoleArn Kiln has no policy for runs with the default role's). ``SimulatePrincipalPolicy``
+evaluates the caller's own policies (the sagemaker SDK v3 asks before each job).
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
+from kiln.auth.gate import CALLER
+from kiln.auth.policies import evaluate
+from kiln.auth.principals import Principal
 from kiln.config import ACCOUNT_ID, Settings
 
 # SageMaker may assume any role Kiln describes.
@@ -31,7 +35,15 @@ _TRUST_POLICY = {
 }
 
 
-DEFAULT_ROLE_NAME = "kiln"
+def _caller() -> Principal:
+    caller = CALLER.get()
+    assert caller is not None, "the auth gate sets the caller of every request"
+    return caller
+
+
+def _user_id(arn: str) -> str:
+    """A stable IAM-style user id (``AIDA`` + 17 characters)."""
+    return "AIDA" + hashlib.sha1(arn.encode()).hexdigest()[:17].upper()
 
 
 def _role_id(name: str) -> str:
@@ -47,12 +59,11 @@ class IdentityService:
         self._started = time.time()
 
     def get_caller_identity(self, _request: Mapping[str, Any]) -> dict[str, Any]:
-        """The caller: a session of the role ``kiln`` in Kiln's account."""
-        return {
-            "UserId": f"{_role_id(DEFAULT_ROLE_NAME)}:{self._settings.credentials.access_key_id}",
-            "Account": ACCOUNT_ID,
-            "Arn": f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{DEFAULT_ROLE_NAME}/kiln",
-        }
+        """The caller, as the auth gate identified it."""
+        arn = _caller().arn
+        role = arn.split("/")[1] if ":assumed-role/" in arn else None
+        user_id = f"{_role_id(role)}:{arn.rsplit('/', 1)[-1]}" if role else _user_id(arn)
+        return {"UserId": user_id, "Account": ACCOUNT_ID, "Arn": arn}
 
     def get_role(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """Any role, trusted by SageMaker."""
@@ -69,14 +80,15 @@ class IdentityService:
         }
 
     def simulate_principal_policy(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        """Every action allowed."""
+        """Each action on each resource, as the caller's policies decide."""
         resources = request.get("ResourceArns") or ["*"]
+        policies = _caller().policies
         return {
             "EvaluationResults": [
                 {
                     "EvalActionName": action,
                     "EvalResourceName": resource,
-                    "EvalDecision": "allowed",
+                    "EvalDecision": evaluate(policies, action, resource).value,
                 }
                 for action in request["ActionNames"]
                 for resource in resources

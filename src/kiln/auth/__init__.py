@@ -1,0 +1,1 @@
+"""Authentication and authorisation: SigV4 and bearer keys at one gate, IAM-style policies."""
