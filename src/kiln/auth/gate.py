@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -25,7 +26,7 @@ from kiln.auth import sigv4
 from kiln.auth.actions import iam_prefix, operation_resources
 from kiln.auth.errors import MISSING_TOKEN, AuthError, Refusal
 from kiln.auth.keystore import KeyStore
-from kiln.auth.policies import Decision, evaluate_all
+from kiln.auth.policies import Decision, Policy, evaluate_all
 from kiln.auth.principals import Principal
 from kiln.runtime.asgi import Message, Receive, Scope, Send
 
@@ -57,7 +58,7 @@ class Authorizer:
 
     def check(self, principal: Principal, action: Action) -> None:
         """``AccessDenied`` in AWS's words unless the principal's policies allow ``action``."""
-        decision = evaluate_all(principal.policies, action.name, action.resources)
+        decision = _decide(principal.policies, action.name, tuple(action.resources))
         if decision is Decision.ALLOW:
             return
         resource = next((r for r in action.resources), "*")
@@ -147,14 +148,18 @@ class AuthGate:
         principal, secret = self._keys.signing_secret(
             claim.access_key_id, claim.security_token, now
         )
-        body = await _read_body(receive, limit)
-        signed = sigv4.HttpRequest(request.method, request.raw_path, request.query_string,
-                                   request.headers, body)  # fmt: skip
-        if not sigv4.body_matches_declared_hash(signed):
+        request.body = body = await _read_body(receive, limit)
+        if not sigv4.body_matches_declared_hash(request):
             raise AuthError(Refusal.BAD_SIGNATURE, "The provided 'x-amz-content-sha256' header "
                             "does not match what was computed.")  # fmt: skip
-        sigv4.verify(claim, signed, secret)
+        sigv4.verify(claim, request, secret)
         return principal, _replay(body, receive)
+
+
+@lru_cache(maxsize=8192)
+def _decide(policies: tuple[Policy, ...], action: str, resources: tuple[str, ...]) -> Decision:
+    """``evaluate_all``, remembered: the same caller asks the same thing on every invocation."""
+    return evaluate_all(policies, action, resources)
 
 
 class _TooLarge(Exception):

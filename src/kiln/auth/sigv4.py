@@ -11,13 +11,15 @@ normalisation, no second encoding), and the payload hash is the ``x-amz-content-
 from __future__ import annotations
 
 import calendar
+import datetime
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_tz
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from urllib.parse import quote, unquote
 
 from botocore.utils import normalize_url_path
@@ -29,17 +31,31 @@ UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 MAX_SKEW_SECONDS = 15 * 60
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 _TIMESTAMP = "%Y%m%dT%H%M%SZ"
+_TIMESTAMP_FORMAT = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z")
 
 
-@dataclass(frozen=True)
+@dataclass
 class HttpRequest:
-    """What arrived, as the signature covers it."""
+    """What arrived, as the signature covers it (the gate fills ``body`` once it has read it)."""
 
     method: str
     raw_path: bytes
     query_string: bytes
     headers: Sequence[tuple[bytes, bytes]]
     body: bytes = b""
+
+    @cached_property
+    def header_values(self) -> dict[bytes, list[bytes]]:
+        """Each header's values by lower-case name, looked up many times per check."""
+        found: dict[bytes, list[bytes]] = {}
+        for key, value in self.headers:
+            found.setdefault(key.lower(), []).append(value)
+        return found
+
+    def header(self, name: bytes) -> str | None:
+        """The first value of header ``name`` (lower-case), or None."""
+        values = self.header_values.get(name)
+        return None if values is None else values[0].decode("latin-1")
 
 
 @dataclass(frozen=True)
@@ -55,22 +71,18 @@ class Claim:
     timestamp: str
     security_token: str | None
     presigned_expires: int | None
-
-    @property
-    def epoch(self) -> float:
-        """The signing time as a Unix time."""
-        return calendar.timegm(time.strptime(self.timestamp, _TIMESTAMP))
+    epoch: float  # the signing time as a Unix time
 
 
 def is_signed(request: HttpRequest) -> bool:
     """Whether the request carries a SigV4 signature at all (header or query form)."""
-    authorization = _header(request.headers, b"authorization") or ""
+    authorization = request.header(b"authorization") or ""
     return authorization.startswith(ALGORITHM) or b"X-Amz-Signature=" in request.query_string
 
 
 def read_claim(request: HttpRequest) -> Claim:
     """Parse the signature's fields; ``IncompleteSignature`` if any is missing or malformed."""
-    authorization = _header(request.headers, b"authorization")
+    authorization = request.header(b"authorization")
     if authorization is not None and authorization.startswith(ALGORITHM):
         return _header_claim(request, authorization[len(ALGORITHM) :])
     if b"X-Amz-Signature=" in request.query_string:
@@ -116,15 +128,16 @@ def signature(claim: Claim, request: HttpRequest, secret: str, *, s3: bool = Fal
         (ALGORITHM, claim.timestamp, scope, hashlib.sha256(canonical.encode()).hexdigest())
     )
     key = signing_key(secret, claim.day, claim.region, claim.service)
-    return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(key, string_to_sign.encode(), "sha256").hex()
 
 
 def canonical_request(claim: Claim, request: HttpRequest, *, s3: bool = False) -> str:
     """SigV4's canonical request, as botocore composes it."""
     raw_path = request.raw_path.decode("latin-1") or "/"
-    path = raw_path if s3 else quote(normalize_url_path(raw_path), safe="/~")
+    path = raw_path if s3 else _normalized_path(raw_path)
+    values = request.header_values
     header_lines = [
-        f"{name}:{_header_value(request.headers, name.encode())}" for name in claim.signed_headers
+        f"{name}:{_canonical_value(values.get(name.encode(), []))}" for name in claim.signed_headers
     ]
     return "\n".join(
         (
@@ -140,7 +153,7 @@ def canonical_request(claim: Claim, request: HttpRequest, *, s3: bool = False) -
 
 def payload_hash(request: HttpRequest, *, s3: bool = False) -> str:
     """The payload hash the signature covers: the declared one where given, else the body's."""
-    declared = _header(request.headers, b"x-amz-content-sha256")
+    declared = request.header(b"x-amz-content-sha256")
     if declared is not None:
         return declared
     if s3 and b"X-Amz-Signature=" in request.query_string:
@@ -150,7 +163,7 @@ def payload_hash(request: HttpRequest, *, s3: bool = False) -> str:
 
 def body_matches_declared_hash(request: HttpRequest) -> bool:
     """False when ``x-amz-content-sha256`` names a hash the body does not have."""
-    declared = _header(request.headers, b"x-amz-content-sha256")
+    declared = request.header(b"x-amz-content-sha256")
     if declared is None or len(declared) != 64:
         return True  # absent, UNSIGNED-PAYLOAD or a streaming mode
     return hmac.compare_digest(declared, hashlib.sha256(request.body).hexdigest())
@@ -178,9 +191,7 @@ def _header_claim(request: HttpRequest, rest: str) -> Claim:
             "Authorization header requires " + ", ".join(f"'{m}' parameter" for m in missing)
             + ". Authorization=" + ALGORITHM + rest,
         )  # fmt: skip
-    timestamp = _header(request.headers, b"x-amz-date") or _from_http_date(
-        _header(request.headers, b"date")
-    )
+    timestamp = request.header(b"x-amz-date") or _from_http_date(request.header(b"date"))
     if timestamp is None:
         raise AuthError(
             Refusal.INCOMPLETE,
@@ -191,7 +202,7 @@ def _header_claim(request: HttpRequest, rest: str) -> Claim:
         fields["SignedHeaders"],
         fields["Signature"],
         timestamp,
-        _header(request.headers, b"x-amz-security-token"),
+        request.header(b"x-amz-security-token"),
         None,
     )
 
@@ -217,7 +228,7 @@ def _query_claim(request: HttpRequest) -> Claim:
         params["X-Amz-SignedHeaders"],
         params.get("X-Amz-Signature", ""),
         params["X-Amz-Date"],
-        params.get("X-Amz-Security-Token") or _header(request.headers, b"x-amz-security-token"),
+        params.get("X-Amz-Security-Token") or request.header(b"x-amz-security-token"),
         int(expires_text),
     )
 
@@ -237,12 +248,7 @@ def _claim(
             f"Credential should be scoped to a valid region, not '{credential}'. "
             "Expected <key>/<YYYYMMDD>/<region>/<service>/aws4_request.",
         )
-    try:
-        time.strptime(timestamp, _TIMESTAMP)
-    except ValueError:
-        raise AuthError(
-            Refusal.INCOMPLETE, f"Date must be in ISO-8601 'basic format', not '{timestamp}'."
-        ) from None
+    epoch = _epoch(timestamp)
     if scope[1] != timestamp[:8]:
         raise AuthError(
             Refusal.BAD_SIGNATURE,
@@ -252,7 +258,7 @@ def _claim(
     if "host" not in names:
         raise AuthError(Refusal.INCOMPLETE, "Signed headers must include 'host'.")
     return Claim(scope[0], scope[1], scope[2], scope[3], names, signature_hex.lower(),
-                 timestamp, token, expires)  # fmt: skip
+                 timestamp, token, expires, epoch)  # fmt: skip
 
 
 def _canonical_query(raw: bytes, *, presigned: bool) -> str:
@@ -275,18 +281,29 @@ def _raw_pairs(raw: bytes) -> list[tuple[str, str]]:
     return pairs
 
 
-def _header(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> str | None:
-    for key, value in headers:
-        if key.lower() == name:
-            return value.decode("latin-1")
-    return None
+def _canonical_value(values: list[bytes]) -> str:
+    return ",".join(" ".join(v.decode("utf-8", "replace").split()) for v in values)
 
 
-def _header_value(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> str:
-    values = [
-        " ".join(v.decode("utf-8", "replace").split()) for k, v in headers if k.lower() == name
-    ]
-    return ",".join(values)
+@lru_cache(maxsize=4096)
+def _normalized_path(raw_path: str) -> str:
+    """botocore's canonical path: dot segments removed, then percent-encoded once more."""
+    return quote(normalize_url_path(raw_path), safe="/~")
+
+
+def _epoch(timestamp: str) -> float:
+    """``20261202T010203Z`` as a Unix time; ``IncompleteSignature`` if it is not that format."""
+    found = _TIMESTAMP_FORMAT.fullmatch(timestamp)
+    try:
+        if found is None:
+            raise ValueError(timestamp)
+        year, month, day, hour, minute, second = map(int, found.groups())
+        datetime.datetime(year, month, day, hour, minute, second)  # ValueError unless a real date
+    except ValueError:
+        raise AuthError(
+            Refusal.INCOMPLETE, f"Date must be in ISO-8601 'basic format', not '{timestamp}'."
+        ) from None
+    return calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
 
 
 def _from_http_date(value: str | None) -> str | None:
