@@ -44,6 +44,7 @@ compat: $(VENV)/.installed-dev
 bench: $(VENV)/.installed
 	$(BIN)/python bench/training_overhead.py
 	$(BIN)/python bench/serving.py
+	$(BIN)/python bench/auth_cost.py
 	$(BIN)/python bench/sdk_roundtrip.py
 
 clean:

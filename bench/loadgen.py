@@ -160,14 +160,23 @@ class Timing:
 
 
 def run_h2load(
-    url: str, body: Path, concurrency: int, timing: Timing, root_pid: int, workdir: Path
+    url: str,
+    body: Path,
+    concurrency: int,
+    timing: Timing,
+    root_pid: int,
+    workdir: Path,
+    headers: Sequence[str] = (),
 ) -> dict[str, Any]:
     """One closed-loop run: req/s, latencies, and CPU per request of ``root_pid``'s tree."""
     log = workdir / "h2load.tsv"
     log.unlink(missing_ok=True)  # h2load appends to its log
     argv = ["taskset", "-c", str(CLIENT_CPU), "h2load", "--h1", "-t1", f"-c{concurrency}", "-m1"]
     argv += [f"-D{timing.duration:g}", f"--warm-up-time={timing.warm_up:g}", f"--log-file={log}"]
-    argv += ["-d", str(body), "-H", "Content-Type: application/json", url]
+    argv += ["-d", str(body), "-H", "Content-Type: application/json"]
+    for header in headers:
+        argv += ["-H", header]
+    argv.append(url)
     pids = process_tree(root_pid)
     samples: list[tuple[float, list[float]]] = []
     done = threading.Event()

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import auth_cost
 import boto3
 import joblib
 import numpy as np
@@ -63,6 +64,7 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.ensemble import RandomForestClassifier
 
 from kiln.config import Settings
+from kiln.sdk.signing import call_native
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "serving.json"
@@ -145,6 +147,16 @@ def measure_in_process(workload: Workload, calls: int) -> dict[str, Any]:
         os.sched_setaffinity(0, previous)
 
 
+def measure_auth_on_server_cpu() -> dict[str, float]:
+    """The auth gate's per-request cost (``bench/auth_cost.py``), on the server CPU."""
+    previous = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {SERVER_CPU})
+    try:
+        return auth_cost.measure()
+    finally:
+        os.sched_setaffinity(0, previous)
+
+
 def _per_call_ms(call: Callable[[], Any], calls: int) -> float:
     for _ in range(max(calls // 10, 5)):
         call()
@@ -159,11 +171,15 @@ def _per_call_ms(call: Callable[[], Any], calls: int) -> float:
 # -- talking to a server --------------------------------------------------------------------------
 
 
-def post(port: int, path: str, body: bytes, timeout: float = 10.0) -> tuple[int, bytes]:
+def post(
+    port: int, path: str, body: bytes, timeout: float = 10.0, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     """One ``POST`` on a fresh loopback connection: status and body."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        connection.request("POST", path, body, {"Content-Type": "application/json"})
+        connection.request(
+            "POST", path, body, {"Content-Type": "application/json", **(headers or {})}
+        )
         response = connection.getresponse()
         return response.status, response.read()
     finally:
@@ -173,7 +189,7 @@ def post(port: int, path: str, body: bytes, timeout: float = 10.0) -> tuple[int,
 def check_predictions(target: Target, workload: Workload, when: str) -> None:
     """RuntimeError unless both bodies get the in-process predictions."""
     for rows, path in workload.bodies.items():
-        status, answer = post(target.port, target.path, path.read_bytes())
+        status, answer = post(target.port, target.path, path.read_bytes(), headers=target.headers)
         got = orjson.loads(answer).get("predictions") if status == 200 else None
         if got != workload.expected[rows]:
             raise RuntimeError(
@@ -191,7 +207,7 @@ def first_correct_prediction(
         if launched is not None:
             launched.check_alive()
         try:
-            status, answer = post(target.port, target.path, body, timeout=5.0)
+            status, answer = post(target.port, target.path, body, 5.0, target.headers)
         except OSError:
             status, answer = 0, b""
         if status == 200 and orjson.loads(answer).get("predictions") == expected:
@@ -210,6 +226,7 @@ class Target:
     root_pid: int
     cold_start_s: float
     detail: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # Kiln's: a bearer API key
 
 
 # -- the direct replica and the raw reference -----------------------------------------------------
@@ -259,6 +276,7 @@ class Kiln:
     sagemaker: Any
     runtime: Any
     model_uri: str
+    api_key: str
 
 
 def _client(settings: Settings, service: str, endpoint: str) -> Any:
@@ -296,12 +314,16 @@ def start_kiln(workload: Workload, workdir: Path, stack: ExitStack) -> Kiln:
     s3.create_bucket(Bucket="models")
     key = f"{uuid.uuid4().hex}/model.tar.gz"
     s3.put_object(Bucket="models", Key=key, Body=workload.tarball)
+    # h2load cannot sign SigV4: it sends a bearer API key, as load generators do.
+    bearer = {"User": "bench", "Policy": "admin", "Kind": "bearer"}
+    api_key = call_native(settings, "POST", "/kiln/v1/keys", bearer)["ApiKey"]
     return Kiln(
         launched,
         settings,
         _client(settings, "sagemaker", settings.endpoint),
         _client(settings, "sagemaker-runtime", settings.endpoint),
         f"s3://models/{key}",
+        api_key,
     )
 
 
@@ -341,11 +363,11 @@ def deploy(kiln: Kiln, workload: Workload, name: str) -> Target:
     sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
     ready = _first_invoke(kiln, name, body, workload.expected[rows])
     target = Target("kiln", kiln.settings.port, f"/endpoints/{name}/invocations", 0, 0.0)
+    target.headers = {"Authorization": f"Bearer {kiln.api_key}"}
     target.root_pid = kiln.launched.process.pid
     target.cold_start_s = ready - started
-    status, answer = _get(kiln.settings.port, f"/kiln/v1/endpoints/{name}/replicas")
-    if status == 200:
-        target.detail["phases"] = [r["Phases"] for r in orjson.loads(answer)["Replicas"]]
+    replicas = call_native(kiln.settings, "GET", f"/kiln/v1/endpoints/{name}/replicas")
+    target.detail["phases"] = [r["Phases"] for r in replicas["Replicas"]]
     return target
 
 
@@ -364,16 +386,6 @@ def _first_invoke(kiln: Kiln, name: str, body: bytes, expected: list[int]) -> fl
             pass  # not routed yet: ValidationError (unknown endpoint) or 503
         time.sleep(POLL_S)
     raise TimeoutError(f"endpoint {name} gave no correct prediction in {START_TIMEOUT_S:.0f} s")
-
-
-def _get(port: int, path: str) -> tuple[int, bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10.0)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
 
 
 def undeploy(kiln: Kiln, name: str) -> None:
@@ -450,7 +462,8 @@ def measure(
     check_predictions(target, workload, "before load")
     url = f"http://127.0.0.1:{target.port}{target.path}"
     body = workload.bodies[rows]
-    cell = run_h2load(url, body, concurrency, timing, target.root_pid, workdir)
+    headers = [f"{name}: {value}" for name, value in target.headers.items()]
+    cell = run_h2load(url, body, concurrency, timing, target.root_pid, workdir, headers)
     check_predictions(target, workload, "after load")
     return cell
 
@@ -561,6 +574,8 @@ def print_report(
     )
     print("\nIn process, on the server CPU (ms per call, median):")
     for rows_key, row in in_process.items():
+        if rows_key == "auth_us":
+            continue
         print(
             f"  {_rows(rows_key)} predict {row['predict_ms']:.3f}, bare handler "
             f"{row['bare_handler_ms']:.3f}, Kiln handler chain {row['kiln_handler_ms']:.3f}"
@@ -568,9 +583,11 @@ def print_report(
     for key, cell in summary["cells"].items():
         _print_cell(key, cell)
     _print_headlines(summary)
+    auth_ok, auth_line = auth_cost.report(in_process["auth_us"])
+    print(auth_line)
     ok, line = verdict(summary)
     print(f"\n{line}")
-    return ok
+    return ok and auth_ok
 
 
 def _rows(key: str) -> str:
@@ -696,6 +713,7 @@ def main() -> int:
         workdir = Path(tmp)
         workload = build_workload(workdir)
         in_process = measure_in_process(workload, calls=200)
+        in_process["auth_us"] = measure_auth_on_server_cpu()
         with ExitStack() as stack:
             kiln = start_kiln(workload, workdir, stack)
             timing = Timing(args.duration, args.warm_up)
