@@ -21,6 +21,7 @@ from starlette.applications import Starlette
 
 from kiln.api.app import AwsApis, build_app, classify
 from kiln.api.cloudwatch_logs import logs_api
+from kiln.api.connections import DeadlineHttpProtocol
 from kiln.api.json_protocol import Operation
 from kiln.api.keys import key_routes
 from kiln.api.logs import JobProgress
@@ -263,6 +264,7 @@ class _Listener(uvicorn.Server):
                 log_level=log_level,
                 access_log=False,
                 lifespan="on",
+                http=DeadlineHttpProtocol,
             )
         )
 
