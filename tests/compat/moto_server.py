@@ -25,6 +25,15 @@ from urllib.parse import urlsplit
 
 from conftest import Kiln, make_settings, start_kiln
 
+# moto's mock signs every request with these fixed fake keys (moto.core.models): each fresh Kiln
+# takes them as its owner's key, so the auth gate lets moto's tests in as it would a real user.
+# The embedded store keeps its own, longer key pair (rclone refuses short ones).
+MOTO_KEYS = {
+    "KILN_ACCESS_KEY_ID": "FOOBARKEY",
+    "KILN_SECRET_ACCESS_KEY": "FOOBARSECRET",
+    "KILN_S3_ACCESS_KEY_ID": "AKIKMOTOSTORE0000000",
+    "KILN_S3_SECRET_ACCESS_KEY": "moto-store-secret-0123456789-0123456789",
+}
 _SERVICE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
 
@@ -51,7 +60,9 @@ class FreshKilns:
             if self._current is None:
                 self.started += 1
                 home = Path(tempfile.mkdtemp(prefix=f"kiln-{self.started}-", dir=self._root))
-                settings = make_settings(home / "home", f"sqlite:///{home / 'kiln.db'}")
+                settings = make_settings(
+                    home / "home", f"sqlite:///{home / 'kiln.db'}", **MOTO_KEYS
+                )
                 self._current = start_kiln(settings)
             self._is_used = True
             return self._current
