@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import (
+    Kiln,
     make_settings,
     model_files,
     script_job,
@@ -142,6 +143,28 @@ def test_sandboxed_job_reaches_nothing_of_the_server_or_other_jobs(
         assert not (settings.home / "pwned").exists()
     finally:
         kiln.thread.stop()
+
+
+def test_links_a_job_leaves_do_not_make_the_server_copy_its_files(kiln: Kiln) -> None:
+    secret = kiln.settings.home / "credentials.json"
+    script = f"""
+import os, time
+open("/opt/ml/checkpoints/real.pt", "w").write("weights")
+os.symlink({str(secret)!r}, "/opt/ml/checkpoints/stolen.json")
+os.symlink({str(secret)!r}, os.path.join(os.environ["SM_OUTPUT_DIR"], "failure"))
+time.sleep(3)  # past a checkpoint sync
+raise SystemExit(1)
+"""
+    kiln.thread.kiln.objects.ensure_bucket("ckpt")
+    request = script_job("links-1", upload_source(kiln, {"train.py": script}))
+    request["CheckpointConfig"] = {"S3Uri": "s3://ckpt/links-1"}
+    kiln.sagemaker.create_training_job(**request)
+    job = kiln.wait("links-1")
+    assert job["TrainingJobStatus"] == "Failed"
+    assert job["FailureReason"].startswith("AlgorithmError: ExecuteUserScriptError")
+    assert kiln.settings.credentials.secret_access_key not in job["FailureReason"]
+    listed = kiln.s3.list_objects_v2(Bucket="ckpt", Prefix="links-1/")
+    assert [o["Key"] for o in listed.get("Contents", [])] == ["links-1/real.pt"]
 
 
 @pytest.mark.parametrize("sandbox", ["auto", "off"])

@@ -39,6 +39,7 @@ from kiln.services.capacity import Demand, clamp, demand_of, machine_capacity
 from kiln.services.channels import ChannelObject, manifest_objects, prefix_objects, shard
 from kiln.services.checkpoints import CheckpointSync
 from kiln.services.job_envs import python_for
+from kiln.services.job_files import read_text
 from kiln.services.job_logs import JobLog
 from kiln.services.logs import LogStore
 from kiln.services.process_env import base_environment, storage_environment
@@ -486,9 +487,10 @@ class TrainingRunner:
     def _failure_reason(self) -> str:
         failed = next(h for h in self._hosts if h.exit_code)
         for host in [failed, *self._hosts]:
-            failure = host.layout.failure_file
-            if failure.exists() and failure.stat().st_size:
-                return failure.read_text(errors="replace")[:_FAILURE_REASON_LIMIT]
+            # The job wrote it: read without following its links (job_files.py).
+            text = read_text(host.layout.base, host.layout.failure_file, _FAILURE_REASON_LIMIT)
+            if text:
+                return text
         code = failed.exit_code or 1
         code_text = str(code)
         # Negative: the signal itself; 129-159: a shell's or bwrap's 128 + signal number.
