@@ -26,7 +26,14 @@ from kiln.config import Settings
 from kiln.errors import ValidationError
 from kiln.runtime.archives import ArchiveTooLargeError, UnsafeArchiveError, safe_extract
 from kiln.runtime.envs import EnvironmentBuildError
-from kiln.services.capacity import Demand, clamp, demand_of, machine_capacity, shortfall
+from kiln.services.capacity import (
+    Demand,
+    clamp,
+    demand_of,
+    machine_capacity,
+    out_of_memory_reason,
+    shortfall,
+)
 from kiln.services.job_envs import python_for
 from kiln.services.logs import LogStore, StreamWriter
 from kiln.services.logs.names import endpoint_group, replica_stream
@@ -259,6 +266,15 @@ class ReplicaLauncher:
             log.warning("endpoint %s variant %s: %s", spec.endpoint, spec.variant, note)
         return clamp(demand_of(size), capacity)
 
+    def _out_of_memory(self, spec: ReplicaSpec, failure: str) -> str:
+        """``failure`` (``Variant V: …``) led by why: the kernel's OOM killer."""
+        size = self._settings.instance_types.get(spec.instance_type)
+        given = self._size(spec).memory_mib
+        asked = size.memory_mib if size is not None else given
+        reason = out_of_memory_reason("the model server", spec.instance_type, asked, given)
+        prefix = f"Variant {spec.variant}: "
+        return f"{prefix}{reason}; {failure.removeprefix(prefix)}"
+
     def _environment(self, spec: ReplicaSpec, python: Path) -> dict[str, str]:
         return {
             **base_environment(python, sandboxed=self._backend.is_sandboxed),
@@ -276,7 +292,10 @@ class ReplicaLauncher:
             code = replica.process.poll()
             if code is not None:
                 output.join()
-                raise ReplicaStartError(output.failure(code, replica.spec.variant))
+                failure = output.failure(code, replica.spec.variant)
+                if replica.process.was_oom_killed():
+                    failure = self._out_of_memory(replica.spec, failure)
+                raise ReplicaStartError(failure)
             if output.is_listening.is_set() and self.ping(replica, timeout=1.0):
                 replica.phases["first_ping"] = time.monotonic() - output.listening_at
                 return

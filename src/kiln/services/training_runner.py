@@ -35,7 +35,13 @@ from kiln.runtime.workspace import (
     user_args,
     write_config,
 )
-from kiln.services.capacity import Demand, clamp, demand_of, machine_capacity
+from kiln.services.capacity import (
+    Demand,
+    clamp,
+    demand_of,
+    machine_capacity,
+    out_of_memory_reason,
+)
 from kiln.services.channels import ChannelObject, manifest_objects, prefix_objects, shard
 from kiln.services.checkpoints import CheckpointSync
 from kiln.services.job_envs import python_for
@@ -559,6 +565,20 @@ class TrainingRunner:
             text = read_text(host.layout.base, host.layout.failure_file, _FAILURE_REASON_LIMIT)
             if text:
                 return text
+        exit_reason = self._exit_reason(failed)
+        if any(h.process is not None and h.process.was_oom_killed() for h in self._hosts):
+            size = instance_size(self._settings, self._spec.resource_config.instance_type)
+            oom = out_of_memory_reason(
+                "the job",
+                self._spec.resource_config.instance_type,
+                size.memory_mib,
+                self._host_size().memory_mib,
+            )
+            exit_reason = exit_reason.replace("AlgorithmError: ", f"AlgorithmError: {oom}\n", 1)
+        return exit_reason[:_FAILURE_REASON_LIMIT]
+
+    def _exit_reason(self, failed: _Host) -> str:
+        """The exit code, its signal and the tail of stderr, as the toolkit reports them."""
         code = failed.exit_code or 1
         code_text = str(code)
         # Negative: the signal itself; 129-159: a shell's or bwrap's 128 + signal number.
@@ -571,7 +591,7 @@ class TrainingRunner:
             "AlgorithmError: ExecuteUserScriptError:\n"
             f'ExitCode {code_text}\nErrorMessage "{tail}"\n'
             f'Command "{command}", exit code: {code}'
-        )[:_FAILURE_REASON_LIMIT]
+        )
 
     def _record_metrics(self) -> None:
         metrics = [
