@@ -133,7 +133,8 @@ class LocalBackend:
         scope: str = "default",
     ) -> None:
         bwrap = None if sandbox == "off" else bwrap_binary()
-        reason = unsandboxed_reason(sandbox, bwrap, bwrap and bwrap_problem(bwrap))
+        problem = bwrap_problem(bwrap) if bwrap is not None else None
+        reason = unsandboxed_reason(sandbox, bwrap, problem)
         require_sandbox(sandbox, reason)
         self._bwrap = bwrap if reason is None else None
         self._private = tuple(private)
