@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import tarfile
 import time
 import uuid
+import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -169,6 +171,31 @@ def source_tarball(files: Mapping[str, str | bytes]) -> bytes:
     return buffer.getvalue()
 
 
+def tar_bomb(size: int, name: str = "zeros.bin") -> bytes:
+    """A ``.tar.gz`` of one file of ``size`` zero bytes, about a thousandth of its size.
+
+    Built from one compressed 16 MiB block of zeros repeated (full flushes make each block stand
+    alone), so even a GiB-sized bomb takes a second, not the minute gzip would.
+    """
+    info = tarfile.TarInfo(name)
+    info.size = size
+    header, chunk = info.tobuf(format=tarfile.GNU_FORMAT), bytes(1 << 24)
+    end = bytes(-size % 512 + 1024)  # the member's padding and tar's two empty blocks
+    assert size % len(chunk) == 0, "whole 16 MiB blocks only"
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = deflate.compress(header) + deflate.flush(zlib.Z_FULL_FLUSH)
+    block = deflate.compress(chunk) + deflate.flush(zlib.Z_FULL_FLUSH)
+    tail = deflate.compress(end) + deflate.flush()
+    crc = zlib.crc32(header)
+    for _ in range(size // len(chunk)):
+        crc = zlib.crc32(chunk, crc)
+    crc = zlib.crc32(end, crc)
+    length = (len(header) + size + len(end)) & 0xFFFFFFFF
+    gzip_header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+    body = head + block * (size // len(chunk)) + tail
+    return gzip_header + body + struct.pack("<II", crc, length)
+
+
 def upload_source(kiln: Kiln, files: Mapping[str, str | bytes], bucket: str = "code") -> str:
     """Upload a source tarball; its ``s3://`` URI."""
     s3 = kiln.s3
@@ -239,6 +266,7 @@ def deploy(
     *,
     environment: Mapping[str, str] | None = None,
     wait: bool = True,
+    volume_size_gb: int | None = None,
 ) -> None:
     """Create a model per variant (variant → (model URI, instances, weight)) and an endpoint."""
     sm = kiln.sagemaker
@@ -261,6 +289,7 @@ def deploy(
                 "InitialInstanceCount": count,
                 "InstanceType": "ml.m5.large",
                 "InitialVariantWeight": weight,
+                **({"VolumeSizeInGB": volume_size_gb} if volume_size_gb else {}),
             }
         )
     sm.create_endpoint_config(EndpointConfigName=endpoint, ProductionVariants=production)

@@ -20,7 +20,8 @@ say otherwise.
 | ``KILN_CAPACITY_GPUS`` | this machine's (``/dev/nvidiaN``) | GPUs jobs may occupy |
 | ``KILN_STRICT_CAPACITY`` | ``0`` | ``1``: refuse what exceeds capacity, not run it on less |
 | ``KILN_STOP_GRACE_SECONDS`` | 120 | SIGTERM → SIGKILL grace, as SageMaker gives |
-| ``KILN_SANDBOX`` | ``auto`` | ``auto`` (bwrap where present) or ``off`` |
+| ``KILN_SANDBOX`` | ``auto`` | ``auto`` (bwrap where it works), ``required`` (or refuse), ``off`` |
+| ``KILN_PIDS_MAX`` | 4096 | processes + threads one job host or replica may have (cgroup) |
 | ``KILN_REPLICA_STARTUP_TIMEOUT_SECONDS`` | 300 | how long a replica may take to pass /ping |
 | ``KILN_CHECK_RESPONSES`` | off | check every API answer against botocore's output shape (tests) |
 | ``KILN_AUTH`` | ``1`` | ``0`` turns the auth gate off; refused unless the server binds loopback |
@@ -44,6 +45,7 @@ from kiln.instance_types import INSTANCE_TYPES, InstanceType
 __all__ = ["ACCOUNT_ID", "Credentials", "InstanceType", "Settings"]
 
 ACCOUNT_ID = "000000000000"
+SANDBOX_MODES = ("auto", "required", "off")
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class Settings:
     strict_capacity: bool = False
     stop_grace_seconds: float = 120.0
     sandbox: str = "auto"
+    pids_max: int = 4096
     replica_startup_timeout_seconds: float = 300.0
     check_responses: bool = False
     auth: bool = True
@@ -128,7 +131,8 @@ class Settings:
             capacity_gpus=_int(env, "KILN_CAPACITY_GPUS", _machine_gpus()),
             strict_capacity=_flag(env, "KILN_STRICT_CAPACITY"),
             stop_grace_seconds=float(env.get("KILN_STOP_GRACE_SECONDS", "120")),
-            sandbox=env.get("KILN_SANDBOX", "auto"),
+            sandbox=_choice(env, "KILN_SANDBOX", SANDBOX_MODES),
+            pids_max=_positive(env, "KILN_PIDS_MAX", 4096),
             replica_startup_timeout_seconds=float(
                 env.get("KILN_REPLICA_STARTUP_TIMEOUT_SECONDS", "300")
             ),
@@ -194,6 +198,14 @@ class Settings:
         """Short-lived files with short paths (replica sockets: Unix paths max 107 bytes)."""
         digest = hashlib.sha1(str(self.home).encode()).hexdigest()[:12]
         return Path(tempfile.gettempdir()) / f"kiln-{digest}"
+
+    @property
+    def private_paths(self) -> tuple[Path, ...]:
+        """What no job or replica may see: ``KILN_HOME`` and the SQLite database's folder."""
+        url = self.database_url
+        if not url.startswith("sqlite:///"):
+            return (self.home,)
+        return (self.home, Path(url[len("sqlite:///") :]).resolve().parent)
 
     @property
     def envs_dir(self) -> Path:
@@ -268,6 +280,20 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ValueError(f"{name}={raw!r} is not a whole number") from None
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise ValueError(f"{name}={value} must be at least 1")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name) or choices[0]
+    if raw not in choices:
+        raise ValueError(f"{name}={raw!r} is not one of {', '.join(choices)}")
+    return raw
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

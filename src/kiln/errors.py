@@ -8,6 +8,8 @@
     ├── ResourceInUseError       name taken / in use  → 400 ResourceInUse
     ├── ResourceLimitError       can never fit        → 400 ResourceLimitExceeded
     ├── ConflictError            wrong state for op   → 400 ConflictException
+    ├── SandboxUnavailableError  KILN_SANDBOX=required without a working bwrap → the server
+    │                            refuses to start (never an API answer)
     └── (client side, kiln.sdk.errors) UnexpectedStatusError, NotTrainedError, …
 
 SageMaker answers ``ValidationException`` for most missing resources (the boto3 waiters and the
@@ -51,3 +53,7 @@ class ConflictError(KilnError):
 
 class UnsupportedError(ValidationError):
     """The request asks for something Kiln does not do (yet)."""
+
+
+class SandboxUnavailableError(KilnError):
+    """``KILN_SANDBOX=required``, but bubblewrap is missing or cannot sandbox here."""

@@ -70,13 +70,19 @@ class KilnServer:
             # rclone cannot tell which port it picked: pick one for it.
             settings = settings.with_ports(s3_port=free_port())
         self.settings = settings
+        # First: KILN_SANDBOX=required refuses to start before anything else is set up.
+        self.backend = LocalBackend(
+            private=settings.private_paths,
+            sandbox=settings.sandbox,
+            pids_max=settings.pids_max,
+            scope=settings.run_dir.name,
+        )
         for folder in (settings.home, settings.logs_dir, settings.workspaces_dir):
             folder.mkdir(parents=True, exist_ok=True)
         self.engine = connect(settings.database_url)
         self.jobs = TrainingJobStore(self.engine)
         self.objects = ObjectStore.from_settings(settings)
         self.s3_server = EmbeddedS3Server(settings) if settings.is_embedded_s3 else None
-        self.backend = LocalBackend(hidden=settings.home, sandbox=settings.sandbox)
         self.logs = FileLogStore(settings.log_groups_dir)
         self.scheduler = TrainingScheduler(
             self.jobs,

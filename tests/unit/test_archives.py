@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import tarfile
 from pathlib import Path
 
 import pytest
 
-from kiln.runtime.archives import UnsafeArchiveError, pack, safe_extract
+from kiln.runtime.archives import ArchiveTooLargeError, UnsafeArchiveError, pack, safe_extract
 
 
 def _tar(tmp_path: Path, *members: tarfile.TarInfo) -> Path:
@@ -64,6 +65,25 @@ def test_non_tarball_is_refused(tmp_path: Path) -> None:
     bogus.write_bytes(b"not a tarball")
     with pytest.raises(UnsafeArchiveError, match="not a readable tar archive"):
         safe_extract(bogus, tmp_path / "out")
+
+
+def test_archive_larger_than_its_room_is_refused_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    huge = tarfile.TarInfo("zeros.bin")
+    huge.size = 10 * 2**30
+    archive = tmp_path / "bomb.tar.gz"
+    # Only the header: the refusal must come from it, not from expanding 10 GiB.
+    with gzip.open(archive, "wb") as f:
+        f.write(_file("a.py").tobuf() + b"x".ljust(512, b"\0") + huge.tobuf())
+    with pytest.raises(ArchiveTooLargeError, match="bomb.tar.gz expands to more than 1,048,576"):
+        safe_extract(archive, tmp_path / "out", max_bytes=2**20)
+    assert not (tmp_path / "out").exists()
+
+
+def test_extraction_returns_the_disk_it_takes_in_whole_blocks(tmp_path: Path) -> None:
+    archive = _tar(tmp_path, _file("a.py"), _file("b.py"), _link("c.py", "a.py"))
+    assert safe_extract(archive, tmp_path / "out", max_bytes=8192) == 8192
 
 
 def test_pack_puts_contents_at_the_archive_root(tmp_path: Path) -> None:

@@ -12,6 +12,8 @@ from kiln.services.capacity import (
     clamp,
     demand_of,
     fits,
+    memory_text,
+    out_of_memory_reason,
     shortfall,
 )
 
@@ -119,3 +121,34 @@ def test_shortfall(
 def test_demand_of_counts_only_gpus_as_gpus() -> None:
     assert demand_of(InstanceType(8, 61 * GIB, gpus=1), 2) == Demand(16, 122 * GIB, 2)
     assert demand_of(InstanceType(4, 16 * GIB, 1, "Trainium")) == Demand(4, 16 * GIB, 0)
+
+
+@pytest.mark.parametrize(
+    ("asked", "given", "expected"),
+    [
+        (
+            16 * 1024,
+            16 * 1024,
+            "out of memory: the job used more than the 16 GiB of ml.m5.xlarge; "
+            "choose an instance type with more memory",
+        ),
+        (
+            # this machine cut 16 GiB to 1.5 GiB: a bigger instance type would not help
+            16 * 1024,
+            1536,
+            "out of memory: the job used more than the 1.5 GiB this machine gives it "
+            "(ml.m5.xlarge has 16 GiB, cut to KILN_CAPACITY_MEMORY_MIB); "
+            "give Kiln more memory or make it use less",
+        ),
+    ],
+)
+def test_out_of_memory_reason(asked: int, given: int, expected: str) -> None:
+    assert out_of_memory_reason("the job", "ml.m5.xlarge", asked, given) == expected
+
+
+@pytest.mark.parametrize(
+    ("mib", "text"),
+    [(256, "256 MiB"), (1024, "1 GiB"), (1536, "1.5 GiB"), (62464, "61 GiB"), (3900, "3.8 GiB")],
+)
+def test_memory_text(mib: int, text: str) -> None:
+    assert memory_text(mib) == text

@@ -113,3 +113,14 @@ def test_bad_kiln_variable_is_one_error_line() -> None:
     result = runner.invoke(app, ["jobs", "ls"], env={"KILN_PORT": "eighty"})
     assert result.exit_code == 1
     assert result.stderr == "error: ValidationError: KILN_PORT='eighty' is not a whole number\n"
+
+
+def test_kiln_server_says_in_one_line_why_it_refuses_to_run_unsandboxed(tmp_path: Path) -> None:
+    env = {"KILN_HOME": str(tmp_path), "KILN_SANDBOX": "required", "PATH": str(tmp_path)}
+    result = runner.invoke(app, ["server", "--port", "0"], env=env)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "error: SandboxUnavailableError: KILN_SANDBOX=required, but bubblewrap (bwrap) is not "
+        "installed: install bubblewrap"
+    )
+    assert result.stderr.count("\n") == 1

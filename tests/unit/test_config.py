@@ -81,3 +81,22 @@ def test_capacity_gpus_can_be_set(tmp_path: Path) -> None:
 def test_every_instance_type_is_known_by_default(tmp_path: Path) -> None:
     settings = Settings.from_env({"KILN_HOME": str(tmp_path)})
     assert settings.instance_types["ml.c4.2xlarge"].vcpus == 8
+
+
+def test_unknown_sandbox_mode_is_named_with_the_choices(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="KILN_SANDBOX='strict' is not one of auto, required, off"):
+        Settings.from_env({"KILN_HOME": str(tmp_path), "KILN_SANDBOX": "strict"})
+
+
+def test_pids_limit_defaults_to_4096_and_must_be_positive(tmp_path: Path) -> None:
+    assert Settings.from_env({"KILN_HOME": str(tmp_path)}).pids_max == 4096
+    with pytest.raises(ValueError, match="KILN_PIDS_MAX=0 must be at least 1"):
+        Settings.from_env({"KILN_HOME": str(tmp_path), "KILN_PIDS_MAX": "0"})
+
+
+def test_private_paths_are_kiln_home_and_the_database_folder(tmp_path: Path) -> None:
+    env = {
+        "KILN_HOME": str(tmp_path / "home"),
+        "KILN_DATABASE_URL": f"sqlite:///{tmp_path}/db/k.db",
+    }
+    assert Settings.from_env(env).private_paths == (tmp_path / "home", tmp_path / "db")

@@ -43,8 +43,12 @@ class RunningProcess(Protocol):
     def terminate(self, grace: float) -> int:
         """SIGTERM the user's processes, SIGKILL all after ``grace`` seconds, reap; exit code."""
 
+    def was_oom_killed(self) -> bool:
+        """Whether the kernel killed one of its processes for going over its memory limit."""
+
     def release(self) -> None:
-        """Free what the backend holds for the process (cgroups); after it has exited."""
+        """Kill what is left of its process tree and free what the backend holds for it
+        (cgroups); after it has exited. ``was_oom_killed`` still answers afterwards."""
 
 
 class Backend(Protocol):

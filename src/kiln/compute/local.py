@@ -1,29 +1,62 @@
-"""The local backend: job processes on this machine, sandboxed with bwrap where present."""
+"""The local backend: job processes on this machine, sealed in bwrap sandboxes where possible.
+
+Every process is spawned from one long-lived thread: bwrap's ``--die-with-parent`` fires when
+the *thread* that spawned it ends. A process's tree is found by its cgroup membership, so a
+``setsid`` grandchild is signalled and killed with the rest; where cgroups are unavailable, by
+descent from the spawned process (and in a sandbox the pid namespace dies with bwrap's init).
+"""
 
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import subprocess
-import time
+import sys
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
 from kiln.compute.base import ProcessSpec
 from kiln.compute.cgroups import CgroupLimits, Cgroups, joining_argv
-from kiln.compute.sandbox import CONTAINER_ROOT, bwrap_argv, bwrap_binary
+from kiln.compute.processes import Members, kill_all, signal_members, tree_members
+from kiln.compute.sandbox import (
+    CONTAINER_ROOT,
+    INSTALL_HINT,
+    Exposure,
+    bwrap_argv,
+    bwrap_binary,
+    bwrap_problem,
+    plan_mounts,
+    require_sandbox,
+    root_only_paths,
+    survey,
+    system_paths,
+    unsandboxed_reason,
+)
 
 log = logging.getLogger(__name__)
 
+# Where the kiln package lives: site-packages, or a checkout's src/ for an editable install.
+_KILN_DIR = Path(__file__).resolve().parents[2]
+
+_UNSANDBOXED = (
+    "{reason}: jobs and replicas run UNSANDBOXED, with the server's user and file system: they "
+    "can read and write all of KILN_HOME (the database, the credentials, every job's "
+    "workspace), read the server's environment, signal its processes, and see the whole "
+    "machine. cgroups still limit memory, CPU and processes where they can. SM_* variables "
+    "point at workspace folders, not /opt/ml. To isolate jobs, {hint}; KILN_SANDBOX=required "
+    "refuses to start without it."
+)
+
 
 class LocalProcess:
-    """A process group started by ``LocalBackend``."""
+    """A process tree started by ``LocalBackend``."""
 
     def __init__(self, popen: subprocess.Popen[bytes], limits: CgroupLimits | None) -> None:
         self._popen = popen
         self._limits = limits
+        self._oom_killed: bool | None = None
 
     @property
     def pid(self) -> int:
@@ -47,39 +80,72 @@ class LocalProcess:
         """Wait for the exit code."""
         return self._popen.wait(timeout)
 
+    def members(self) -> Members:
+        """Every live process of the tree: its cgroup's, else the spawned one's descendants."""
+        if self._limits is not None:
+            return self._limits.members()
+        return tree_members(self.pid)
+
     def terminate(self, grace: float) -> int:
-        """SIGTERM the user's processes, SIGKILL the group after ``grace`` seconds, reap."""
-        signal_group(self.pid, signal.SIGTERM, spare_sandbox=True)
+        """SIGTERM the user's processes, SIGKILL all after ``grace`` seconds, reap."""
+        signal_members(self.members(), signal.SIGTERM, spare_sandbox=True)
         try:
             return self._popen.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             pass
         finally:
-            kill_group(self.pid)
+            self._kill()
         return self._popen.wait()
 
+    def was_oom_killed(self) -> bool:
+        """Whether the kernel killed one of its processes for going over its memory limit."""
+        if self._oom_killed is not None:
+            return self._oom_killed
+        return self._limits is not None and self._limits.was_oom_killed()
+
     def release(self) -> None:
-        """Kill stragglers left in the group and free the cgroups."""
-        kill_group(self.pid)
+        """Kill whatever is left of the tree and free the cgroups (their OOM count is kept)."""
+        self._kill()
         if self._limits is not None:
+            self._oom_killed = self._limits.was_oom_killed()
             self._limits.release()
+
+    def _kill(self) -> None:
+        if self._limits is not None:
+            self._limits.kill()
+        else:
+            kill_all(self.members)
 
 
 class LocalBackend:
-    """Runs processes here; in a bwrap sandbox unless ``sandbox`` is ``off`` or bwrap is absent."""
+    """Runs processes here; in a bwrap sandbox unless ``sandbox`` is ``off`` or bwrap fails.
 
-    def __init__(self, *, hidden: Path, sandbox: str = "auto") -> None:
-        self._hidden = hidden
-        self._bwrap = None if sandbox == "off" else bwrap_binary()
-        self._cgroups = Cgroups()
+    ``private`` are paths no process may see (``KILN_HOME``, the database's folder);
+    ``scope`` keeps this server's cgroups apart from another's on the same machine.
+    """
+
+    def __init__(
+        self,
+        *,
+        private: Sequence[Path],
+        sandbox: str = "auto",
+        pids_max: int = 4096,
+        scope: str = "default",
+    ) -> None:
+        bwrap = None if sandbox == "off" else bwrap_binary()
+        problem = bwrap_problem(bwrap) if bwrap is not None else None
+        reason = unsandboxed_reason(sandbox, bwrap, problem)
+        require_sandbox(sandbox, reason)
+        self._bwrap = bwrap if reason is None else None
+        self._private = tuple(private)
+        self._pids_max = pids_max
+        self._root_only = root_only_paths() if self._bwrap else []
+        self._cgroups = Cgroups(scope)
         # bwrap's --die-with-parent fires when the *thread* that spawned it ends, so every
         # process is spawned from this one thread, which lives as long as the backend.
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kiln-spawn")
-        if self._bwrap is None:
-            log.warning(
-                "bubblewrap (bwrap) not found: jobs run unsandboxed in their workspace folders, "
-                "and SM_* variables point there instead of /opt/ml"
-            )
+        if reason is not None:
+            log.warning(_UNSANDBOXED.format(reason=reason, hint=INSTALL_HINT))
 
     @property
     def is_sandboxed(self) -> bool:
@@ -94,15 +160,8 @@ class LocalBackend:
         """Start ``spec``'s process in a new process group with piped output."""
         argv = list(spec.argv)
         if self._bwrap is not None:
-            argv = bwrap_argv(
-                self._bwrap,
-                workspace=spec.workspace,
-                hidden=self._hidden,
-                read_only=spec.read_only_paths,
-                cwd=spec.cwd,
-                argv=argv,
-            )
-        limits = self._cgroups.create(spec.name, spec.vcpus, spec.memory_mib)
+            argv = bwrap_argv(self._bwrap, self._mounts(spec), spec.cwd, argv)
+        limits = self._cgroups.create(spec.name, spec.vcpus, spec.memory_mib, self._pids_max)
         popen = self._spawner.submit(
             subprocess.Popen,
             joining_argv(limits, argv),
@@ -118,56 +177,12 @@ class LocalBackend:
     def close(self) -> None:
         """Stop the spawning thread (after every process has been stopped)."""
         self._spawner.shutdown(wait=True)
+        self._cgroups.close()
 
-
-def group_members(pgid: int) -> list[tuple[int, str]]:
-    """``(pid, command name)`` of every live process in process group ``pgid``."""
-    members = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # Fields after the parenthesised command name: state, ppid, pgrp, ...
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            members.append((int(entry.name), name))
-    return members
-
-
-def signal_group(pgid: int, sig: int, *, spare_sandbox: bool = False) -> None:
-    """Send ``sig`` to the group; with ``spare_sandbox``, not to bwrap itself.
-
-    bwrap dies of SIGTERM and takes its child with it (--die-with-parent), which would rob the
-    user's script of SageMaker's grace period; so SIGTERM goes to the script, and bwrap exits
-    when the script does.
-    """
-    if not spare_sandbox:
-        try:
-            os.killpg(pgid, sig)
-        except ProcessLookupError:
-            pass
-        return
-    for pid, name in group_members(pgid):
-        if name != "bwrap":
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
-
-
-def kill_group(pgid: int, timeout: float = 5.0) -> None:
-    """SIGKILL every process of group ``pgid`` and wait until none is left."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            return
-        if not group_members(pgid):
-            return
-        time.sleep(0.01)
+    def _mounts(self, spec: ProcessSpec) -> list[tuple[str, ...]]:
+        python = [Path(sys.prefix), Path(sys.base_prefix), _KILN_DIR, *spec.read_only_paths]
+        # A symlinked prefix is recreated as a link: its target must be there too.
+        environment = list(dict.fromkeys([*python, *(p.resolve() for p in python)]))
+        exposure = Exposure(system_paths(), environment, self._private, self._root_only)
+        paths = [*exposure.system, *environment, *self._private, *self._root_only]
+        return plan_mounts(survey(paths), exposure, spec.workspace)

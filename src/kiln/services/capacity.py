@@ -104,6 +104,28 @@ def shortfall(what: str, size: InstanceType, count: int, capacity: Demand) -> Sh
     )
 
 
+def out_of_memory_reason(who: str, instance_type: str, instance_mib: int, given_mib: int) -> str:
+    """What to tell about ``who`` (the job, the model server) killed for going over its memory:
+    the instance type's, or less where this machine cut it down (then a bigger type won't help)."""
+    if given_mib >= instance_mib:
+        return (
+            f"out of memory: {who} used more than the {memory_text(instance_mib)} of "
+            f"{instance_type}; choose an instance type with more memory"
+        )
+    return (
+        f"out of memory: {who} used more than the {memory_text(given_mib)} this machine gives it "
+        f"({instance_type} has {memory_text(instance_mib)}, cut to KILN_CAPACITY_MEMORY_MIB); "
+        "give Kiln more memory or make it use less"
+    )
+
+
+def memory_text(mib: int) -> str:
+    """``mib`` as people say it: 256 MiB, 4 GiB, 1.5 GiB."""
+    if mib < 1024:
+        return f"{mib} MiB"
+    return f"{round(mib / 1024, 1):g} GiB"
+
+
 def _describe(demand: Demand, foreign: int, accelerator: str) -> str:
     parts = [_count(demand.vcpus, "vCPU"), f"{demand.memory_mib} MiB"]
     if demand.gpus:

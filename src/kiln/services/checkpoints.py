@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kiln.services.job_files import pinned
 from kiln.storage import ObjectStore, S3Uri
 
 _Snapshot = dict[str, tuple[int, int]]
@@ -29,7 +30,10 @@ class CheckpointSync:
         current = self._snapshot()
         for relative, stamp in current.items():
             if self._synced.get(relative) != stamp:
-                self._objects.upload_file(self._folder / relative, self._uri.join(relative))
+                # The job owns the folder: never follow its links out of it (job_files.py).
+                with pinned(self._folder, self._folder / relative) as handle:
+                    if handle is not None:
+                        self._objects.upload_file(handle, self._uri.join(relative))
         for relative in self._synced.keys() - current.keys():
             self._objects.delete(self._uri.join(relative))
         self._synced = current
@@ -38,7 +42,8 @@ class CheckpointSync:
         snapshot: _Snapshot = {}
         for path in self._folder.rglob("*"):
             # Files being written (".part", hidden temp files) wait for the next round.
-            if path.is_file() and not path.name.startswith("."):
+            is_candidate = path.is_file() and not path.is_symlink()
+            if is_candidate and not path.name.startswith("."):
                 stat = path.stat()
                 snapshot[path.relative_to(self._folder).as_posix()] = (
                     stat.st_mtime_ns,

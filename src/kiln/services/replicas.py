@@ -3,6 +3,8 @@
 A replica's start is timed by phase — download, extract, environment, load (reported by the
 replica itself), first ping — and the phases go to the server log and the endpoint's state.
 A replica is healthy only once its model is loaded: the replica does not listen before that.
+What its archives expand to must fit in its volume: the variant's ``VolumeSizeInGB``, or
+``DEFAULT_REPLICA_VOLUME_GB`` (30 GiB) where the variant sets none.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import json
 import logging
 import shutil
 import socket
-import sys
 import threading
 import time
 import uuid
@@ -20,19 +21,26 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import kiln
 from kiln.compute.base import Backend, ProcessSpec, RunningProcess
 from kiln.config import Settings
 from kiln.errors import ValidationError
-from kiln.runtime.archives import UnsafeArchiveError, safe_extract
+from kiln.runtime.archives import ArchiveTooLargeError, UnsafeArchiveError, safe_extract
 from kiln.runtime.envs import EnvironmentBuildError
-from kiln.services.capacity import Demand, clamp, demand_of, machine_capacity, shortfall
+from kiln.services.capacity import (
+    Demand,
+    clamp,
+    demand_of,
+    machine_capacity,
+    out_of_memory_reason,
+    shortfall,
+)
 from kiln.services.job_envs import python_for
 from kiln.services.logs import LogStore, StreamWriter
 from kiln.services.logs.names import endpoint_group, replica_stream
 from kiln.services.model_code import code_location
 from kiln.services.process_env import base_environment, storage_environment
 from kiln.services.routing import ReplicaAddress
+from kiln.services.volumes import DEFAULT_REPLICA_VOLUME_GB, replica_volume_reason, volume_bytes
 from kiln.storage import ObjectNotFoundError, ObjectStore, S3Uri
 
 log = logging.getLogger(__name__)
@@ -53,6 +61,8 @@ class ReplicaSpec:
     container: dict[str, Any]
     instance_type: str
     startup_timeout: float
+    volume_size_gb: int | None = None
+    """The variant's ``VolumeSizeInGB``; None for Kiln's default."""
 
 
 @dataclass(eq=False)
@@ -136,14 +146,16 @@ class ReplicaLauncher:
     ) -> tuple[Path, Path]:
         model_dir = workspace / "model"
         model_dir.mkdir(parents=True)
+        room = volume_bytes(spec.volume_size_gb, DEFAULT_REPLICA_VOLUME_GB)
         model_data = spec.container.get("ModelDataUrl")
         if model_data:
-            self._fetch_archive(model_data, workspace / "model.tar.gz", model_dir, phases, "model")
+            archive = _Archive(model_data, workspace / "model.tar.gz", model_dir, "model")
+            room -= self._fetch_archive(spec, archive, room, phases)
         location = self._code_location(spec)
         if isinstance(location, S3Uri):
             code_dir = workspace / "code"
-            archive = workspace / "sourcedir.tar.gz"
-            self._fetch_archive(str(location), archive, code_dir, phases, "code")
+            archive = _Archive(str(location), workspace / "sourcedir.tar.gz", code_dir, "code")
+            self._fetch_archive(spec, archive, room, phases)
         else:
             code_dir = model_dir / location
         started = time.monotonic()
@@ -159,26 +171,32 @@ class ReplicaLauncher:
             raise ReplicaStartError(str(e)) from e
 
     def _fetch_archive(
-        self, uri_text: str, archive: Path, dest: Path, phases: dict[str, float], what: str
-    ) -> None:
+        self, spec: ReplicaSpec, archive: _Archive, room: int, phases: dict[str, float]
+    ) -> int:
+        """Download and extract ``archive`` within ``room`` bytes; the bytes it took."""
+        what = archive.what
         started = time.monotonic()
         try:
-            uri = S3Uri.parse(uri_text)
+            uri = S3Uri.parse(archive.uri)
         except ValidationError as e:
             raise ReplicaStartError(f"Invalid {what} data URL: {e}") from e
         try:
-            self._objects.download_file(uri, archive)
+            self._objects.download_file(uri, archive.path)
         except ObjectNotFoundError:
             raise ReplicaStartError(f"Could not find {what} data at {uri}") from None
         phases[f"download_{what}"] = time.monotonic() - started
         started = time.monotonic()
         try:
-            safe_extract(archive, dest)
+            used = safe_extract(archive.path, archive.dest, max(0, room))
+        except ArchiveTooLargeError:
+            reason = replica_volume_reason(f"{archive.path.name} expands to", spec.volume_size_gb)
+            raise ReplicaStartError(f"Failed to extract {what} data from {uri}: {reason}") from None
         except UnsafeArchiveError as e:
             raise ReplicaStartError(f"Failed to extract {what} data from {uri}: {e}") from e
         finally:
-            archive.unlink(missing_ok=True)
+            archive.path.unlink(missing_ok=True)
         phases[f"extract_{what}"] = time.monotonic() - started
+        return used
 
     def _python_for(self, spec: ReplicaSpec, code_dir: Path, replica_id: str) -> Path:
         """The model image's environment, with the code's ``requirements.txt`` over it."""
@@ -228,12 +246,9 @@ class ReplicaLauncher:
                 cwd=seen,
                 vcpus=size.vcpus,
                 memory_mib=size.memory_mib,
-                read_only_paths=(
-                    Path(sys.prefix),
-                    Path(sys.base_prefix),
-                    self._settings.envs_dir,
-                    Path(kiln.__file__).resolve().parents[1],
-                ),
+                # The backend adds the server's own Python and kiln; an image's or a
+                # requirements.txt's environment is one folder of envs_dir.
+                read_only_paths=(python.parent.parent,),
             )
         )
         return process
@@ -250,6 +265,15 @@ class ReplicaLauncher:
             self._noted.add(key)
             log.warning("endpoint %s variant %s: %s", spec.endpoint, spec.variant, note)
         return clamp(demand_of(size), capacity)
+
+    def _out_of_memory(self, spec: ReplicaSpec, failure: str) -> str:
+        """``failure`` (``Variant V: …``) led by why: the kernel's OOM killer."""
+        size = self._settings.instance_types.get(spec.instance_type)
+        given = self._size(spec).memory_mib
+        asked = size.memory_mib if size is not None else given
+        reason = out_of_memory_reason("the model server", spec.instance_type, asked, given)
+        prefix = f"Variant {spec.variant}: "
+        return f"{prefix}{reason}; {failure.removeprefix(prefix)}"
 
     def _environment(self, spec: ReplicaSpec, python: Path) -> dict[str, str]:
         return {
@@ -268,7 +292,10 @@ class ReplicaLauncher:
             code = replica.process.poll()
             if code is not None:
                 output.join()
-                raise ReplicaStartError(output.failure(code, replica.spec.variant))
+                failure = output.failure(code, replica.spec.variant)
+                if replica.process.was_oom_killed():
+                    failure = self._out_of_memory(replica.spec, failure)
+                raise ReplicaStartError(failure)
             if output.is_listening.is_set() and self.ping(replica, timeout=1.0):
                 replica.phases["first_ping"] = time.monotonic() - output.listening_at
                 return
@@ -353,3 +380,13 @@ def ping_unix(path: str, timeout: float) -> bool:
     except OSError:
         return False
     return head.startswith(b"HTTP/1.1 200")
+
+
+@dataclass(frozen=True)
+class _Archive:
+    """A tarball a replica needs: where it is, where it goes, what it holds (model or code)."""
+
+    uri: str
+    path: Path
+    dest: Path
+    what: str

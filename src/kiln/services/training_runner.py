@@ -25,7 +25,7 @@ from kiln.compute.base import Backend, ProcessSpec, RunningProcess
 from kiln.config import Settings
 from kiln.db import TrainingJobRecord, TrainingJobStore
 from kiln.errors import ValidationError
-from kiln.runtime.archives import UnsafeArchiveError, pack, safe_extract
+from kiln.runtime.archives import ArchiveTooLargeError, UnsafeArchiveError, pack, safe_extract
 from kiln.runtime.envs import EnvironmentBuildError, writable_env
 from kiln.runtime.workspace import (
     Layout,
@@ -35,10 +35,17 @@ from kiln.runtime.workspace import (
     user_args,
     write_config,
 )
-from kiln.services.capacity import Demand, clamp, demand_of, machine_capacity
+from kiln.services.capacity import (
+    Demand,
+    clamp,
+    demand_of,
+    machine_capacity,
+    out_of_memory_reason,
+)
 from kiln.services.channels import ChannelObject, manifest_objects, prefix_objects, shard
 from kiln.services.checkpoints import CheckpointSync
 from kiln.services.job_envs import python_for
+from kiln.services.job_files import read_text
 from kiln.services.job_logs import JobLog
 from kiln.services.logs import LogStore
 from kiln.services.process_env import base_environment, storage_environment
@@ -51,12 +58,22 @@ from kiln.services.training import (
     submit_directory,
 )
 from kiln.services.training_states import transition
+from kiln.services.volumes import (
+    DEFAULT_TRAINING_VOLUME_GB,
+    VolumeBudget,
+    disk_usage,
+    training_volume_reason,
+    volume_bytes,
+)
 from kiln.shapes.training import Channel, S3DataSource, TrainingJobSpec
 from kiln.storage import ObjectNotFoundError, ObjectStore, S3Uri
 
 log = logging.getLogger(__name__)
 
 _CHECKPOINT_SYNC_SECONDS = 2.0
+# Measuring a workspace walks it: at most every 5 s, and never more than 1/20 of the time.
+_VOLUME_CHECK_SECONDS = 5.0
+_VOLUME_CHECK_SHARE = 20
 _FAILURE_REASON_LIMIT = 1024
 _JOB_VENV = ".venv"
 
@@ -119,6 +136,7 @@ class TrainingRunner:
         )
         self._checkpoints: list[CheckpointSync] = []
         self._python = Path(sys.executable)
+        self._limit_failure: str | None = None
 
     def request_stop(self) -> None:
         """Stop the job (StopTrainingJob): SIGTERM, grace, SIGKILL."""
@@ -217,12 +235,13 @@ class TrainingRunner:
     # -- downloading ---------------------------------------------------------------------------
 
     def _download_channels(self) -> None:
+        budget = VolumeBudget(self._volume_bytes(), [h.name for h in self._hosts])
         for channel in self._spec.input_data_config:
             assert channel.data_source.s3_data_source is not None  # checked at create
             source = channel.data_source.s3_data_source
             name = channel.channel_name
             try:
-                bucket, objects = self._channel_objects(source)
+                bucket, objects, sizes = self._channel_objects(source)
                 if not objects:
                     raise JobFailure(
                         f'ClientError: No S3 objects found under S3 URL "{source.s3_uri}" given '
@@ -230,44 +249,70 @@ class TrainingRunner:
                         "bucket exists and that objects exist under that S3 prefix."
                     )
                 self._log.note(f"channel {name}: {len(objects)} file(s) from {source.s3_uri}")
+                download = _Download(name, bucket, sizes, budget)
                 if source.s3_data_distribution_type == "ShardedByS3Key":
-                    self._download_shards(name, bucket, objects)
+                    self._download_shards(download, objects)
                 else:
-                    self._download_replicated(name, bucket, objects)
+                    self._download_replicated(download, objects)
             except (ValidationError, ObjectNotFoundError) as e:
                 raise JobFailure(f"ClientError: channel {name!r}: {_reason(e)}") from e
 
-    def _channel_objects(self, source: S3DataSource) -> tuple[str, list[ChannelObject]]:
+    def _channel_objects(
+        self, source: S3DataSource
+    ) -> tuple[str, list[ChannelObject], dict[str, int]]:
+        """The channel's bucket, objects, and the sizes of those a listing gave."""
         uri = S3Uri.parse(source.s3_uri)
         if source.s3_data_type == "ManifestFile":
             manifest = self._root / "manifest.json"
             self._objects.download_file(uri, manifest)
-            return manifest_objects(manifest.read_bytes(), str(uri))
-        keys = (key for key, _size in self._objects.keys(uri))
-        return uri.bucket, prefix_objects(uri.key, keys)
+            bucket, objects = manifest_objects(manifest.read_bytes(), str(uri))
+            return bucket, objects, {}
+        sizes = dict(self._objects.keys(uri))
+        return uri.bucket, prefix_objects(uri.key, sizes), sizes
 
-    def _download(self, bucket: str, objects: list[ChannelObject], folder: Path) -> None:
+    def _download(
+        self, download: _Download, objects: list[ChannelObject], hosts: list[_Host]
+    ) -> None:
+        """Download into the first host's channel folder, charging ``hosts``' volumes: an
+        object is refused before it is fetched when its listed size does not fit, and the
+        fetched bytes count as they are."""
+        folder = hosts[0].layout.channel_dir(download.channel)
         folder.mkdir(parents=True, exist_ok=True)
+        names = [h.name for h in hosts]
         for item in objects:
-            self._objects.download_file(S3Uri(bucket, item.key), folder / item.path)
+            if not download.budget.fits(names, download.sizes.get(item.key, 0)):
+                raise JobFailure(download.over_volume(self._volume_gb()))
+            target = folder / item.path
+            self._objects.download_file(S3Uri(download.bucket, item.key), target)
+            download.budget.charge(names, target.stat().st_blocks * 512)
+        if not download.budget.fits(names, 0):  # objects without a listed size
+            raise JobFailure(download.over_volume(self._volume_gb()))
 
-    def _download_replicated(self, name: str, bucket: str, objects: list[ChannelObject]) -> None:
-        first = self._hosts[0].layout.channel_dir(name)
-        self._download(bucket, objects, first)
+    def _download_replicated(self, download: _Download, objects: list[ChannelObject]) -> None:
+        self._download(download, objects, self._hosts)
+        first = self._hosts[0].layout.channel_dir(download.channel)
         for host in self._hosts[1:]:
             shutil.copytree(
                 first,
-                host.layout.channel_dir(name),
+                host.layout.channel_dir(download.channel),
                 copy_function=_link_or_copy,
                 dirs_exist_ok=True,
             )
 
-    def _download_shards(self, name: str, bucket: str, objects: list[ChannelObject]) -> None:
+    def _download_shards(self, download: _Download, objects: list[ChannelObject]) -> None:
+        name = download.channel
         for index, host in enumerate(self._hosts):
             mine = shard(objects, index, len(self._hosts))
-            self._download(bucket, mine, host.layout.channel_dir(name))
+            self._download(download, mine, [host])
             if len(self._hosts) > 1:
                 self._log.note(f"channel {name}: {host.name} gets {len(mine)} file(s) (sharded)")
+
+    def _volume_gb(self) -> int:
+        return self._spec.resource_config.volume_size_in_gb or DEFAULT_TRAINING_VOLUME_GB
+
+    def _volume_bytes(self) -> int:
+        """What each host may keep in its workspace: VolumeSizeInGB."""
+        return volume_bytes(self._volume_gb(), DEFAULT_TRAINING_VOLUME_GB)
 
     def _restore_checkpoints(self) -> None:
         config = self._spec.checkpoint_config
@@ -294,9 +339,15 @@ class TrainingRunner:
             raise JobFailure(
                 f'ClientError: source archive "{uri}" (sagemaker_submit_directory) not found'
             ) from None
+        if archive.stat().st_size > self._volume_bytes():
+            raise JobFailure(training_volume_reason(f"{uri} holds", self._volume_gb()))
         try:
             for host in self._hosts:
-                safe_extract(archive, host.layout.code_dir)
+                room = self._volume_bytes() - disk_usage(host.layout.base)
+                safe_extract(archive, host.layout.code_dir, max(0, room))
+        except ArchiveTooLargeError:
+            reason = training_volume_reason(f"{uri} expands to", self._volume_gb())
+            raise JobFailure(reason) from None
         except UnsafeArchiveError as e:
             raise JobFailure(f"ClientError: {uri}: {e}") from e
 
@@ -407,6 +458,7 @@ class TrainingRunner:
             threading.Thread(target=self._await_exit, args=(host,), daemon=True).start()
         deadline = time.monotonic() + self._spec.stopping_condition.max_runtime_in_seconds
         next_sync = time.monotonic() + _CHECKPOINT_SYNC_SECONDS
+        next_volume_check = time.monotonic()
         while True:
             for host in self._hosts:
                 if host.exit_code is None and host.process is not None:
@@ -432,6 +484,27 @@ class TrainingRunner:
             if time.monotonic() > next_sync:
                 self._sync_checkpoints()
                 next_sync = time.monotonic() + _CHECKPOINT_SYNC_SECONDS
+            if time.monotonic() > next_volume_check:
+                started = time.monotonic()
+                if self._is_over_volume():
+                    return Ending.EXITED
+                took = time.monotonic() - started
+                next_volume_check = started + max(_VOLUME_CHECK_SECONDS, _VOLUME_CHECK_SHARE * took)
+
+    def _is_over_volume(self) -> bool:
+        """Whether a host's workspace outgrew VolumeSizeInGB; if so its processes are killed
+        (SageMaker's volume would be full) and the job is to fail with the reason."""
+        for host in self._hosts:
+            used = disk_usage(host.layout.base)
+            if used > self._volume_bytes():
+                what = f"the job wrote {used / 2**30:.1f} GiB into /opt/ml on {host.name},"
+                self._limit_failure = training_volume_reason(what, self._volume_gb())
+                self._log.note(f"volume full: {self._limit_failure}")
+                self._terminate(0.0)
+                for each in self._hosts:  # failed, whatever the killed processes returned
+                    each.exit_code = each.exit_code or 1
+                return True
+        return False
 
     def _await_exit(self, host: _Host) -> None:
         """Wake the watch loop the moment a host's process exits."""
@@ -484,11 +557,28 @@ class TrainingRunner:
         return merged
 
     def _failure_reason(self) -> str:
+        if self._limit_failure is not None:
+            return self._limit_failure[:_FAILURE_REASON_LIMIT]
         failed = next(h for h in self._hosts if h.exit_code)
         for host in [failed, *self._hosts]:
-            failure = host.layout.failure_file
-            if failure.exists() and failure.stat().st_size:
-                return failure.read_text(errors="replace")[:_FAILURE_REASON_LIMIT]
+            # The job wrote it: read without following its links (job_files.py).
+            text = read_text(host.layout.base, host.layout.failure_file, _FAILURE_REASON_LIMIT)
+            if text:
+                return text
+        exit_reason = self._exit_reason(failed)
+        if any(h.process is not None and h.process.was_oom_killed() for h in self._hosts):
+            size = instance_size(self._settings, self._spec.resource_config.instance_type)
+            oom = out_of_memory_reason(
+                "the job",
+                self._spec.resource_config.instance_type,
+                size.memory_mib,
+                self._host_size().memory_mib,
+            )
+            exit_reason = exit_reason.replace("AlgorithmError: ", f"AlgorithmError: {oom}\n", 1)
+        return exit_reason[:_FAILURE_REASON_LIMIT]
+
+    def _exit_reason(self, failed: _Host) -> str:
+        """The exit code, its signal and the tail of stderr, as the toolkit reports them."""
         code = failed.exit_code or 1
         code_text = str(code)
         # Negative: the signal itself; 129-159: a shell's or bwrap's 128 + signal number.
@@ -501,7 +591,7 @@ class TrainingRunner:
             "AlgorithmError: ExecuteUserScriptError:\n"
             f'ExitCode {code_text}\nErrorMessage "{tail}"\n'
             f'Command "{command}", exit code: {code}'
-        )[:_FAILURE_REASON_LIMIT]
+        )
 
     def _record_metrics(self) -> None:
         metrics = [
@@ -546,3 +636,17 @@ def _link_or_copy(source: str, dest: str) -> None:
         os.link(source, dest)
     except OSError:
         shutil.copy2(source, dest)
+
+
+@dataclass(frozen=True)
+class _Download:
+    """One channel being downloaded: where from, the listed sizes, the volumes it fills."""
+
+    channel: str
+    bucket: str
+    sizes: dict[str, int]
+    budget: VolumeBudget
+
+    def over_volume(self, gb: int) -> str:
+        """The FailureReason when the channel does not fit."""
+        return training_volume_reason(f"channel {self.channel!r} holds", gb)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from kiln.compute.local import group_members, kill_group
+from kiln.compute.processes import group_members, kill_group
 from kiln.db import TrainingJobRecord, TrainingJobStore
 from kiln.services.capacity import NOTHING, Demand, clamp, fits
 from kiln.services.training_states import transition

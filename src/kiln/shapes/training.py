@@ -50,6 +50,7 @@ class OutputDataConfig(_Shape):
 class ResourceConfig(_Shape):
     instance_type: str = Field("ml.m5.large", alias="InstanceType")
     instance_count: int = Field(1, alias="InstanceCount")
+    volume_size_in_gb: int = Field(0, alias="VolumeSizeInGB")
 
 
 class StoppingCondition(_Shape):

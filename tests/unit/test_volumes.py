@@ -1,0 +1,72 @@
+"""Volumes: their size, the reasons that name them, and how much a workspace takes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from kiln.services.volumes import (
+    GIB,
+    VolumeBudget,
+    disk_usage,
+    replica_volume_reason,
+    training_volume_reason,
+    volume_bytes,
+)
+
+
+@pytest.mark.parametrize(
+    ("gb", "default", "expected"),
+    [
+        (1, 30, GIB),
+        (None, 30, 30 * GIB),  # left out: the default
+        (0, 30, 30 * GIB),  # 0: the instance's own storage on AWS; Kiln has none, the default
+    ],
+)
+def test_volume_bytes(gb: int | None, default: int, expected: int) -> None:
+    assert volume_bytes(gb, default) == expected
+
+
+def test_training_reason_names_the_setting_and_the_limit() -> None:
+    reason = training_volume_reason("s3://code/sourcedir.tar.gz expands to", 1)
+    assert reason.startswith("ClientError: s3://code/sourcedir.tar.gz expands to more than fits")
+    assert "VolumeSizeInGB=1 (1 GiB per instance" in reason
+    assert reason.endswith("ask for a larger ResourceConfig.VolumeSizeInGB")
+
+
+@pytest.mark.parametrize(
+    ("gb", "expected"),
+    [
+        (
+            2,
+            "model.tar.gz expands to more than fits in the variant's VolumeSizeInGB=2 (2 GiB); "
+            "set a larger VolumeSizeInGB on the production variant",
+        ),
+        (
+            None,
+            "model.tar.gz expands to more than fits in 30 GiB, Kiln's volume for a variant "
+            "without VolumeSizeInGB; set VolumeSizeInGB on the production variant",
+        ),
+    ],
+)
+def test_replica_reason(gb: int | None, expected: str) -> None:
+    assert replica_volume_reason("model.tar.gz expands to", gb) == expected
+
+
+def test_disk_usage_counts_allocated_blocks_and_hard_links_once(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    with open(tmp_path / "sub" / "big", "wb") as f:
+        os.posix_fallocate(f.fileno(), 0, 1 << 20)
+    os.link(tmp_path / "sub" / "big", tmp_path / "again")
+    (tmp_path / "sparse").write_bytes(b"")
+    os.truncate(tmp_path / "sparse", 1 << 30)  # a hole takes no disk
+    assert 1 << 20 <= disk_usage(tmp_path) < (1 << 20) + 64 * 1024
+
+
+def test_budget_refuses_what_would_overfill_any_host() -> None:
+    budget = VolumeBudget(100, ["algo-1", "algo-2"])
+    budget.charge(["algo-1"], 60)
+    assert budget.fits(["algo-2"], 100)
+    assert not budget.fits(["algo-1", "algo-2"], 41)
