@@ -11,10 +11,12 @@ import pytest
 
 from conftest import (
     Kiln,
+    deploy,
     make_settings,
     model_files,
     script_job,
     start_kiln,
+    upload_model,
     upload_source,
     wait_for_log,
 )
@@ -198,3 +200,22 @@ def test_required_sandbox_without_bwrap_refuses_to_start(
     settings = make_settings(tmp_path / "home", database_url, KILN_SANDBOX="required")
     with pytest.raises(SandboxUnavailableError, match="KILN_SANDBOX=required.*bubblewrap"):
         KilnServer(settings)
+
+
+@pytest.mark.slow
+def test_a_replica_cannot_redirect_the_router_to_another_socket(kiln: Kiln) -> None:
+    # The replica's model_fn looks for a socket it could replace with a link to a host socket;
+    # the server bound its socket outside the sandbox, so there is none to replace.
+    inference = (
+        "import os\n"
+        "def model_fn(model_dir):\n"
+        "    return sorted(p for p in os.listdir('/opt/ml') if p.endswith('.sock'))\n"
+        "def predict_fn(data, model):\n"
+        "    return {'sockets': model}\n"
+    )
+    model = upload_model(kiln, {"model.txt": "x", "code/inference.py": inference})
+    deploy(kiln, "sockets", {"AllTraffic": (model, 1, 1.0)})
+    answer = kiln.client("sagemaker-runtime").invoke_endpoint(
+        EndpointName="sockets", Body=b"{}", ContentType="application/json"
+    )
+    assert json.loads(answer["Body"].read()) == {"sockets": []}

@@ -20,6 +20,8 @@ class ProcessSpec:
     vcpus: int
     memory_mib: int
     read_only_paths: Sequence[Path] = field(default_factory=tuple)
+    # Open file descriptors the process inherits at the same numbers (a replica's socket).
+    pass_fds: tuple[int, ...] = ()
 
 
 class RunningProcess(Protocol):

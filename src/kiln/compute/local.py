@@ -171,6 +171,7 @@ class LocalBackend:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            pass_fds=spec.pass_fds,
         ).result()
         return LocalProcess(popen, limits)
 

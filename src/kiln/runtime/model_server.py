@@ -18,7 +18,7 @@ Wire contract (CONTRACTS.md §2.1):
 Process contract::
 
     python -m kiln.runtime.model_server --model-dir DIR [--code-dir DIR]
-        [--entry-point inference.py] (--port P [--host H] | --uds PATH)
+        [--entry-point inference.py] (--port P [--host H] | --uds PATH | --fd N)
 
 The entry point (default ``SAGEMAKER_PROGRAM``, else ``inference.py``) is looked up in
 ``--code-dir``, else ``<model-dir>/code/``; without it, framework defaults serve the model. The
@@ -193,6 +193,7 @@ class ReplicaOptions:
     host: str
     port: int | None
     uds: Path | None
+    fd: int | None = None
     default_accept: str = codecs.JSON
     max_body_bytes: int = MAX_BODY_BYTES
 
@@ -210,6 +211,9 @@ def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Replic
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--port", type=int)
     where.add_argument("--uds", type=Path, help="listen on this unix socket instead")
+    where.add_argument(
+        "--fd", type=int, help="listen on this inherited, bound socket (the server made it)"
+    )
     args = parser.parse_args(argv)
     payload_mb = environ.get("SAGEMAKER_MAX_PAYLOAD_IN_MB") or "6"
     if not payload_mb.isdigit():
@@ -221,6 +225,7 @@ def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Replic
         host=args.host,
         port=args.port,
         uds=args.uds,
+        fd=args.fd,
         default_accept=environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT") or codecs.JSON,
         max_body_bytes=max(int(payload_mb) * _MIB + _SLACK, MAX_BODY_BYTES),
     )
@@ -228,6 +233,8 @@ def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Replic
 
 def bind(options: ReplicaOptions) -> socket.socket:
     """The bound, not yet listening, socket: connections are refused until the model is loaded."""
+    if options.fd is not None:
+        return socket.socket(fileno=options.fd)
     if options.uds is not None:
         _remove_stale_socket(options.uds)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -293,7 +300,13 @@ def serve(predictor: Predictor, sock: socket.socket, options: ReplicaOptions) ->
         # SageMaker sends SIGKILL 30 s after SIGTERM: finish in-flight requests well before.
         timeout_graceful_shutdown=25,
     )
-    where = {"uds": str(options.uds)} if options.uds else {"port": sock.getsockname()[1]}
+    where: dict[str, object]
+    if options.fd is not None:
+        where = {"fd": options.fd}
+    elif options.uds is not None:
+        where = {"uds": str(options.uds)}
+    else:
+        where = {"port": sock.getsockname()[1]}
     started = time.perf_counter()
     server = _Server(config, lambda: _phase("listening", started, **where), options.uds)
     server.run(sockets=[sock])

@@ -98,18 +98,20 @@ class ReplicaLauncher:
         """Prepare, launch and wait until the replica answers /ping; ReplicaStartError if not."""
         replica_id = f"{spec.endpoint[:24]}-{uuid.uuid4().hex[:8]}"
         workspace = self._settings.run_dir / "replicas" / replica_id
+        socket_path = self._settings.run_dir / "sockets" / f"{replica_id}.sock"
         phases: dict[str, float] = {}
         try:
             python, code_dir = self._prepare(spec, workspace, phases)
-            process = self._launch(spec, replica_id, workspace, python, code_dir)
+            process = self._launch(spec, replica_id, workspace, python, code_dir, socket_path)
         except BaseException:
             shutil.rmtree(workspace, ignore_errors=True)
+            socket_path.unlink(missing_ok=True)
             raise
         replica = Replica(
             replica_id,
             spec,
             workspace,
-            ReplicaAddress(str(workspace / "replica.sock"), spec.variant),
+            ReplicaAddress(str(socket_path), spec.variant),
             process,
             phases,
         )
@@ -134,6 +136,7 @@ class ReplicaLauncher:
             replica.process.terminate(grace)
         replica.process.release()
         shutil.rmtree(replica.workspace, ignore_errors=True)
+        Path(replica.address.socket_path).unlink(missing_ok=True)
 
     def ping(self, replica: Replica, timeout: float = 2.0) -> bool:
         """Whether the replica answers ``GET /ping`` with 200 within ``timeout``."""
@@ -223,35 +226,38 @@ class ReplicaLauncher:
         workspace: Path,
         python: Path,
         code_dir: Path,
+        socket_path: Path,
     ) -> RunningProcess:
         seen = self._backend.container_path(workspace)
+        size = self._size(spec)
+        listener = bound_unix_socket(socket_path)
         argv = [
             str(python),
             "-m",
             "kiln.runtime.model_server",
             "--model-dir",
             str(seen / "model"),
-            "--uds",
-            str(seen / "replica.sock"),
+            "--fd",
+            str(listener.fileno()),
             "--code-dir",
             str(seen / code_dir.relative_to(workspace)),
         ]
-        size = self._size(spec)
-        process = self._backend.start(
-            ProcessSpec(
-                name=f"replica-{replica_id}",
-                argv=argv,
-                env=self._environment(spec, python),
-                workspace=workspace,
-                cwd=seen,
-                vcpus=size.vcpus,
-                memory_mib=size.memory_mib,
-                # The backend adds the server's own Python and kiln; an image's or a
-                # requirements.txt's environment is one folder of envs_dir.
-                read_only_paths=(python.parent.parent,),
+        with listener:
+            return self._backend.start(
+                ProcessSpec(
+                    name=f"replica-{replica_id}",
+                    argv=argv,
+                    env=self._environment(spec, python),
+                    workspace=workspace,
+                    cwd=seen,
+                    vcpus=size.vcpus,
+                    memory_mib=size.memory_mib,
+                    # The backend adds the server's own Python and kiln; an image's or a
+                    # requirements.txt's environment is one folder of envs_dir.
+                    read_only_paths=(python.parent.parent,),
+                    pass_fds=(listener.fileno(),),
+                )
             )
-        )
-        return process
 
     def _size(self, spec: ReplicaSpec) -> Demand:
         """What the replica runs on: its instance type cut to this machine, said once a variant."""
@@ -367,6 +373,24 @@ class _ReplicaOutput:
         if name == "listening":
             self.listening_at = time.monotonic()
             self.is_listening.set()
+
+
+def bound_unix_socket(path: Path) -> socket.socket:
+    """A Unix socket bound at ``path`` (not listening), in a folder only the server can reach.
+
+    The server binds it and the replica inherits it (``--fd``): the replica never sees the
+    path, so it cannot swap it for a link to another socket on the host, which the router
+    would then send invocations to.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(str(path))
+    except OSError:
+        listener.close()
+        raise
+    return listener
 
 
 def ping_unix(path: str, timeout: float) -> bool:
