@@ -81,3 +81,13 @@ def test_capacity_gpus_can_be_set(tmp_path: Path) -> None:
 def test_every_instance_type_is_known_by_default(tmp_path: Path) -> None:
     settings = Settings.from_env({"KILN_HOME": str(tmp_path)})
     assert settings.instance_types["ml.c4.2xlarge"].vcpus == 8
+
+
+def test_embedded_store_clients_sign_with_kilns_own_keys(tmp_path: Path) -> None:
+    env = {
+        "KILN_HOME": str(tmp_path),
+        "KILN_S3_ACCESS_KEY_ID": "m",
+        "KILN_S3_SECRET_ACCESS_KEY": "s",
+    }
+    settings = Settings.from_env(env)
+    assert settings.s3_credentials == settings.credentials
