@@ -13,7 +13,7 @@ COPY = {"x-amz-copy-source": "src/dir/a%20b.csv"}
 
 # (method, path, query, headers) → (operation, [(action, resource), …])
 TABLE = [
-    ("GET", "/", "", {}, "ListBuckets", [("s3:ListAllMyBuckets", "*")]),
+    ("GET", "/", "", {}, "ListBuckets", [("s3:ListAllMyBuckets", "arn:aws:s3:::*")]),
     ("GET", "/b", "list-type=2&prefix=data%2F", {}, "ListObjects", [("s3:ListBucket", B)]),
     ("GET", "/b/", "", {}, "ListObjects", [("s3:ListBucket", B)]),
     ("HEAD", "/b", "", {}, "HeadBucket", [("s3:ListBucket", B)]),

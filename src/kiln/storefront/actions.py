@@ -7,7 +7,7 @@ rclone would read differently from the action named here is refused, never forwa
 ignores sub-resources it lacks (``?acl``, ``?tagging``…) and would, for instance, overwrite an
 object with the body of ``PUT ?acl``; a browser form upload names its key inside the body.
 
-    GET /                                   s3:ListAllMyBuckets                 *
+    GET /                                   s3:ListAllMyBuckets                 arn:aws:s3:::*
     GET|HEAD /b                             s3:ListBucket                       arn:aws:s3:::b
     GET /b?location                         s3:GetBucketLocation                arn:aws:s3:::b
     PUT /b, DELETE /b                       s3:CreateBucket, s3:DeleteBucket    arn:aws:s3:::b
@@ -46,6 +46,7 @@ SIGNATURE_PARAMETERS = frozenset(
         "X-Amz-Security-Token", "X-Amz-Signature", "X-Amz-SignedHeaders",
     }
 )  # fmt: skip
+ALL_BUCKETS = "arn:aws:s3:::*"
 _ROUTES = ("uploadId", "uploads", "versioning", "versions", "versionId", "location", "delete")
 
 
@@ -135,7 +136,8 @@ def _route(method: str, bucket: str, key: str, query: Mapping[str, str]) -> Stor
     elif bucket:
         return _bucket(method, bucket, query)
     elif method == "GET":
-        return StoreRequest("ListBuckets", (Action("s3:ListAllMyBuckets", ["*"]),), "/")
+        # No resource type on AWS; policies name it "*" or "arn:aws:s3:::*", and this matches both.
+        return StoreRequest("ListBuckets", (Action("s3:ListAllMyBuckets", [ALL_BUCKETS]),), "/")
     raise _not_allowed(method, _resource(bucket, key))
 
 

@@ -33,6 +33,8 @@ class FrontListener:
                 server_header=False,  # rclone's own Server and Date headers pass through
                 date_header=False,
                 timeout_keep_alive=30,
+                # At stop, a transfer still running gets this long before its socket is closed.
+                timeout_graceful_shutdown=5,
             )
         )
         self._thread: threading.Thread | None = None
