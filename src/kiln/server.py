@@ -52,6 +52,7 @@ from kiln.services.hosting import HostingService, HostingStores
 from kiln.services.identity import IdentityService
 from kiln.services.logs import FileLogStore
 from kiln.services.logs.cloudwatch import CloudWatchLogs
+from kiln.services.process_credentials import ProcessCredentials
 from kiln.services.replicas import ReplicaLauncher
 from kiln.services.routing import RoutingTable
 from kiln.services.tags import TagService
@@ -81,6 +82,7 @@ class KilnServer:
         self.jobs = TrainingJobStore(self.engine)
         self.keys = KeyStore(self.engine, Sealer.from_file(settings.sealing_key_file))
         self.keys.ensure_admin(settings.credentials, policies.ADMIN, policies.JOB_DEFAULT)
+        self.credentials = ProcessCredentials(settings, self.keys)
         self.store_back = Back.fresh() if settings.is_embedded_s3 else None
         store = settings if self.store_back is None else self.store_back.settings(settings)
         self.objects = ObjectStore.from_settings(store)
@@ -103,7 +105,9 @@ class KilnServer:
         self.endpoints = EndpointController(
             settings,
             self.hosting_stores,
-            ReplicaLauncher(settings, self.objects, self.backend, self.logs),
+            ReplicaLauncher(
+                settings, self.objects, self.backend, self.logs, credentials=self.credentials
+            ),
             self.routing,
         )
         self.hosting = HostingService(settings, self.hosting_stores, self.endpoints)
@@ -222,7 +226,14 @@ class KilnServer:
         self, record: TrainingJobRecord, on_exit: Callable[[str], None]
     ) -> TrainingRunner:
         return TrainingRunner(
-            self.settings, self.jobs, self.objects, self.backend, record, on_exit, self.logs
+            self.settings,
+            self.jobs,
+            self.objects,
+            self.backend,
+            record,
+            on_exit,
+            self.logs,
+            credentials=self.credentials,
         )
 
     def _endpoint_replicas(self, name: str) -> list[dict[str, Any]] | None:

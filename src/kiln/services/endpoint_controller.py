@@ -271,6 +271,7 @@ class EndpointController:
             container=variant["Container"],
             instance_type=variant["InstanceType"],
             startup_timeout=min(float(timeout), self._settings.replica_startup_timeout_seconds),
+            role_arn=variant.get("ExecutionRoleArn"),
         )
 
     def _drain_and_stop(self, replicas: Sequence[Replica]) -> None:

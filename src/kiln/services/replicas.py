@@ -31,6 +31,7 @@ from kiln.services.job_envs import python_for
 from kiln.services.logs import LogStore, StreamWriter
 from kiln.services.logs.names import endpoint_group, replica_stream
 from kiln.services.model_code import code_location
+from kiln.services.process_credentials import ProcessCredentials, ProcessKeys, key_environment
 from kiln.services.process_env import base_environment, storage_environment
 from kiln.services.routing import ReplicaAddress
 from kiln.storage import ObjectNotFoundError, ObjectStore, S3Uri
@@ -53,6 +54,7 @@ class ReplicaSpec:
     container: dict[str, Any]
     instance_type: str
     startup_timeout: float
+    role_arn: str | None = None  # the model's ExecutionRoleArn: whose keys the replica gets
 
 
 @dataclass(eq=False)
@@ -66,6 +68,7 @@ class Replica:
     process: RunningProcess
     phases: dict[str, float] = field(default_factory=dict)
     failed_pings: int = 0
+    keys: ProcessKeys | None = None
 
     def is_running(self) -> bool:
         """Whether the process is alive."""
@@ -76,9 +79,16 @@ class ReplicaLauncher:
     """Starts and stops replicas on the compute backend."""
 
     def __init__(
-        self, settings: Settings, objects: ObjectStore, backend: Backend, logs: LogStore
+        self,
+        settings: Settings,
+        objects: ObjectStore,
+        backend: Backend,
+        logs: LogStore,
+        *,
+        credentials: ProcessCredentials,
     ) -> None:
         self._settings = settings
+        self._credentials = credentials
         self._objects = objects
         self._backend = backend
         self._logs = logs
@@ -89,10 +99,13 @@ class ReplicaLauncher:
         replica_id = f"{spec.endpoint[:24]}-{uuid.uuid4().hex[:8]}"
         workspace = self._settings.run_dir / "replicas" / replica_id
         phases: dict[str, float] = {}
+        keys = None
         try:
             python, code_dir = self._prepare(spec, workspace, phases)
-            process = self._launch(spec, replica_id, workspace, python, code_dir)
+            keys = self._credentials.for_replica(replica_id, spec.role_arn)
+            process = self._launch(spec, replica_id, workspace, python, code_dir, keys)
         except BaseException:
+            self._credentials.revoke(keys)
             shutil.rmtree(workspace, ignore_errors=True)
             raise
         replica = Replica(
@@ -102,6 +115,7 @@ class ReplicaLauncher:
             ReplicaAddress(str(workspace / "replica.sock"), spec.variant),
             process,
             phases,
+            keys=keys,
         )
         try:
             self._wait_until_healthy(replica)
@@ -123,6 +137,7 @@ class ReplicaLauncher:
         if replica.is_running():
             replica.process.terminate(grace)
         replica.process.release()
+        self._credentials.revoke(replica.keys)
         shutil.rmtree(replica.workspace, ignore_errors=True)
 
     def ping(self, replica: Replica, timeout: float = 2.0) -> bool:
@@ -205,6 +220,7 @@ class ReplicaLauncher:
         workspace: Path,
         python: Path,
         code_dir: Path,
+        keys: ProcessKeys | None,
     ) -> RunningProcess:
         seen = self._backend.container_path(workspace)
         argv = [
@@ -223,7 +239,7 @@ class ReplicaLauncher:
             ProcessSpec(
                 name=f"replica-{replica_id}",
                 argv=argv,
-                env=self._environment(spec, python),
+                env=self._environment(spec, python, keys),
                 workspace=workspace,
                 cwd=seen,
                 vcpus=size.vcpus,
@@ -251,11 +267,14 @@ class ReplicaLauncher:
             log.warning("endpoint %s variant %s: %s", spec.endpoint, spec.variant, note)
         return clamp(demand_of(size), capacity)
 
-    def _environment(self, spec: ReplicaSpec, python: Path) -> dict[str, str]:
+    def _environment(
+        self, spec: ReplicaSpec, python: Path, keys: ProcessKeys | None
+    ) -> dict[str, str]:
         return {
             **base_environment(python, sandboxed=self._backend.is_sandboxed),
             **{k: str(v) for k, v in spec.container.get("Environment", {}).items()},
             **storage_environment(self._settings),
+            **key_environment(keys),
         }
 
     def _wait_until_healthy(self, replica: Replica) -> None:
