@@ -11,7 +11,7 @@ import boto3
 import httpx
 import pytest
 from boto3.s3.transfer import TransferConfig
-from botocore.auth import S3SigV4Auth
+from botocore.auth import S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials as BotoCredentials
@@ -243,3 +243,30 @@ def test_a_delete_body_is_checked_against_its_signed_hash(kiln: Kiln) -> None:
     answer = httpx.post(url, content=body, headers=dict(request.headers.items()))
     assert "XAmzContentSHA256Mismatch" in answer.text
     assert _keys(kiln, "data") == ["a"]
+
+
+def test_a_header_signature_without_a_payload_hash_is_an_invalid_request(kiln: Kiln) -> None:
+    url = f"{kiln.settings.s3_endpoint_url}/data"
+    answer = httpx.get(url, headers=_signed(kiln, "GET", url, payload_hash=None))
+    assert answer.status_code == 400
+    assert "x-amz-content-sha256" in answer.text
+
+
+def test_an_aws_chunked_payload_is_not_implemented(kiln: Kiln) -> None:
+    url = f"{kiln.settings.s3_endpoint_url}/data/k"
+    headers = _signed(kiln, "PUT", url, payload_hash="STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
+    answer = httpx.put(url, content=b"", headers=headers)
+    assert answer.status_code == 501
+    assert "<Code>NotImplemented</Code>" in answer.text
+
+
+def _signed(kiln: Kiln, method: str, url: str, payload_hash: str | None) -> dict[str, str]:
+    """Headers signed with the owner's key over ``payload_hash`` (None: no such header)."""
+    creds = kiln.settings.credentials
+    request = AWSRequest(method=method, url=url)
+    if payload_hash is not None:
+        # SigV4Auth, unlike S3SigV4Auth, signs the declared hash as given.
+        request.headers["X-Amz-Content-SHA256"] = payload_hash
+    SigV4Auth(BotoCredentials(creds.access_key_id, creds.secret_access_key), "s3",
+              kiln.settings.region).add_auth(request)  # fmt: skip
+    return dict(request.headers.items())
