@@ -109,10 +109,14 @@ class Settings:
         env = os.environ if environ is None else environ
         home = Path(env.get("KILN_HOME") or Path.home() / ".kiln").expanduser().resolve()
         credentials = _kiln_credentials(env, home)
-        s3_credentials = Credentials(
-            env.get("KILN_S3_ACCESS_KEY_ID") or credentials.access_key_id,
-            env.get("KILN_S3_SECRET_ACCESS_KEY") or credentials.secret_access_key,
-        )
+        external_s3 = env.get("KILN_S3_ENDPOINT_URL") or None
+        # The embedded store's front knows Kiln's keys only: KILN_S3_* keys are an external's.
+        s3_credentials = credentials
+        if external_s3 is not None:
+            s3_credentials = Credentials(
+                env.get("KILN_S3_ACCESS_KEY_ID") or credentials.access_key_id,
+                env.get("KILN_S3_SECRET_ACCESS_KEY") or credentials.secret_access_key,
+            )
         host = env.get("KILN_HOST", "127.0.0.1")
         port = _int(env, "KILN_PORT", 8080)
         return cls(
@@ -120,7 +124,7 @@ class Settings:
             database_url=env.get("KILN_DATABASE_URL") or f"sqlite:///{home / 'kiln.db'}",
             credentials=credentials,
             s3_credentials=s3_credentials,
-            external_s3_endpoint_url=env.get("KILN_S3_ENDPOINT_URL") or None,
+            external_s3_endpoint_url=external_s3,
             host=host,
             port=port,
             s3_port=_int(env, "KILN_S3_PORT", 9000),

@@ -1,7 +1,10 @@
 """``kiln server``: wires settings, store, storage, compute and services into one process.
 
-Start order: metadata store (migrated), embedded S3 server (unless external), training
-scheduler (applies the restart rule), then the HTTP listener. Stop order is the reverse.
+Start order: metadata store (migrated), embedded S3 server (unless external) and its front,
+training scheduler (applies the restart rule), then the HTTP listener. Stop order is the reverse.
+With the embedded store, rclone listens on a private port with a key only this process holds;
+the front on ``KILN_S3_PORT`` checks every client's signature and policies and forwards to it.
+The server's own transfers go straight to rclone.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from kiln.services.hosting import HostingService, HostingStores
 from kiln.services.identity import IdentityService
 from kiln.services.logs import FileLogStore
 from kiln.services.logs.cloudwatch import CloudWatchLogs
+from kiln.services.process_credentials import ProcessCredentials
 from kiln.services.replicas import ReplicaLauncher
 from kiln.services.routing import RoutingTable
 from kiln.services.tags import TagService
@@ -57,6 +61,9 @@ from kiln.services.training import TrainingService, job_demand, parse_spec
 from kiln.services.training_runner import TrainingRunner
 from kiln.services.training_scheduler import TrainingScheduler
 from kiln.storage import EmbeddedS3Server, ObjectStore, free_port
+from kiln.storefront.back import Back
+from kiln.storefront.listener import FrontListener
+from kiln.storefront.proxy import StoreFront
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +74,7 @@ class KilnServer:
     def __init__(self, settings: Settings) -> None:
         check_exposure(settings)
         if settings.is_embedded_s3 and settings.s3_port == 0:
-            # rclone cannot tell which port it picked: pick one for it.
+            # Jobs' environments and server.json name the port before the front binds it.
             settings = settings.with_ports(s3_port=free_port())
         self.settings = settings
         # First: KILN_SANDBOX=required refuses to start before anything else is set up.
@@ -81,8 +88,13 @@ class KilnServer:
             folder.mkdir(parents=True, exist_ok=True)
         self.engine = connect(settings.database_url)
         self.jobs = TrainingJobStore(self.engine)
-        self.objects = ObjectStore.from_settings(settings)
-        self.s3_server = EmbeddedS3Server(settings) if settings.is_embedded_s3 else None
+        self.keys = KeyStore(self.engine, Sealer.from_file(settings.sealing_key_file))
+        self.keys.ensure_admin(settings.credentials, policies.ADMIN, policies.JOB_DEFAULT)
+        self.credentials = ProcessCredentials(settings, self.keys)
+        self.store_back = Back.fresh() if settings.is_embedded_s3 else None
+        store = settings if self.store_back is None else self.store_back.settings(settings)
+        self.objects = ObjectStore.from_settings(store)
+        self.s3_server = EmbeddedS3Server(store) if self.store_back is not None else None
         self.logs = FileLogStore(settings.log_groups_dir)
         self.scheduler = TrainingScheduler(
             self.jobs,
@@ -100,7 +112,9 @@ class KilnServer:
         self.endpoints = EndpointController(
             settings,
             self.hosting_stores,
-            ReplicaLauncher(settings, self.objects, self.backend, self.logs),
+            ReplicaLauncher(
+                settings, self.objects, self.backend, self.logs, credentials=self.credentials
+            ),
             self.routing,
         )
         self.hosting = HostingService(settings, self.hosting_stores, self.endpoints)
@@ -113,9 +127,15 @@ class KilnServer:
             }
         )
         self.identity = IdentityService(settings)
-        self.keys = KeyStore(self.engine, Sealer.from_file(settings.sealing_key_file))
-        self.keys.ensure_admin(settings.credentials, policies.ADMIN, policies.JOB_DEFAULT)
         authorizer = Authorizer(settings.region)
+        self.s3_front = (
+            None
+            if self.store_back is None
+            else FrontListener(
+                StoreFront(self.keys, authorizer, self.store_back, settings.region),
+                settings.s3_port,
+            )
+        )
         self.apis = AwsApis(
             [
                 sagemaker_api(self._operations(), check_responses=settings.check_responses),
@@ -186,8 +206,15 @@ class KilnServer:
 
     def start(self) -> None:
         """Start the embedded store and the controllers."""
+        if self.s3_front is not None:
+            self.s3_front.start()  # first: a taken KILN_S3_PORT fails before rclone starts
         if self.s3_server is not None:
-            self.s3_server.start()
+            try:
+                self.s3_server.start()
+            except RuntimeError:
+                if self.s3_front is not None:
+                    self.s3_front.stop()
+                raise
         self.scheduler.start()
         self.endpoints.start()
 
@@ -196,6 +223,8 @@ class KilnServer:
         self.endpoints.stop()
         self.scheduler.stop()
         self.backend.close()
+        if self.s3_front is not None:
+            self.s3_front.stop()
         if self.s3_server is not None:
             self.s3_server.stop()
         self.engine.dispose()
@@ -204,7 +233,14 @@ class KilnServer:
         self, record: TrainingJobRecord, on_exit: Callable[[str], None]
     ) -> TrainingRunner:
         return TrainingRunner(
-            self.settings, self.jobs, self.objects, self.backend, record, on_exit, self.logs
+            self.settings,
+            self.jobs,
+            self.objects,
+            self.backend,
+            record,
+            on_exit,
+            self.logs,
+            credentials=self.credentials,
         )
 
     def _endpoint_replicas(self, name: str) -> list[dict[str, Any]] | None:

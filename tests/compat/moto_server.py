@@ -26,14 +26,9 @@ from urllib.parse import urlsplit
 from conftest import Kiln, make_settings, start_kiln
 
 # moto's mock signs every request with these fixed fake keys (moto.core.models): each fresh Kiln
-# takes them as its owner's key, so the auth gate lets moto's tests in as it would a real user.
-# The embedded store keeps its own, longer key pair (rclone refuses short ones).
-MOTO_KEYS = {
-    "KILN_ACCESS_KEY_ID": "FOOBARKEY",
-    "KILN_SECRET_ACCESS_KEY": "FOOBARSECRET",
-    "KILN_S3_ACCESS_KEY_ID": "AKIKMOTOSTORE0000000",
-    "KILN_S3_SECRET_ACCESS_KEY": "moto-store-secret-0123456789-0123456789",
-}
+# takes them as its owner's key, so the auth gate and the store's front let moto's tests in as
+# they would a real user.
+MOTO_KEYS = {"KILN_ACCESS_KEY_ID": "FOOBARKEY", "KILN_SECRET_ACCESS_KEY": "FOOBARSECRET"}
 _SERVICE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
 

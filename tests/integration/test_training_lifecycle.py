@@ -153,7 +153,9 @@ def test_embedded_store_is_restarted_when_it_dies(kiln: Kiln) -> None:
     while (supervisor.pid == old_pid or supervisor.restarts == 0) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert supervisor.restarts == 1
-    wait_for_port("127.0.0.1", kiln.settings.s3_port, 15)
+    back = kiln.thread.kiln.store_back
+    assert back is not None
+    wait_for_port("127.0.0.1", back.port, 15)
     kiln.s3.create_bucket(Bucket="after-restart")
     assert "after-restart" in [b["Name"] for b in kiln.s3.list_buckets()["Buckets"]]
 
@@ -163,14 +165,16 @@ def test_embedded_store_key_is_not_on_its_command_line(kiln: Kiln) -> None:
     assert supervisor is not None
     assert supervisor.pid is not None
     command_line = Path(f"/proc/{supervisor.pid}/cmdline").read_bytes()
-    assert kiln.settings.s3_credentials.secret_access_key.encode() not in command_line
+    back = kiln.thread.kiln.store_back
+    assert back is not None
+    assert back.credentials.secret_access_key.encode() not in command_line
     kiln.s3.create_bucket(Bucket="still-signed")  # the key reached rclone all the same
     with pytest.raises(ClientError):
         boto3.client(
             "s3",
-            endpoint_url=kiln.settings.s3_endpoint_url,
+            endpoint_url=back.url,
             region_name="us-east-1",
-            aws_access_key_id=kiln.settings.s3_credentials.access_key_id,
+            aws_access_key_id=back.credentials.access_key_id,
             aws_secret_access_key="wrong" * 8,
         ).list_buckets()
 

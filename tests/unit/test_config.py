@@ -100,3 +100,13 @@ def test_private_paths_are_kiln_home_and_the_database_folder(tmp_path: Path) -> 
         "KILN_DATABASE_URL": f"sqlite:///{tmp_path}/db/k.db",
     }
     assert Settings.from_env(env).private_paths == (tmp_path / "home", tmp_path / "db")
+
+
+def test_embedded_store_clients_sign_with_kilns_own_keys(tmp_path: Path) -> None:
+    env = {
+        "KILN_HOME": str(tmp_path),
+        "KILN_S3_ACCESS_KEY_ID": "m",
+        "KILN_S3_SECRET_ACCESS_KEY": "s",
+    }
+    settings = Settings.from_env(env)
+    assert settings.s3_credentials == settings.credentials

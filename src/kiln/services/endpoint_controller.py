@@ -272,6 +272,7 @@ class EndpointController:
             instance_type=variant["InstanceType"],
             startup_timeout=min(float(timeout), self._settings.replica_startup_timeout_seconds),
             volume_size_gb=variant.get("VolumeSizeInGB"),
+            role_arn=variant.get("ExecutionRoleArn"),
         )
 
     def _drain_and_stop(self, replicas: Sequence[Replica]) -> None:

@@ -251,7 +251,13 @@ class HostingService:
         variants = []
         for variant in config.spec["ProductionVariants"]:
             model = self._model(variant["ModelName"])
-            variants.append({**variant, "Container": model_container(model.spec)})
+            variants.append(
+                {
+                    **variant,
+                    "Container": model_container(model.spec),
+                    "ExecutionRoleArn": model.spec.get("ExecutionRoleArn"),
+                }
+            )
         return {"EndpointConfigName": config.name, "Variants": variants}
 
     def _add(

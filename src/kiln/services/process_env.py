@@ -22,13 +22,14 @@ def base_environment(python: Path, *, sandboxed: bool) -> dict[str, str]:
 
 
 def storage_environment(settings: Settings) -> dict[str, str]:
-    """Region, S3 endpoint and keys, so the process's own boto3 calls reach Kiln's store."""
+    """Region and S3 endpoint, so the process's own boto3 calls reach Kiln's store.
+
+    The keys come from ``process_credentials``: a job's or replica's own, never the server's.
+    """
     return {
         "AWS_REGION": settings.region,
         "AWS_DEFAULT_REGION": settings.region,
         "AWS_ENDPOINT_URL_S3": settings.s3_endpoint_url,
         # sagemaker-training-toolkit before 2023 read this name.
         "S3_ENDPOINT_URL": settings.s3_endpoint_url,
-        "AWS_ACCESS_KEY_ID": settings.s3_credentials.access_key_id,
-        "AWS_SECRET_ACCESS_KEY": settings.s3_credentials.secret_access_key,
     }

@@ -38,6 +38,7 @@ from kiln.services.job_envs import python_for
 from kiln.services.logs import LogStore, StreamWriter
 from kiln.services.logs.names import endpoint_group, replica_stream
 from kiln.services.model_code import code_location
+from kiln.services.process_credentials import ProcessCredentials, ProcessKeys, key_environment
 from kiln.services.process_env import base_environment, storage_environment
 from kiln.services.routing import ReplicaAddress
 from kiln.services.volumes import DEFAULT_REPLICA_VOLUME_GB, replica_volume_reason, volume_bytes
@@ -63,6 +64,7 @@ class ReplicaSpec:
     startup_timeout: float
     volume_size_gb: int | None = None
     """The variant's ``VolumeSizeInGB``; None for Kiln's default."""
+    role_arn: str | None = None  # the model's ExecutionRoleArn: whose keys the replica gets
 
 
 @dataclass(eq=False)
@@ -76,6 +78,7 @@ class Replica:
     process: RunningProcess
     phases: dict[str, float] = field(default_factory=dict)
     failed_pings: int = 0
+    keys: ProcessKeys | None = None
 
     def is_running(self) -> bool:
         """Whether the process is alive."""
@@ -86,9 +89,16 @@ class ReplicaLauncher:
     """Starts and stops replicas on the compute backend."""
 
     def __init__(
-        self, settings: Settings, objects: ObjectStore, backend: Backend, logs: LogStore
+        self,
+        settings: Settings,
+        objects: ObjectStore,
+        backend: Backend,
+        logs: LogStore,
+        *,
+        credentials: ProcessCredentials,
     ) -> None:
         self._settings = settings
+        self._credentials = credentials
         self._objects = objects
         self._backend = backend
         self._logs = logs
@@ -100,10 +110,13 @@ class ReplicaLauncher:
         workspace = self._settings.run_dir / "replicas" / replica_id
         socket_path = self._settings.run_dir / "sockets" / f"{replica_id}.sock"
         phases: dict[str, float] = {}
+        keys = None
         try:
             python, code_dir = self._prepare(spec, workspace, phases)
-            process = self._launch(spec, replica_id, workspace, python, code_dir, socket_path)
+            keys = self._credentials.for_replica(replica_id, spec.role_arn)
+            process = self._launch(spec, replica_id, workspace, python, code_dir, socket_path, keys)
         except BaseException:
+            self._credentials.revoke(keys)
             shutil.rmtree(workspace, ignore_errors=True)
             socket_path.unlink(missing_ok=True)
             raise
@@ -114,6 +127,7 @@ class ReplicaLauncher:
             ReplicaAddress(str(socket_path), spec.variant),
             process,
             phases,
+            keys=keys,
         )
         try:
             self._wait_until_healthy(replica)
@@ -135,6 +149,7 @@ class ReplicaLauncher:
         if replica.is_running():
             replica.process.terminate(grace)
         replica.process.release()
+        self._credentials.revoke(replica.keys)
         shutil.rmtree(replica.workspace, ignore_errors=True)
         Path(replica.address.socket_path).unlink(missing_ok=True)
 
@@ -227,6 +242,7 @@ class ReplicaLauncher:
         python: Path,
         code_dir: Path,
         socket_path: Path,
+        keys: ProcessKeys | None,
     ) -> RunningProcess:
         seen = self._backend.container_path(workspace)
         size = self._size(spec)
@@ -247,7 +263,7 @@ class ReplicaLauncher:
                 ProcessSpec(
                     name=f"replica-{replica_id}",
                     argv=argv,
-                    env=self._environment(spec, python),
+                    env=self._environment(spec, python, keys),
                     workspace=workspace,
                     cwd=seen,
                     vcpus=size.vcpus,
@@ -281,11 +297,14 @@ class ReplicaLauncher:
         prefix = f"Variant {spec.variant}: "
         return f"{prefix}{reason}; {failure.removeprefix(prefix)}"
 
-    def _environment(self, spec: ReplicaSpec, python: Path) -> dict[str, str]:
+    def _environment(
+        self, spec: ReplicaSpec, python: Path, keys: ProcessKeys | None
+    ) -> dict[str, str]:
         return {
             **base_environment(python, sandboxed=self._backend.is_sandboxed),
             **{k: str(v) for k, v in spec.container.get("Environment", {}).items()},
             **storage_environment(self._settings),
+            **key_environment(keys),
         }
 
     def _wait_until_healthy(self, replica: Replica) -> None:

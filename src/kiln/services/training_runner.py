@@ -48,6 +48,7 @@ from kiln.services.job_envs import python_for
 from kiln.services.job_files import read_text
 from kiln.services.job_logs import JobLog
 from kiln.services.logs import LogStore
+from kiln.services.process_credentials import ProcessCredentials, ProcessKeys, key_environment
 from kiln.services.process_env import base_environment, storage_environment
 from kiln.services.training import (
     capacity_note,
@@ -111,6 +112,8 @@ class TrainingRunner:
         record: TrainingJobRecord,
         on_exit: Callable[[str], None],
         logs: LogStore,
+        *,
+        credentials: ProcessCredentials,
     ) -> None:
         self.name = record.name
         self._settings = settings
@@ -137,6 +140,8 @@ class TrainingRunner:
         self._checkpoints: list[CheckpointSync] = []
         self._python = Path(sys.executable)
         self._limit_failure: str | None = None
+        self._credentials = credentials
+        self._keys: ProcessKeys | None = None
 
     def request_stop(self) -> None:
         """Stop the job (StopTrainingJob): SIGTERM, grace, SIGKILL."""
@@ -162,6 +167,7 @@ class TrainingRunner:
             log.exception("training job %s: internal error", self.name)
             self._end("Failed", f"InternalServerError: {type(e).__name__}: {e}"[:1024])
         finally:
+            self._revoke_keys()
             self._log.close()
             shutil.rmtree(self._root, ignore_errors=True)
             self._on_exit(self.name)
@@ -198,6 +204,7 @@ class TrainingRunner:
         if self._stop.is_set():
             return Ending.INTERRUPTED if self._interrupt.is_set() else Ending.STOPPED
         self._update(lambda r: transition(r, "Training"))
+        self._issue_keys()
         pumps: list[threading.Thread] = []
         for host in self._hosts:
             host.process = self._backend.start(self._process_spec(host))
@@ -451,7 +458,21 @@ class TrainingRunner:
             "TRAINING_JOB_NAME": self.name,
             "TRAINING_JOB_ARN": self._record.arn,
             **storage_environment(self._settings),
+            **key_environment(self._keys),
         }
+
+    def _issue_keys(self) -> None:
+        """The job's own keys: a session of its RoleArn, for its processes' AWS calls."""
+        self._keys = self._credentials.for_job(
+            self.name,
+            self._spec.role_arn,
+            self._spec.stopping_condition.max_runtime_in_seconds,
+        )
+
+    def _revoke_keys(self) -> None:
+        """Every ending (completed, failed, stopped, interrupted) revokes the job's keys."""
+        self._credentials.revoke(self._keys)
+        self._keys = None
 
     def _watch(self) -> Ending:
         for host in self._hosts:

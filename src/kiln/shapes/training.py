@@ -66,6 +66,7 @@ class TrainingJobSpec(_Shape):
     """What ``CreateTrainingJob`` asks for, as far as Kiln acts on it."""
 
     training_job_name: str = Field(alias="TrainingJobName")
+    role_arn: str | None = Field(None, alias="RoleArn")
     algorithm_specification: AlgorithmSpecification = Field(alias="AlgorithmSpecification")
     hyperparameters: dict[str, str] = Field({}, alias="HyperParameters")
     input_data_config: list[Channel] = Field([], alias="InputDataConfig")
