@@ -257,3 +257,23 @@ def test_cli_creates_lists_and_revokes_keys(cli_env: dict[str, str]) -> None:
     refused = kiln_cli("keys", "create", "--user", "ci", "--policy", "superuser")
     assert refused.returncode == 1
     assert "Unknown policy" in refused.stderr
+
+
+def test_creating_a_job_needs_pass_role_on_its_role(kiln: Kiln) -> None:
+    policy = json.dumps({"Statement": [
+        {"Effect": "Allow", "Action": "sagemaker:*", "Resource": "*"},
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::*:role/mine"},
+    ]})  # fmt: skip
+    sagemaker = _client(kiln, "sagemaker", _pair(_create_key(kiln, "pat", policy)))
+    model = {"ModelName": "m", "PrimaryContainer": {"Image": "kiln/python"}}
+    with pytest.raises(ClientError) as refused:
+        sagemaker.create_model(**model, ExecutionRoleArn="arn:aws:iam::000000000000:role/admin")
+    assert "iam:PassRole" in refused.value.response["Error"]["Message"]
+    sagemaker.create_model(**model, ExecutionRoleArn="arn:aws:iam::000000000000:role/mine")
+
+
+def test_a_role_cannot_take_a_users_name(kiln: Kiln) -> None:
+    settings = replace(kiln.settings, endpoint=kiln.endpoint)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        call_native(settings, "PUT", "/kiln/v1/roles/admin", {"Policy": "admin"})
+    assert "a role cannot take its name" in json.loads(refused.value.read())["message"]

@@ -44,6 +44,16 @@ def operation_resources(service: str, params: Mapping[str, Any], region: str) ->
     return found or ["*"]
 
 
+def passed_roles(params: Mapping[str, Any]) -> list[str]:
+    """The roles a request hands to SageMaker (``RoleArn``, ``ExecutionRoleArn``): each needs
+    ``iam:PassRole``, as on AWS, or anyone who may create a job could run code as any role."""
+    return [
+        value
+        for member in ("RoleArn", "ExecutionRoleArn")
+        if isinstance(value := params.get(member), str)
+    ]
+
+
 def sagemaker_arn(region: str, kind: str, name: str) -> str:
     """A SageMaker resource's ARN (names are lower-cased in SageMaker's ARNs)."""
     return f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:{kind}/{name.lower()}"

@@ -11,7 +11,7 @@ parameters are read (``Authorizer.operation``).
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,7 +23,7 @@ from starlette.responses import Response
 from kiln.api.json_protocol import MAX_BODY_BYTES, json_error
 from kiln.api.query_protocol import query_error
 from kiln.auth import sigv4
-from kiln.auth.actions import iam_prefix, operation_resources
+from kiln.auth.actions import iam_prefix, operation_resources, passed_roles
 from kiln.auth.errors import MISSING_TOKEN, AuthError, Refusal
 from kiln.auth.keystore import KeyStore
 from kiln.auth.policies import Decision, Policy, evaluate_all
@@ -80,6 +80,9 @@ class Authorizer:
             raise AuthError(Refusal.MISSING, MISSING_TOKEN)
         resources = operation_resources(service, params, self._region)
         self.check(principal, Action(f"{iam_prefix(service)}:{operation}", resources))
+        if isinstance(params, Mapping):
+            for role in passed_roles(params):
+                self.check(principal, Action("iam:PassRole", [role]))
 
 
 class AuthGate:

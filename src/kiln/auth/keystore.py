@@ -92,8 +92,10 @@ class KeyStore:
         documents = [policy.document for policy in policies]
         with self._engine.begin() as connection:
             found = connection.execute(
-                select(principals_table.c.name).where(principals_table.c.name == name)
+                select(principals_table.c.kind).where(principals_table.c.name == name)
             ).first()
+            if found is not None and found.kind != kind:
+                raise KilnError(f"{name!r} is a {found.kind}; a {kind} cannot take its name")
             if found is None:
                 connection.execute(
                     insert(principals_table).values(
