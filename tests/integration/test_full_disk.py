@@ -1,11 +1,13 @@
 """A full KILN_HOME (ENOSPC), for real: a small tmpfs, filled to the last byte and freed again.
 
-The server keeps answering: 503 where it cannot store, never 500.
+The server keeps answering (503 where it cannot store, never 500), and log pumps drop lines and
+say how many.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -20,8 +22,13 @@ from botocore.exceptions import ClientError
 from conftest import (
     ROLE,
     Kiln,
+    job_log_text,
     make_settings,
+    model_files,
+    script_job,
     start_kiln,
+    upload_source,
+    wait_for_log,
 )
 
 
@@ -122,3 +129,45 @@ def test_create_model_on_a_full_disk_answers_503_and_works_once_space_returns(
     disk.free()
     sm.create_model(ModelName="m1", ExecutionRoleArn=ROLE, PrimaryContainer=container)
     assert [m["ModelName"] for m in sm.list_models()["Models"]] == ["m1"]
+
+
+# The script sees how full its disk is through its workspace, which lives in KILN_HOME: it prints
+# while the disk is full, marks that with an empty file (no data block needed), and trains on
+# once space is back.
+PRINTS_WHILE_FULL = """
+import os, time
+model = os.environ["SM_MODEL_DIR"]
+print("started", flush=True)
+while os.statvfs(model).f_bavail > 0:
+    time.sleep(0.01)
+for i in range(500):
+    print(f"line {i} " + "x" * 100, flush=True)
+open(os.path.join(model, "printed"), "w").close()
+while os.statvfs(model).f_bavail == 0:
+    time.sleep(0.01)
+print("after", flush=True)
+open(os.path.join(model, "model.txt"), "w").write("trained")
+"""
+
+
+def test_job_log_drops_lines_while_the_disk_is_full_and_says_how_many(
+    disk: Disk, kiln_on: Kiln
+) -> None:
+    kiln_on.sagemaker.create_training_job(
+        **script_job("full-log", upload_source(kiln_on, {"train.py": PRINTS_WHILE_FULL}))
+    )
+    wait_for_log(kiln_on.settings, "full-log", "started")
+    disk.fill()
+    printed = kiln_on.settings.workspaces_dir / "full-log" / "algo-1" / "model" / "printed"
+    _poll(printed.exists, "the script's printing on a full disk")
+    disk.free()
+    job = kiln_on.wait("full-log")
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    text = job_log_text(kiln_on.settings, "full-log")
+    note = re.search(r"\[kiln\] (\d+) log lines dropped: no space left on device", text)
+    assert note is not None, text[-2000:]
+    assert int(note.group(1)) > 0
+    assert text.index("after") > note.start()
+    assert (
+        model_files(kiln_on, job["ModelArtifacts"]["S3ModelArtifacts"])["model.txt"] == b"trained"
+    )

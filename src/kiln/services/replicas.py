@@ -30,6 +30,7 @@ from kiln.services.capacity import Demand, clamp, demand_of, machine_capacity, s
 from kiln.services.job_envs import python_for
 from kiln.services.logs import LogStore, StreamWriter
 from kiln.services.logs.names import endpoint_group, replica_stream
+from kiln.services.logs.tolerant import TolerantWriter
 from kiln.services.model_code import code_location
 from kiln.services.process_env import base_environment, storage_environment
 from kiln.services.routing import ReplicaAddress
@@ -182,8 +183,8 @@ class ReplicaLauncher:
 
     def _python_for(self, spec: ReplicaSpec, code_dir: Path, replica_id: str) -> Path:
         """The model image's environment, with the code's ``requirements.txt`` over it."""
-        stream = replica_stream(spec.variant, replica_id)
-        replica_log = self._logs.open_stream(endpoint_group(spec.endpoint), stream)
+        group, stream = endpoint_group(spec.endpoint), replica_stream(spec.variant, replica_id)
+        replica_log = TolerantWriter(lambda: self._logs.open_stream(group, stream), stream)
 
         def note(line: str) -> None:
             replica_log.write(f"[kiln] {line}")
@@ -261,7 +262,8 @@ class ReplicaLauncher:
     def _wait_until_healthy(self, replica: Replica) -> None:
         group = endpoint_group(replica.spec.endpoint)
         stream = replica_stream(replica.spec.variant, replica.id)
-        output = _ReplicaOutput(replica, self._logs.open_stream(group, stream))
+        writer = TolerantWriter(lambda: self._logs.open_stream(group, stream), stream)
+        output = _ReplicaOutput(replica, writer)
         started = time.monotonic()
         deadline = started + replica.spec.startup_timeout
         while time.monotonic() < deadline:
