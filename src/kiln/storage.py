@@ -1,7 +1,8 @@
 """Object storage, always through the S3 protocol.
 
 ``ObjectStore`` is the one client the server, the SDK, the CLI and job runners use (boto3:
-multipart transfers, streamed to and from disk, never a whole object in memory).
+multipart transfers, streamed to and from disk, never a whole object in memory). A call that
+fails transiently (the store restarting: ``kiln.retries``) is made again, whole, with backoff.
 ``EmbeddedS3Server`` supervises ``rclone serve s3`` over ``KILN_HOME/storage`` when no external
 store is configured: started with ``kiln server``, restarted if it dies, stopped with it.
 """
@@ -20,8 +21,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from boto3.s3.transfer import TransferConfig
@@ -30,13 +32,20 @@ from botocore.exceptions import ClientError
 
 from kiln.config import Settings
 from kiln.errors import ValidationError
+from kiln.retries import backoff, is_transient
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ListObjectsV2OutputTypeDef
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
+T = TypeVar("T")
+
+# How long a call keeps being made again while it fails transiently: the embedded store is back
+# within a second or two; an outage longer than this is a real failure, and says so.
+RETRY_SECONDS = 60.0
 
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
 _TRANSFER = TransferConfig(multipart_threshold=64 * 1024 * 1024, multipart_chunksize=16 * 1024**2)
@@ -82,6 +91,8 @@ def s3_client(settings: Settings) -> S3Client:
         region_name=settings.region,
         config=Config(
             s3={"addressing_style": "path"},
+            # Per request: connection errors, 5xx and throttling, with backoff. A whole transfer
+            # that still fails transiently is made again by ObjectStore (kiln.retries).
             retries={"max_attempts": 5, "mode": "standard"},
             max_pool_connections=32,
         ),
@@ -95,9 +106,10 @@ class ObjectNotFoundError(Exception):
 class ObjectStore:
     """Kiln's S3 client: uploads, downloads and listings by ``s3://`` URI."""
 
-    def __init__(self, client: S3Client) -> None:
+    def __init__(self, client: S3Client, *, retry_seconds: float = RETRY_SECONDS) -> None:
         self.client = client
         self._known_buckets: set[str] = set()
+        self._retry_seconds = retry_seconds
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ObjectStore:
@@ -108,6 +120,10 @@ class ObjectStore:
         """Create ``bucket`` unless it exists."""
         if bucket in self._known_buckets:
             return
+        self._retrying(f"creating bucket {bucket}", lambda: self._create_bucket(bucket))
+        self._known_buckets.add(bucket)
+
+    def _create_bucket(self, bucket: str) -> None:
         try:
             self.client.head_bucket(Bucket=bucket)
         except ClientError:
@@ -117,12 +133,13 @@ class ObjectStore:
                 # Another client created it in between: what we wanted.
                 if _code(e) not in ("BucketAlreadyExists", "BucketAlreadyOwnedByYou"):
                     raise
-        self._known_buckets.add(bucket)
 
     def exists(self, uri: S3Uri) -> bool:
         """Whether an object lives exactly at ``uri``."""
         try:
-            self.client.head_object(Bucket=uri.bucket, Key=uri.key)
+            self._retrying(
+                f"looking up {uri}", lambda: self.client.head_object(Bucket=uri.bucket, Key=uri.key)
+            )
         except ClientError as e:
             if _code(e) in ("404", "NoSuchKey", "NotFound"):
                 return False
@@ -131,28 +148,47 @@ class ObjectStore:
 
     def keys(self, prefix: S3Uri) -> Iterator[tuple[str, int]]:
         """Every ``(key, size)`` under ``prefix``."""
-        paginator = self.client.get_paginator("list_objects_v2")
-        try:
-            for page in paginator.paginate(Bucket=prefix.bucket, Prefix=prefix.key):
-                for item in page.get("Contents", []):
-                    yield item["Key"], item["Size"]
-        except ClientError as e:
-            if _code(e) == "NoSuchBucket":
+        token: str | None = None
+        while True:
+            try:
+                page = self._retrying(f"listing {prefix}", partial(self._list_page, prefix, token))
+            except ClientError as e:
+                if _code(e) == "NoSuchBucket":
+                    return
+                raise
+            for item in page.get("Contents", []):
+                yield item["Key"], item["Size"]
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or token is None:
                 return
-            raise
+
+    def _list_page(self, prefix: S3Uri, token: str | None) -> ListObjectsV2OutputTypeDef:
+        if token is None:
+            return self.client.list_objects_v2(Bucket=prefix.bucket, Prefix=prefix.key)
+        return self.client.list_objects_v2(
+            Bucket=prefix.bucket, Prefix=prefix.key, ContinuationToken=token
+        )
 
     def upload_file(self, path: Path, uri: S3Uri, progress: Progress | None = None) -> None:
         """Upload one file (multipart when large)."""
         self.ensure_bucket(uri.bucket)
-        self.client.upload_file(str(path), uri.bucket, uri.key, Config=_TRANSFER, Callback=progress)
+        self._retrying(
+            f"uploading {uri}",
+            lambda: self.client.upload_file(
+                str(path), uri.bucket, uri.key, Config=_TRANSFER, Callback=progress
+            ),
+        )
 
     def download_file(self, uri: S3Uri, path: Path, progress: Progress | None = None) -> None:
         """Download one object to ``path``, atomically (no partial file is left on failure)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.part")
         try:
-            self.client.download_file(
-                uri.bucket, uri.key, str(tmp), Config=_TRANSFER, Callback=progress
+            self._retrying(
+                f"downloading {uri}",
+                lambda: self.client.download_file(
+                    uri.bucket, uri.key, str(tmp), Config=_TRANSFER, Callback=progress
+                ),
             )
             os.replace(tmp, path)
         except ClientError as e:
@@ -194,7 +230,23 @@ class ObjectStore:
 
     def delete(self, uri: S3Uri) -> None:
         """Delete one object (absent objects are fine)."""
-        self.client.delete_object(Bucket=uri.bucket, Key=uri.key)
+        self._retrying(
+            f"deleting {uri}", lambda: self.client.delete_object(Bucket=uri.bucket, Key=uri.key)
+        )
+
+    def _retrying(self, what: str, call: Callable[[], T]) -> T:
+        """``call()``, made again with backoff while it fails transiently, for a bounded time."""
+        deadline = time.monotonic() + self._retry_seconds
+        delays = backoff()
+        while True:
+            try:
+                return call()
+            except Exception as e:
+                delay = next(delays)
+                if not is_transient(e) or time.monotonic() + delay > deadline:
+                    raise
+                log.warning("%s failed (%s); trying again in %.1f s", what, e, delay)
+                time.sleep(delay)
 
 
 def _code(error: ClientError) -> str:
