@@ -22,6 +22,7 @@ say otherwise.
 | ``KILN_STOP_GRACE_SECONDS`` | 120 | SIGTERM → SIGKILL grace, as SageMaker gives |
 | ``KILN_SANDBOX`` | ``auto`` | ``auto`` (bwrap where present) or ``off`` |
 | ``KILN_REPLICA_STARTUP_TIMEOUT_SECONDS`` | 300 | how long a replica may take to pass /ping |
+| ``KILN_FAILED_UPLOAD_KEEP_HOURS`` | 24 | how long a job whose upload failed keeps its files |
 | ``KILN_CHECK_RESPONSES`` | off | check every API answer against botocore's output shape (tests) |
 """
 
@@ -73,6 +74,7 @@ class Settings:
     stop_grace_seconds: float = 120.0
     sandbox: str = "auto"
     replica_startup_timeout_seconds: float = 300.0
+    failed_upload_keep_hours: float = 24.0
     check_responses: bool = False
     instance_types: Mapping[str, InstanceType] = field(default_factory=lambda: INSTANCE_TYPES)
 
@@ -128,6 +130,7 @@ class Settings:
             replica_startup_timeout_seconds=float(
                 env.get("KILN_REPLICA_STARTUP_TIMEOUT_SECONDS", "300")
             ),
+            failed_upload_keep_hours=_number(env, "KILN_FAILED_UPLOAD_KEEP_HOURS", 24.0),
             check_responses=env.get("KILN_CHECK_RESPONSES", "") in ("1", "true", "yes"),
         )
 
@@ -255,6 +258,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ValueError(f"{name}={raw!r} is not a whole number") from None
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+    if not value >= 0:  # also refuses nan
+        raise ValueError(f"{name}={raw!r} must be 0 or more")
+    return value
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

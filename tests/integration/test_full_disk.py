@@ -1,11 +1,13 @@
 """A full KILN_HOME (ENOSPC), for real: a small tmpfs, filled to the last byte and freed again.
 
-The server keeps answering (503 where it cannot store, never 500), and log pumps drop lines and
-say how many.
+The server keeps answering (503 where it cannot store, never 500), log pumps drop lines and say
+how many, and a job whose end cannot be recorded yet is recorded once space returns, its trained
+model kept on disk because it could not be stored.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import subprocess
@@ -171,3 +173,36 @@ def test_job_log_drops_lines_while_the_disk_is_full_and_says_how_many(
     assert (
         model_files(kiln_on, job["ModelArtifacts"]["S3ModelArtifacts"])["model.txt"] == b"trained"
     )
+
+
+TRAINS_THEN_WAITS_FOR_A_FULL_DISK = """
+import os, time
+model = os.environ["SM_MODEL_DIR"]
+open(os.path.join(model, "model.txt"), "w").write("trained")
+print("trained", flush=True)
+while os.statvfs(model).f_bavail > 0:
+    time.sleep(0.01)
+"""
+
+
+def test_job_ending_on_a_full_disk_is_recorded_once_space_returns_and_keeps_its_model(
+    disk: Disk, kiln_on: Kiln, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="kiln.services.training_runner")
+    source = upload_source(kiln_on, {"train.py": TRAINS_THEN_WAITS_FOR_A_FULL_DISK})
+    kiln_on.sagemaker.create_training_job(**script_job("full-end", source))
+    wait_for_log(kiln_on.settings, "full-end", "trained")
+    disk.fill()
+    _poll(
+        lambda: any("recording its end failed" in r.getMessage() for r in caplog.records),
+        "a failed attempt to record the job's end",
+    )
+    describe = kiln_on.sagemaker.describe_training_job(TrainingJobName="full-end")
+    assert describe["TrainingJobStatus"] == "InProgress"  # reads still work; the end waits
+    disk.free()
+    job = kiln_on.wait("full-end", timeout=30)  # the next attempt is at most 5 s away
+    assert job["TrainingJobStatus"] == "Failed"
+    workspace = kiln_on.settings.workspaces_dir / "full-end"
+    assert "database or disk is full" in job["FailureReason"]
+    assert f"kept in {workspace}" in job["FailureReason"]
+    assert (workspace / "algo-1" / "model" / "model.txt").read_text() == "trained"

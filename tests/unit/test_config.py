@@ -81,3 +81,11 @@ def test_capacity_gpus_can_be_set(tmp_path: Path) -> None:
 def test_every_instance_type_is_known_by_default(tmp_path: Path) -> None:
     settings = Settings.from_env({"KILN_HOME": str(tmp_path)})
     assert settings.instance_types["ml.c4.2xlarge"].vcpus == 8
+
+
+def test_failed_upload_keep_hours_is_read_and_must_not_be_negative(tmp_path: Path) -> None:
+    env = {"KILN_HOME": str(tmp_path), "KILN_FAILED_UPLOAD_KEEP_HOURS": "0.5"}
+    assert Settings.from_env(env).failed_upload_keep_hours == 0.5
+    assert Settings.from_env({"KILN_HOME": str(tmp_path)}).failed_upload_keep_hours == 24
+    with pytest.raises(ValueError, match="KILN_FAILED_UPLOAD_KEEP_HOURS='-1' must be 0 or more"):
+        Settings.from_env({**env, "KILN_FAILED_UPLOAD_KEEP_HOURS": "-1"})
