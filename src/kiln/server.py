@@ -1,7 +1,8 @@
 """``kiln server``: wires settings, store, storage, compute and services into one process.
 
-Start order: metadata store (migrated), embedded S3 server (unless external), training
-scheduler (applies the restart rule), then the HTTP listener. Stop order is the reverse.
+Start order: metadata store (migrated); the restart rule, then the workspaces no job needs
+removed; the embedded S3 server (unless external); the training scheduler, the endpoint
+controller and the sweeper; then the HTTP listener. Stop order is the reverse.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ from kiln.services.logs import FileLogStore
 from kiln.services.logs.cloudwatch import CloudWatchLogs
 from kiln.services.replicas import ReplicaLauncher
 from kiln.services.routing import RoutingTable
+from kiln.services.stale_workspaces import sweep_workspaces
+from kiln.services.sweeper import Sweeper
 from kiln.services.tags import TagService
 from kiln.services.training import TrainingService, job_demand, parse_spec
 from kiln.services.training_runner import TrainingRunner
@@ -80,11 +83,18 @@ class KilnServer:
             ResourceStore(self.engine, endpoints),
         )
         self.routing = RoutingTable()
+        self.replicas = ReplicaLauncher(settings, self.objects, self.backend, self.logs)
         self.endpoints = EndpointController(
-            settings,
-            self.hosting_stores,
-            ReplicaLauncher(settings, self.objects, self.backend, self.logs),
-            self.routing,
+            settings, self.hosting_stores, self.replicas, self.routing
+        )
+        self.sweeper = Sweeper(
+            {
+                "training jobs": self.scheduler.sweep,
+                "endpoints": self.endpoints.sweep,
+                "workspaces": lambda: sweep_workspaces(
+                    settings.workspaces_dir, self.jobs, self.scheduler.running, at_start=False
+                ),
+            }
         )
         self.hosting = HostingService(settings, self.hosting_stores, self.endpoints)
         self.tags = TagService(
@@ -156,20 +166,28 @@ class KilnServer:
         }
 
     def start(self) -> None:
-        """Start the embedded store and the controllers."""
+        """Clear what the last server left, start the embedded store and the controllers."""
+        self._clear_leftovers()
         if self.s3_server is not None:
             self.s3_server.start()
         self.scheduler.start()
         self.endpoints.start()
+        self.sweeper.start()
 
     def stop(self) -> None:
         """Stop the controllers and the embedded store."""
+        self.sweeper.stop()
         self.endpoints.stop()
         self.scheduler.stop()
         self.backend.close()
         if self.s3_server is not None:
             self.s3_server.stop()
         self.engine.dispose()
+
+    def _clear_leftovers(self) -> None:
+        """Apply the restart rule and remove the workspaces no job needs."""
+        self.scheduler.recover()
+        sweep_workspaces(self.settings.workspaces_dir, self.jobs, lambda: [], at_start=True)
 
     def _make_runner(
         self, record: TrainingJobRecord, on_exit: Callable[[str], None]

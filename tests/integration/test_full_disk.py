@@ -1,8 +1,9 @@
 """A full KILN_HOME (ENOSPC), for real: a small tmpfs, filled to the last byte and freed again.
 
 The server keeps answering (503 where it cannot store, never 500), log pumps drop lines and say
-how many, and a job whose end cannot be recorded yet is recorded once space returns, its trained
-model kept on disk because it could not be stored.
+how many, a job whose end cannot be recorded yet is recorded once space returns (its trained
+model kept on disk, since it could not be stored), and an endpoint whose start could not be
+recorded is settled by the sweeper.
 """
 
 from __future__ import annotations
@@ -24,14 +25,20 @@ from botocore.exceptions import ClientError
 from conftest import (
     ROLE,
     Kiln,
+    deploy,
     job_log_text,
     make_settings,
     model_files,
     script_job,
     start_kiln,
+    upload_model,
     upload_source,
     wait_for_log,
+    wait_in_service,
 )
+from kiln.errors import ResourceNotFoundError
+from kiln.services.logs import FileLogStore
+from kiln.services.logs.names import endpoint_group
 
 
 class Disk:
@@ -95,6 +102,12 @@ def _kiln_on(disk: Disk, **overrides: str) -> Iterator[Kiln]:
 def kiln_on(disk: Disk) -> Iterator[Kiln]:
     """A server whose KILN_HOME, database included, is on the small disk."""
     yield from _kiln_on(disk)
+
+
+@pytest.fixture
+def unsandboxed_kiln_on(disk: Disk) -> Iterator[Kiln]:
+    """The same, with replicas outside bwrap: they watch KILN_HOME's disk, which bwrap hides."""
+    yield from _kiln_on(disk, KILN_SANDBOX="off")
 
 
 def _without_retries(kiln: Kiln) -> Any:
@@ -206,3 +219,50 @@ def test_job_ending_on_a_full_disk_is_recorded_once_space_returns_and_keeps_its_
     assert "database or disk is full" in job["FailureReason"]
     assert f"kept in {workspace}" in job["FailureReason"]
     assert (workspace / "algo-1" / "model" / "model.txt").read_text() == "trained"
+
+
+LOADS_WHEN_THE_DISK_IS_FULL = """
+import json, os, time
+def model_fn(model_dir):
+    print("loading", flush=True)
+    while os.statvfs(os.environ["DISK_TO_WATCH"]).f_bavail > 0:
+        time.sleep(0.01)
+    return "loaded"
+def transform_fn(model, data, content_type, accept):
+    return json.dumps({"model": model}), "application/json"
+"""
+
+
+def _endpoint_log(kiln: Kiln, endpoint: str) -> str:
+    store, group = FileLogStore(kiln.settings.log_groups_dir), endpoint_group(endpoint)
+    try:
+        streams = store.streams(group)
+    except ResourceNotFoundError:  # no replica has written yet
+        return ""
+    events = [e for s in streams for e in store.read(group, s.name, 0, 10_000)]
+    return "\n".join(e.event.message for e in events)
+
+
+def test_endpoint_whose_start_cannot_be_recorded_goes_in_service_once_space_returns(
+    disk: Disk, unsandboxed_kiln_on: Kiln, caplog: pytest.LogCaptureFixture
+) -> None:
+    kiln = unsandboxed_kiln_on
+    caplog.set_level(logging.WARNING, logger="kiln.services.endpoint_controller")
+    uri = upload_model(kiln, {"code/inference.py": LOADS_WHEN_THE_DISK_IS_FULL})
+    environment = {"DISK_TO_WATCH": str(disk.mount)}
+    deploy(kiln, "full-ep", {"v": (uri, 1, 1.0)}, environment=environment, wait=False)
+    _poll(lambda: "loading" in _endpoint_log(kiln, "full-ep"), "the model's loading")
+    disk.fill()  # the model loads, the replica serves, and recording that fails
+    _poll(
+        lambda: any("full-ep: controller error" in r.getMessage() for r in caplog.records),
+        "a failed attempt to record the endpoint in service",
+    )
+    assert kiln.sagemaker.describe_endpoint(EndpointName="full-ep")["EndpointStatus"] == "Creating"
+    disk.free()
+    endpoint = wait_in_service(kiln, "full-ep", timeout=30)  # the sweeper settles it
+    assert endpoint["EndpointStatus"] == "InService"
+    assert endpoint["ProductionVariants"][0]["CurrentInstanceCount"] == 1
+    answer = kiln.client("sagemaker-runtime").invoke_endpoint(
+        EndpointName="full-ep", Body=b"{}", ContentType="application/json"
+    )
+    assert answer["Body"].read() == b'{"model": "loaded"}'
