@@ -186,6 +186,11 @@ class Settings:
         return Path(tempfile.gettempdir()) / f"kiln-{digest}"
 
     @property
+    def pids_dir(self) -> Path:
+        """Pid files of the processes the server starts, for the next server to reap."""
+        return self.home / "pids"
+
+    @property
     def envs_dir(self) -> Path:
         """Cached job virtualenvs, keyed by the hash of ``requirements.txt``."""
         return self.home / "envs"

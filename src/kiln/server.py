@@ -1,8 +1,10 @@
 """``kiln server``: wires settings, store, storage, compute and services into one process.
 
-Start order: metadata store (migrated); the restart rule, then the workspaces no job needs
-removed; the embedded S3 server (unless external); the training scheduler, the endpoint
-controller and the sweeper; then the HTTP listener. Stop order is the reverse.
+Start order: metadata store (migrated); the home's lock (one server per KILN_HOME); what the
+last server left reaped (its replicas, its jobs' processes by the restart rule, then their
+workspaces and idle cgroups); the embedded S3 server (unless external; it kills an rclone the
+last server left); the training scheduler, the endpoint controller and the sweeper; then the
+HTTP listener. Stop order is the reverse.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from kiln.api.logs import JobProgress
 from kiln.api.query_protocol import QueryApi
 from kiln.api.runtime import InvocationRouter
 from kiln.api.sagemaker import sagemaker_api
+from kiln.compute.leftovers import sweep_cgroups
 from kiln.compute.local import LocalBackend
 from kiln.config import (
     ServerAddress,
@@ -35,6 +38,7 @@ from kiln.config import (
 )
 from kiln.db import ResourceStore, TrainingJobRecord, TrainingJobStore, connect
 from kiln.db.tables import endpoint_configs, endpoints, models
+from kiln.home_lock import HomeLock
 from kiln.services.capacity import machine_capacity
 from kiln.services.endpoint_controller import EndpointController
 from kiln.services.hosting import HostingService, HostingStores
@@ -96,6 +100,7 @@ class KilnServer:
                 ),
             }
         )
+        self._home_lock = HomeLock(settings.home)
         self.hosting = HostingService(settings, self.hosting_stores, self.endpoints)
         self.tags = TagService(
             {
@@ -166,16 +171,21 @@ class KilnServer:
         }
 
     def start(self) -> None:
-        """Clear what the last server left, start the embedded store and the controllers."""
-        self._clear_leftovers()
-        if self.s3_server is not None:
-            self.s3_server.start()
-        self.scheduler.start()
-        self.endpoints.start()
-        self.sweeper.start()
+        """Take the home, clear what the last server left, start the store and controllers."""
+        self._home_lock.acquire()
+        try:
+            self._clear_leftovers()
+            if self.s3_server is not None:
+                self.s3_server.start()
+            self.scheduler.start()
+            self.endpoints.start()
+            self.sweeper.start()
+        except BaseException:
+            self._home_lock.release()
+            raise
 
     def stop(self) -> None:
-        """Stop the controllers and the embedded store."""
+        """Stop the controllers and the embedded store, and give the home up."""
         self.sweeper.stop()
         self.endpoints.stop()
         self.scheduler.stop()
@@ -183,11 +193,17 @@ class KilnServer:
         if self.s3_server is not None:
             self.s3_server.stop()
         self.engine.dispose()
+        self._home_lock.release()
 
     def _clear_leftovers(self) -> None:
-        """Apply the restart rule and remove the workspaces no job needs."""
+        """Reap and remove what the last server left: it is dead, since we hold the lock."""
+        reaped = self.replicas.reap_leftovers()
+        if reaped:
+            log.warning("stopped %d replica(s) a previous server left running", reaped)
         self.scheduler.recover()
         sweep_workspaces(self.settings.workspaces_dir, self.jobs, lambda: [], at_start=True)
+        for cgroup in sweep_cgroups():
+            log.info("removed idle cgroup %s", cgroup)
 
     def _make_runner(
         self, record: TrainingJobRecord, on_exit: Callable[[str], None]

@@ -4,7 +4,10 @@
 multipart transfers, streamed to and from disk, never a whole object in memory). A call that
 fails transiently (the store restarting: ``kiln.retries``) is made again, whole, with backoff.
 ``EmbeddedS3Server`` supervises ``rclone serve s3`` over ``KILN_HOME/storage`` when no external
-store is configured: started with ``kiln server``, restarted if it dies, stopped with it.
+store is configured: started with ``kiln server``, restarted if it dies, stopped with it — and
+dead with it even after ``kill -9`` (a parent-death signal). Its pid file (``KILN_HOME/pids``)
+names it to the next server, which kills an rclone a crash left serving the same folder before
+starting its own; any other process on the port is a stranger, and an error.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import sysconfig
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path, PurePosixPath
@@ -30,8 +34,10 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from kiln.compute.leftovers import die_with_parent
 from kiln.config import Settings
 from kiln.errors import ValidationError
+from kiln.pidfiles import is_ours, process_info, read_pid_file, write_pid_file
 from kiln.retries import backoff, is_transient
 
 if TYPE_CHECKING:
@@ -48,6 +54,8 @@ T = TypeVar("T")
 RETRY_SECONDS = 60.0
 
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
+# rclone keeps a multipart upload's parts in "<key's folder>/.rclone_temp_multipart_<upload id>".
+_RCLONE_UPLOAD_PREFIX = ".rclone_temp_multipart_"
 _TRANSFER = TransferConfig(multipart_threshold=64 * 1024 * 1024, multipart_chunksize=16 * 1024**2)
 
 
@@ -281,6 +289,10 @@ class EmbeddedS3Server:
         self._should_exit = threading.Event()
         self._watcher: threading.Thread | None = None
         self._log_path = settings.logs_dir / "s3.log"
+        self._pid_file = settings.pids_dir / "s3.json"
+        # rclone's parent-death signal fires when the thread that spawned it ends: every spawn
+        # runs on this one thread, which lives until stop.
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kiln-s3-spawn")
         self.restarts = 0
 
     @property
@@ -292,6 +304,7 @@ class EmbeddedS3Server:
         """Start rclone and wait until it accepts connections."""
         self._settings.storage_dir.mkdir(parents=True, exist_ok=True)
         self._settings.logs_dir.mkdir(parents=True, exist_ok=True)
+        self._kill_leftover()
         check_port_free(self._settings.s3_port, "KILN_S3_PORT")
         self._spawn()
         wait_for_port("127.0.0.1", self._settings.s3_port, timeout, self._process)
@@ -302,12 +315,47 @@ class EmbeddedS3Server:
     def stop(self) -> None:
         """Stop rclone and the watcher."""
         self._should_exit.set()
-        if self._process is not None:
-            terminate(self._process, grace=5.0)
         if self._watcher is not None:
             self._watcher.join(timeout=5)
+        if self._process is not None:
+            terminate(self._process, grace=5.0)
+        self._spawner.shutdown(wait=True)
+        self._pid_file.unlink(missing_ok=True)
+
+    def _kill_leftover(self) -> None:
+        """Kill the rclone our pid file names if it still serves our storage folder."""
+        record = read_pid_file(self._pid_file)
+        if record is None:
+            return
+        info = process_info(record.pid)
+        if info is not None and is_ours(record, [info]):
+            log.warning("stopping the embedded S3 server a previous Kiln left (pid %d)", info.pid)
+            os.kill(info.pid, signal.SIGKILL)
+            # Its socket closes when its last thread has gone, which may be after its leader.
+            deadline = time.monotonic() + 10.0
+            while time.monotonic() < deadline and not is_port_free(self._settings.s3_port):
+                time.sleep(0.01)
+        self._pid_file.unlink(missing_ok=True)
 
     def _spawn(self) -> None:
+        self._remove_unfinished_uploads()
+        self._process = self._spawner.submit(self._popen).result()
+        try:
+            write_pid_file(self._pid_file, self._process.pid, str(self._settings.storage_dir))
+        except OSError as e:  # a full disk: rclone still dies with us (parent-death signal)
+            log.warning("embedded S3 server: pid file not written: %s", e)
+
+    def _remove_unfinished_uploads(self) -> None:
+        """Delete the parts of multipart uploads a dead rclone held: a new one never resumes
+        them (it answers NoSuchUpload), so they would stay on disk for good."""
+        for part in self._settings.storage_dir.rglob(f"{_RCLONE_UPLOAD_PREFIX}*"):
+            log.info("removing an unfinished upload's parts: %s", part)
+            try:
+                part.unlink(missing_ok=True)
+            except OSError as e:
+                log.warning("%s not removed: %s", part, e)
+
+    def _popen(self) -> subprocess.Popen[bytes]:
         creds = self._settings.s3_credentials
         command = [
             rclone_binary(),
@@ -325,13 +373,14 @@ class EmbeddedS3Server:
         pair = f"{creds.access_key_id},{creds.secret_access_key}".replace('"', '""')
         environment = {**os.environ, "RCLONE_AUTH_KEY": f'"{pair}"'}
         with open(self._log_path, "ab") as log_file:
-            self._process = subprocess.Popen(
+            return subprocess.Popen(
                 command,
                 env=environment,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=die_with_parent(),
             )
 
     def _watch(self) -> None:
@@ -366,16 +415,29 @@ def free_port() -> int:
 
 def check_port_free(port: int, setting: str) -> None:
     """RuntimeError naming ``setting`` if another process listens on 127.0.0.1:``port``."""
+    try:
+        _bind_probe(port)
+    except OSError as e:
+        raise RuntimeError(
+            f"127.0.0.1:{port} is in use by another process ({e.strerror}); stop it or "
+            f"choose another port with {setting}"
+        ) from None
+
+
+def is_port_free(port: int) -> bool:
+    """Whether a listener could bind 127.0.0.1:``port`` now."""
+    try:
+        _bind_probe(port)
+    except OSError:
+        return False
+    return True
+
+
+def _bind_probe(port: int) -> None:
     with socket.socket() as probe:
         # As Go's listeners do: a port left in TIME_WAIT by our own last run is free.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError as e:
-            raise RuntimeError(
-                f"127.0.0.1:{port} is in use by another process ({e.strerror}); stop it or "
-                f"choose another port with {setting}"
-            ) from None
+        probe.bind(("127.0.0.1", port))
 
 
 def wait_for_port(

@@ -3,6 +3,10 @@
 A replica's start is timed by phase — download, extract, environment, load (reported by the
 replica itself), first ping — and the phases go to the server log and the endpoint's state.
 A replica is healthy only once its model is loaded: the replica does not listen before that.
+
+Each running replica has a pid file (``KILN_HOME/pids/replicas``): a server killed with
+``kill -9`` cannot stop its replicas, so the next one reaps them (``reap_leftovers``) before it
+starts its own, and removes the folders they left under ``run_dir``.
 """
 
 from __future__ import annotations
@@ -17,13 +21,16 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import kiln
 from kiln.compute.base import Backend, ProcessSpec, RunningProcess
+from kiln.compute.leftovers import reap_group
 from kiln.config import Settings
 from kiln.errors import ValidationError
+from kiln.pidfiles import is_ours, read_pid_file, write_pid_file
 from kiln.runtime.archives import UnsafeArchiveError, safe_extract
 from kiln.runtime.envs import EnvironmentBuildError
 from kiln.services.capacity import Demand, clamp, demand_of, machine_capacity, shortfall
@@ -39,6 +46,7 @@ from kiln.storage import ObjectNotFoundError, ObjectStore, S3Uri
 log = logging.getLogger(__name__)
 
 _FAILED_PREFIX = "kiln-replica: failed: "
+_PID_KIND = "replicas"
 
 
 class ReplicaStartError(Exception):
@@ -96,6 +104,7 @@ class ReplicaLauncher:
         except BaseException:
             shutil.rmtree(workspace, ignore_errors=True)
             raise
+        self._write_pid_file(replica_id, process.pid, workspace)
         replica = Replica(
             replica_id,
             spec,
@@ -125,6 +134,27 @@ class ReplicaLauncher:
             replica.process.terminate(grace)
         replica.process.release()
         shutil.rmtree(replica.workspace, ignore_errors=True)
+        self._pid_file(replica.id).unlink(missing_ok=True)
+
+    def reap_leftovers(self) -> int:
+        """Kill the replicas a previous server left and remove their folders; how many ran."""
+        reaped = 0
+        for path in sorted(self._settings.pids_dir.glob(f"{_PID_KIND}/*.json")):
+            record = read_pid_file(path)
+            if record is not None and reap_group(record.pid, partial(is_ours, record)):
+                reaped += 1
+            path.unlink(missing_ok=True)
+        shutil.rmtree(self._settings.run_dir / "replicas", ignore_errors=True)
+        return reaped
+
+    def _pid_file(self, replica_id: str) -> Path:
+        return self._settings.pids_dir / _PID_KIND / f"{replica_id}.json"
+
+    def _write_pid_file(self, replica_id: str, pid: int, workspace: Path) -> None:
+        try:
+            write_pid_file(self._pid_file(replica_id), pid, str(workspace))
+        except OSError as e:  # a full disk must not stop a replica; only a crash would orphan it
+            log.warning("replica %s: pid file not written: %s", replica_id, e)
 
     def ping(self, replica: Replica, timeout: float = 2.0) -> bool:
         """Whether the replica answers ``GET /ping`` with 200 within ``timeout``."""

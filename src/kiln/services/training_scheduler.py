@@ -6,7 +6,7 @@ the whole machine counts as asking for all of it (``capacity.clamp``): it runs a
 never. Each running job has a ``TrainingRunner`` on its own thread.
 
 Restart rule (``recover``, before the scheduler starts): a job that was running when the
-previous server ended — its processes are killed if any survive — resumes
+previous server ended — its processes are killed if any survive, with their cgroups — resumes
 from its checkpoints when it has a ``CheckpointConfig`` (SecondaryStatus ``Restarting``, then
 queued again); without one it is ``Failed`` with a reason that says so. A job that was
 ``Stopping`` becomes ``Stopped``. Jobs that were only queued stay queued.
@@ -18,15 +18,14 @@ gone without recording its end (``sweeping.job_decision``). No job stays ``InPro
 from __future__ import annotations
 
 import logging
-import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
-from pathlib import Path
 from typing import Protocol
 
-from kiln.compute.local import group_members, kill_group
+from kiln.compute.leftovers import reap_group
 from kiln.db import TrainingJobRecord, TrainingJobStore
+from kiln.pidfiles import ProcessInfo
 from kiln.services.capacity import NOTHING, Demand, clamp, fits
 from kiln.services.sweeping import JobEnding, JobView, job_decision
 from kiln.services.training_states import transition
@@ -247,16 +246,8 @@ def _kill_leftovers(kiln_state: dict[str, object]) -> None:
     if not workspace or not isinstance(pgids, list):
         return
     for pgid in pgids:
-        members = group_members(int(pgid))
-        if members and any(_belongs_to(pid, workspace) for pid, _name in members):
-            log.warning("killing leftover processes of group %s (%s)", pgid, workspace)
-            kill_group(int(pgid))
+        reap_group(int(pgid), lambda members: _runs_in(members, workspace))
 
 
-def _belongs_to(pid: int, workspace: str) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        cwd = os.readlink(f"/proc/{pid}/cwd")
-    except OSError:
-        return False
-    return workspace in cmdline or cwd.startswith(workspace)
+def _runs_in(members: Sequence[ProcessInfo], workspace: str) -> bool:
+    return any(workspace in " ".join(p.args) or p.cwd.startswith(workspace) for p in members)

@@ -1,0 +1,136 @@
+"""What a dead server leaves running, and how Kiln keeps it from lasting: processes tied to the
+server's life (``die_with_parent``), process groups and the cgroups they ran in reaped at the
+next start (``reap_group``), idle cgroups swept (``sweep_cgroups``).
+
+``reap_group`` kills a process group only if ``is_ours`` says so of its members (see
+``kiln.pidfiles``). Each kiln cgroup a member ran in holds one job host or one replica, so its
+other members (children that left the group) are killed too, and the emptied cgroup removed.
+
+``sweep_cgroups`` removes the empty cgroups under ``kiln/`` that nothing has touched for a while:
+any server's, since they are shared by every Kiln on the machine, but never a young one (another
+server creates a cgroup a moment before its process joins it). A cgroup with processes is never
+removed there; only ``reap_group`` empties one, and only of processes that are ours.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from kiln.compute.local import group_members, kill_group
+from kiln.pidfiles import ProcessInfo, process_info
+
+log = logging.getLogger(__name__)
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+# Old enough that no server is still between creating the cgroup and moving its process in.
+CGROUP_MIN_AGE_SECONDS = 60.0
+
+
+# prctl(2) option: the signal this process gets when the thread that forked it ends.
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> Callable[[], None]:
+    """A ``preexec_fn`` that has the kernel SIGKILL the child when its parent thread ends.
+
+    Even ``kill -9`` of the server then takes the child along. The signal fires when the
+    *thread* that spawned the child ends, so spawn from a thread that lives as long as the child.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)  # loaded here, before the fork
+    parent = os.getpid()
+
+    def set_death_signal() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return set_death_signal
+
+
+def group_processes(pgid: int) -> list[ProcessInfo]:
+    """The live members of process group ``pgid``."""
+    found = (process_info(pid) for pid, _name in group_members(pgid))
+    return [info for info in found if info is not None]
+
+
+def reap_group(pgid: int, is_ours: Callable[[Sequence[ProcessInfo]], bool]) -> bool:
+    """Kill group ``pgid`` and empty its kiln cgroups if ``is_ours``; whether it was."""
+    members = group_processes(pgid)
+    if not members or not is_ours(members):
+        return False
+    folders = {folder for member in members for folder in kiln_cgroups(member.pid)}
+    log.warning("killing processes a previous server left: group %d %s", pgid, members[0].args)
+    kill_group(pgid)
+    for folder in folders:
+        _kill_members(folder)
+        _remove(folder)
+    return True
+
+
+def kiln_cgroups(pid: int, root: Path = CGROUP_ROOT) -> list[Path]:
+    """The folders of the ``kiln/…`` cgroups process ``pid`` is in (v1 and v2)."""
+    try:
+        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    except OSError:
+        return []
+    folders = []
+    for line in lines:
+        _id, controllers, path = line.split(":", 2)
+        if not path.startswith("/kiln/"):
+            continue
+        # v1: a hierarchy per controller set ("cpu,cpuacct", linked as "cpu"); v2: one, unified.
+        for base in (controllers, *controllers.split(","), "", "unified"):
+            folder = root / base / path.lstrip("/")
+            if folder.is_dir():
+                folders.append(folder)
+                break
+    return folders
+
+
+def sweep_cgroups(
+    root: Path = CGROUP_ROOT, min_age: float = CGROUP_MIN_AGE_SECONDS, now: float | None = None
+) -> list[Path]:
+    """Remove empty ``kiln/`` cgroups untouched for ``min_age`` seconds; those removed."""
+    now = time.time() if now is None else now
+    removed = []
+    for folder in [*root.glob("*/kiln/*"), *root.glob("kiln/*")]:
+        try:
+            is_idle = now - folder.stat().st_mtime >= min_age
+            is_empty = not (folder / "cgroup.procs").read_text().strip()
+        except OSError:
+            continue  # not a cgroup, or removed meanwhile
+        if is_idle and is_empty and folder.is_dir() and _remove(folder):
+            removed.append(folder)
+    return removed
+
+
+def _kill_members(folder: Path, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            pids = [int(p) for p in (folder / "cgroup.procs").read_text().split()]
+        except OSError:
+            return
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.01)
+
+
+def _remove(folder: Path) -> bool:
+    try:
+        folder.rmdir()  # a cgroup folder goes with rmdir alone, and only when it is empty
+    except OSError as e:
+        log.debug("cgroup %s not removed: %s", folder, e)
+        return False
+    return True
