@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 
 from kiln.compute.leftovers import (
+    descendants,
     die_with_parent,
     group_processes,
     reap_group,
     sweep_cgroups,
 )
+from kiln.pidfiles import process_info
 
 
 def _wait_for_members(pgid: int, count: int) -> None:
@@ -45,6 +47,24 @@ def test_reap_group_kills_every_member_of_a_group_that_is_ours(
     workspace = str(tmp_path / "ws")
     assert reap_group(group.pid, lambda members: any(m.cwd == workspace for m in members))
     assert group_processes(group.pid) == []
+
+
+def test_reap_group_also_kills_descendants_that_left_the_group() -> None:
+    leader = subprocess.Popen(
+        ["bash", "-c", "setsid sleep 60 & sleep 60 & wait"], start_new_session=True
+    )
+    try:
+        _wait_for_members(leader.pid, 2)  # bash and the sleep that stayed
+        deadline = time.monotonic() + 10
+        while len(descendants({leader.pid})) < 3:
+            assert time.monotonic() < deadline, "the setsid child never started"
+            time.sleep(0.01)
+        (escaped,) = descendants({leader.pid}) - {p.pid for p in group_processes(leader.pid)}
+        assert reap_group(leader.pid, lambda members: True)
+        assert process_info(escaped) is None
+    finally:
+        leader.kill()
+        leader.wait()
 
 
 def test_reap_group_leaves_a_group_that_is_not_ours(group: subprocess.Popen[bytes]) -> None:

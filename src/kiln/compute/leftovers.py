@@ -3,13 +3,15 @@ server's life (``die_with_parent``), process groups and the cgroups they ran in 
 next start (``reap_group``), idle cgroups swept (``sweep_cgroups``).
 
 ``reap_group`` kills a process group only if ``is_ours`` says so of its members (see
-``kiln.pidfiles``). Each kiln cgroup a member ran in holds one job host or one replica, so its
-other members (children that left the group) are killed too, and the emptied cgroup removed.
+``kiln.pidfiles``), with their descendants that left the group (``setsid``), then removes the
+kiln cgroups they ran in once empty. Only the group and its descendants are killed, never a
+cgroup's other members: cgroups are named after jobs and replicas, and a job of the same name
+in another ``KILN_HOME`` shares the folder.
 
 ``sweep_cgroups`` removes the empty cgroups under ``kiln/`` that nothing has touched for a while:
 any server's, since they are shared by every Kiln on the machine, but never a young one (another
 server creates a cgroup a moment before its process joins it). A cgroup with processes is never
-removed there; only ``reap_group`` empties one, and only of processes that are ours.
+removed there.
 """
 
 from __future__ import annotations
@@ -64,13 +66,29 @@ def reap_group(pgid: int, is_ours: Callable[[Sequence[ProcessInfo]], bool]) -> b
     members = group_processes(pgid)
     if not members or not is_ours(members):
         return False
-    folders = {folder for member in members for folder in kiln_cgroups(member.pid)}
+    doomed = descendants({m.pid for m in members})
+    folders = {folder for pid in doomed for folder in kiln_cgroups(pid)}
     log.warning("killing processes a previous server left: group %d %s", pgid, members[0].args)
     kill_group(pgid)
+    _kill_all(doomed)
     for folder in folders:
-        _kill_members(folder)
-        _remove(folder)
+        _remove(folder)  # only if empty: another home's job of the same name may use it
     return True
+
+
+def descendants(pids: set[int]) -> set[int]:
+    """``pids`` and every live process below them (by parent pid)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and (parent := _parent_of(int(entry.name))) is not None:
+            children.setdefault(parent, []).append(int(entry.name))
+    found, queue = set(pids), list(pids)
+    while queue:
+        for child in children.get(queue.pop(), []):
+            if child not in found:
+                found.add(child)
+                queue.append(child)
+    return found
 
 
 def kiln_cgroups(pid: int, root: Path = CGROUP_ROOT) -> list[Path]:
@@ -110,20 +128,23 @@ def sweep_cgroups(
     return removed
 
 
-def _kill_members(folder: Path, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def _parent_of(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2 :].split()[1])  # field 4, ppid
+
+
+def _kill_all(pids: set[int], timeout: float = 5.0) -> None:
+    """SIGKILL ``pids`` and wait until none is alive (or a zombie)."""
+    for pid in pids:
         try:
-            pids = [int(p) for p in (folder / "cgroup.procs").read_text().split()]
-        except OSError:
-            return
-        if not pids:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    while any(process_info(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.01)
 
 
