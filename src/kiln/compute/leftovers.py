@@ -17,6 +17,7 @@ removed there.
 from __future__ import annotations
 
 import ctypes
+import errno
 import logging
 import os
 import signal
@@ -72,7 +73,9 @@ def reap_group(pgid: int, is_ours: Callable[[Sequence[ProcessInfo]], bool]) -> b
     kill_group(pgid)
     _kill_all(doomed)
     for folder in folders:
-        _remove(folder)  # only if empty: another home's job of the same name may use it
+        # Only once empty: another home's job of the same name may use it. Our killed ones
+        # count until their new parent (init) reaps them, hence the wait.
+        _remove(folder, wait=5.0)
     return True
 
 
@@ -148,10 +151,17 @@ def _kill_all(pids: set[int], timeout: float = 5.0) -> None:
         time.sleep(0.01)
 
 
-def _remove(folder: Path) -> bool:
-    try:
-        folder.rmdir()  # a cgroup folder goes with rmdir alone, and only when it is empty
-    except OSError as e:
-        log.debug("cgroup %s not removed: %s", folder, e)
-        return False
-    return True
+def _remove(folder: Path, wait: float = 0.0) -> bool:
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            folder.rmdir()  # a cgroup folder goes with rmdir alone, and only when it is empty
+        except FileNotFoundError:
+            return True
+        except OSError as e:
+            if e.errno != errno.EBUSY or time.monotonic() >= deadline:
+                log.debug("cgroup %s not removed: %s", folder, e)
+                return False
+            time.sleep(0.02)
+        else:
+            return True
