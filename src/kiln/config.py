@@ -23,6 +23,7 @@ say otherwise.
 | ``KILN_SANDBOX`` | ``auto`` | ``auto`` (bwrap where it works), ``required`` (or refuse), ``off`` |
 | ``KILN_PIDS_MAX`` | 4096 | processes + threads one job host or replica may have (cgroup) |
 | ``KILN_REPLICA_STARTUP_TIMEOUT_SECONDS`` | 300 | how long a replica may take to pass /ping |
+| ``KILN_FAILED_UPLOAD_KEEP_HOURS`` | 24 | how long a job whose upload failed keeps its files |
 | ``KILN_CHECK_RESPONSES`` | off | check every API answer against botocore's output shape (tests) |
 | ``KILN_AUTH`` | ``1`` | ``0`` turns the auth gate off; refused unless the server binds loopback |
 | ``KILN_SERVER_KEY_FILE`` | ``$KILN_HOME/server.key`` | the key that seals stored secrets |
@@ -78,6 +79,7 @@ class Settings:
     sandbox: str = "auto"
     pids_max: int = 4096
     replica_startup_timeout_seconds: float = 300.0
+    failed_upload_keep_hours: float = 24.0
     check_responses: bool = False
     auth: bool = True
     server_key_file: Path | None = None
@@ -140,6 +142,7 @@ class Settings:
             replica_startup_timeout_seconds=float(
                 env.get("KILN_REPLICA_STARTUP_TIMEOUT_SECONDS", "300")
             ),
+            failed_upload_keep_hours=_number(env, "KILN_FAILED_UPLOAD_KEEP_HOURS", 24.0),
             check_responses=env.get("KILN_CHECK_RESPONSES", "") in ("1", "true", "yes"),
             auth=not _flag_off(env, "KILN_AUTH"),
             server_key_file=Path(env["KILN_SERVER_KEY_FILE"]).expanduser()
@@ -210,6 +213,11 @@ class Settings:
         if not url.startswith("sqlite:///"):
             return (self.home,)
         return (self.home, Path(url[len("sqlite:///") :]).resolve().parent)
+
+    @property
+    def pids_dir(self) -> Path:
+        """Pid files of the processes the server starts, for the next server to reap."""
+        return self.home / "pids"
 
     @property
     def envs_dir(self) -> Path:
@@ -298,6 +306,19 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     if raw not in choices:
         raise ValueError(f"{name}={raw!r} is not one of {', '.join(choices)}")
     return raw
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+    if not value >= 0:  # also refuses nan
+        raise ValueError(f"{name}={raw!r} must be 0 or more")
+    return value
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

@@ -10,6 +10,7 @@
     ├── ConflictError            wrong state for op   → 400 ConflictException
     ├── SandboxUnavailableError  KILN_SANDBOX=required without a working bwrap → the server
     │                            refuses to start (never an API answer)
+    ├── ServiceUnavailableError  can't now: disk full → 503 ServiceUnavailable (clients retry)
     └── (client side, kiln.sdk.errors) UnexpectedStatusError, NotTrainedError, …
 
 SageMaker answers ``ValidationException`` for most missing resources (the boto3 waiters and the
@@ -17,6 +18,11 @@ SDK rely on it: CONTRACTS.md §3.1), hence ``NotFoundError`` is a ``ValidationEr
 """
 
 from __future__ import annotations
+
+import errno
+
+# ENOSPC: the disk is full; EDQUOT: this user's quota is.
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 class KilnError(Exception):
@@ -57,3 +63,18 @@ class UnsupportedError(ValidationError):
 
 class SandboxUnavailableError(KilnError):
     """``KILN_SANDBOX=required``, but bubblewrap is missing or cannot sandbox here."""
+
+
+class ServiceUnavailableError(KilnError):
+    """Kiln cannot serve the request now (disk full, metadata store down); later it may."""
+
+
+def unavailable_error(error: BaseException) -> ServiceUnavailableError | None:
+    """``error`` as a ``ServiceUnavailableError`` when it means "not now" (a full disk)."""
+    if isinstance(error, ServiceUnavailableError):
+        return error
+    if isinstance(error, OSError) and error.errno in _DISK_FULL:
+        return ServiceUnavailableError(
+            f"{error.strerror} (Kiln's disk is full); try again when there is space"
+        )
+    return None

@@ -1,10 +1,13 @@
 """``kiln server``: wires settings, store, storage, compute and services into one process.
 
-Start order: metadata store (migrated), embedded S3 server (unless external) and its front,
-training scheduler (applies the restart rule), then the HTTP listener. Stop order is the reverse.
-With the embedded store, rclone listens on a private port with a key only this process holds;
-the front on ``KILN_S3_PORT`` checks every client's signature and policies and forwards to it.
-The server's own transfers go straight to rclone.
+Start order: metadata store (migrated); the home's lock (one server per KILN_HOME); what the
+last server left reaped (its replicas, its jobs' processes by the restart rule, then their
+workspaces and idle cgroups); the embedded S3 server (unless external; it kills an rclone the
+last server left) and its front; the training scheduler, the endpoint controller and the
+sweeper; then the HTTP listener. Stop order is the reverse. With the embedded store, rclone
+listens on a private port with a key only this process holds; the front on ``KILN_S3_PORT``
+checks every client's signature and policies and forwards to it. The server's own transfers go
+straight to rclone.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from kiln.auth.gate import AuthGate, Authorizer
 from kiln.auth.keystore import KeyStore
 from kiln.auth.principals import ADMIN_USER
 from kiln.auth.sealing import Sealer
+from kiln.compute.leftovers import sweep_cgroups
 from kiln.compute.local import LocalBackend
 from kiln.config import (
     ServerAddress,
@@ -47,6 +51,7 @@ from kiln.config import (
 from kiln.db import ResourceStore, TrainingJobRecord, TrainingJobStore, connect
 from kiln.db.tables import endpoint_configs, endpoints, models
 from kiln.errors import KilnError
+from kiln.home_lock import HomeLock
 from kiln.services.capacity import machine_capacity
 from kiln.services.endpoint_controller import EndpointController
 from kiln.services.hosting import HostingService, HostingStores
@@ -56,6 +61,8 @@ from kiln.services.logs.cloudwatch import CloudWatchLogs
 from kiln.services.process_credentials import ProcessCredentials
 from kiln.services.replicas import ReplicaLauncher
 from kiln.services.routing import RoutingTable
+from kiln.services.stale_workspaces import sweep_workspaces
+from kiln.services.sweeper import Sweeper
 from kiln.services.tags import TagService
 from kiln.services.training import TrainingService, job_demand, parse_spec
 from kiln.services.training_runner import TrainingRunner
@@ -109,14 +116,22 @@ class KilnServer:
             ResourceStore(self.engine, endpoints),
         )
         self.routing = RoutingTable()
-        self.endpoints = EndpointController(
-            settings,
-            self.hosting_stores,
-            ReplicaLauncher(
-                settings, self.objects, self.backend, self.logs, credentials=self.credentials
-            ),
-            self.routing,
+        self.replicas = ReplicaLauncher(
+            settings, self.objects, self.backend, self.logs, credentials=self.credentials
         )
+        self.endpoints = EndpointController(
+            settings, self.hosting_stores, self.replicas, self.routing
+        )
+        self.sweeper = Sweeper(
+            {
+                "training jobs": self.scheduler.sweep,
+                "endpoints": self.endpoints.sweep,
+                "workspaces": lambda: sweep_workspaces(
+                    settings.workspaces_dir, self.jobs, self.scheduler.running, at_start=False
+                ),
+            }
+        )
+        self._home_lock = HomeLock(settings.home)
         self.hosting = HostingService(settings, self.hosting_stores, self.endpoints)
         self.tags = TagService(
             {
@@ -205,21 +220,26 @@ class KilnServer:
         }
 
     def start(self) -> None:
-        """Start the embedded store and the controllers."""
-        if self.s3_front is not None:
-            self.s3_front.start()  # first: a taken KILN_S3_PORT fails before rclone starts
-        if self.s3_server is not None:
-            try:
+        """Take the home, clear what the last server left, start the store and controllers."""
+        self._home_lock.acquire()
+        try:
+            self._clear_leftovers()
+            if self.s3_front is not None:
+                self.s3_front.start()  # first: a taken KILN_S3_PORT fails before rclone starts
+            if self.s3_server is not None:
                 self.s3_server.start()
-            except RuntimeError:
-                if self.s3_front is not None:
-                    self.s3_front.stop()
-                raise
-        self.scheduler.start()
-        self.endpoints.start()
+            self.scheduler.start()
+            self.endpoints.start()
+            self.sweeper.start()
+        except BaseException:
+            if self.s3_front is not None:
+                self.s3_front.stop()
+            self._home_lock.release()
+            raise
 
     def stop(self) -> None:
-        """Stop the controllers and the embedded store."""
+        """Stop the controllers and the embedded store, and give the home up."""
+        self.sweeper.stop()
         self.endpoints.stop()
         self.scheduler.stop()
         self.backend.close()
@@ -228,6 +248,17 @@ class KilnServer:
         if self.s3_server is not None:
             self.s3_server.stop()
         self.engine.dispose()
+        self._home_lock.release()
+
+    def _clear_leftovers(self) -> None:
+        """Reap and remove what the last server left: it is dead, since we hold the lock."""
+        reaped = self.replicas.reap_leftovers()
+        if reaped:
+            log.warning("stopped %d replica(s) a previous server left running", reaped)
+        self.scheduler.recover()
+        sweep_workspaces(self.settings.workspaces_dir, self.jobs, lambda: [], at_start=True)
+        for cgroup in sweep_cgroups():
+            log.info("removed idle cgroup %s", cgroup)
 
     def _make_runner(
         self, record: TrainingJobRecord, on_exit: Callable[[str], None]

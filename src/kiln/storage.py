@@ -1,9 +1,13 @@
 """Object storage, always through the S3 protocol.
 
 ``ObjectStore`` is the one client the server, the SDK, the CLI and job runners use (boto3:
-multipart transfers, streamed to and from disk, never a whole object in memory).
+multipart transfers, streamed to and from disk, never a whole object in memory). A call that
+fails transiently (the store restarting: ``kiln.retries``) is made again, whole, with backoff.
 ``EmbeddedS3Server`` supervises ``rclone serve s3`` over ``KILN_HOME/storage`` when no external
-store is configured: started with ``kiln server``, restarted if it dies, stopped with it.
+store is configured: started with ``kiln server``, restarted if it dies, stopped with it — and
+dead with it even after ``kill -9`` (a parent-death signal). Its pid file (``KILN_HOME/pids``)
+names it to the next server, which kills an rclone a crash left serving the same folder before
+starting its own; any other process on the port is a stranger, and an error.
 """
 
 from __future__ import annotations
@@ -19,26 +23,39 @@ import sysconfig
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from kiln.compute.leftovers import die_with_parent
 from kiln.config import Settings
 from kiln.errors import ValidationError
+from kiln.pidfiles import is_ours, process_info, read_pid_file, write_pid_file
+from kiln.retries import backoff, is_transient
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ListObjectsV2OutputTypeDef
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
+T = TypeVar("T")
+
+# How long a call keeps being made again while it fails transiently: the embedded store is back
+# within a second or two; an outage longer than this is a real failure, and says so.
+RETRY_SECONDS = 60.0
 
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
+# rclone keeps a multipart upload's parts in "<key's folder>/.rclone_temp_multipart_<upload id>".
+_RCLONE_UPLOAD_PREFIX = ".rclone_temp_multipart_"
 _TRANSFER = TransferConfig(multipart_threshold=64 * 1024 * 1024, multipart_chunksize=16 * 1024**2)
 
 
@@ -82,6 +99,8 @@ def s3_client(settings: Settings) -> S3Client:
         region_name=settings.region,
         config=Config(
             s3={"addressing_style": "path"},
+            # Per request: connection errors, 5xx and throttling, with backoff. A whole transfer
+            # that still fails transiently is made again by ObjectStore (kiln.retries).
             retries={"max_attempts": 5, "mode": "standard"},
             max_pool_connections=32,
         ),
@@ -95,9 +114,10 @@ class ObjectNotFoundError(Exception):
 class ObjectStore:
     """Kiln's S3 client: uploads, downloads and listings by ``s3://`` URI."""
 
-    def __init__(self, client: S3Client) -> None:
+    def __init__(self, client: S3Client, *, retry_seconds: float = RETRY_SECONDS) -> None:
         self.client = client
         self._known_buckets: set[str] = set()
+        self._retry_seconds = retry_seconds
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ObjectStore:
@@ -108,6 +128,10 @@ class ObjectStore:
         """Create ``bucket`` unless it exists."""
         if bucket in self._known_buckets:
             return
+        self._retrying(f"creating bucket {bucket}", lambda: self._create_bucket(bucket))
+        self._known_buckets.add(bucket)
+
+    def _create_bucket(self, bucket: str) -> None:
         try:
             self.client.head_bucket(Bucket=bucket)
         except ClientError:
@@ -117,12 +141,13 @@ class ObjectStore:
                 # Another client created it in between: what we wanted.
                 if _code(e) not in ("BucketAlreadyExists", "BucketAlreadyOwnedByYou"):
                     raise
-        self._known_buckets.add(bucket)
 
     def exists(self, uri: S3Uri) -> bool:
         """Whether an object lives exactly at ``uri``."""
         try:
-            self.client.head_object(Bucket=uri.bucket, Key=uri.key)
+            self._retrying(
+                f"looking up {uri}", lambda: self.client.head_object(Bucket=uri.bucket, Key=uri.key)
+            )
         except ClientError as e:
             if _code(e) in ("404", "NoSuchKey", "NotFound"):
                 return False
@@ -131,28 +156,47 @@ class ObjectStore:
 
     def keys(self, prefix: S3Uri) -> Iterator[tuple[str, int]]:
         """Every ``(key, size)`` under ``prefix``."""
-        paginator = self.client.get_paginator("list_objects_v2")
-        try:
-            for page in paginator.paginate(Bucket=prefix.bucket, Prefix=prefix.key):
-                for item in page.get("Contents", []):
-                    yield item["Key"], item["Size"]
-        except ClientError as e:
-            if _code(e) == "NoSuchBucket":
+        token: str | None = None
+        while True:
+            try:
+                page = self._retrying(f"listing {prefix}", partial(self._list_page, prefix, token))
+            except ClientError as e:
+                if _code(e) == "NoSuchBucket":
+                    return
+                raise
+            for item in page.get("Contents", []):
+                yield item["Key"], item["Size"]
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or token is None:
                 return
-            raise
+
+    def _list_page(self, prefix: S3Uri, token: str | None) -> ListObjectsV2OutputTypeDef:
+        if token is None:
+            return self.client.list_objects_v2(Bucket=prefix.bucket, Prefix=prefix.key)
+        return self.client.list_objects_v2(
+            Bucket=prefix.bucket, Prefix=prefix.key, ContinuationToken=token
+        )
 
     def upload_file(self, path: Path, uri: S3Uri, progress: Progress | None = None) -> None:
         """Upload one file (multipart when large)."""
         self.ensure_bucket(uri.bucket)
-        self.client.upload_file(str(path), uri.bucket, uri.key, Config=_TRANSFER, Callback=progress)
+        self._retrying(
+            f"uploading {uri}",
+            lambda: self.client.upload_file(
+                str(path), uri.bucket, uri.key, Config=_TRANSFER, Callback=progress
+            ),
+        )
 
     def download_file(self, uri: S3Uri, path: Path, progress: Progress | None = None) -> None:
         """Download one object to ``path``, atomically (no partial file is left on failure)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.part")
         try:
-            self.client.download_file(
-                uri.bucket, uri.key, str(tmp), Config=_TRANSFER, Callback=progress
+            self._retrying(
+                f"downloading {uri}",
+                lambda: self.client.download_file(
+                    uri.bucket, uri.key, str(tmp), Config=_TRANSFER, Callback=progress
+                ),
             )
             os.replace(tmp, path)
         except ClientError as e:
@@ -194,7 +238,23 @@ class ObjectStore:
 
     def delete(self, uri: S3Uri) -> None:
         """Delete one object (absent objects are fine)."""
-        self.client.delete_object(Bucket=uri.bucket, Key=uri.key)
+        self._retrying(
+            f"deleting {uri}", lambda: self.client.delete_object(Bucket=uri.bucket, Key=uri.key)
+        )
+
+    def _retrying(self, what: str, call: Callable[[], T]) -> T:
+        """``call()``, made again with backoff while it fails transiently, for a bounded time."""
+        deadline = time.monotonic() + self._retry_seconds
+        delays = backoff()
+        while True:
+            try:
+                return call()
+            except Exception as e:
+                delay = next(delays)
+                if not is_transient(e) or time.monotonic() + delay > deadline:
+                    raise
+                log.warning("%s failed (%s); trying again in %.1f s", what, e, delay)
+                time.sleep(delay)
 
 
 def _code(error: ClientError) -> str:
@@ -229,6 +289,10 @@ class EmbeddedS3Server:
         self._should_exit = threading.Event()
         self._watcher: threading.Thread | None = None
         self._log_path = settings.logs_dir / "s3.log"
+        self._pid_file = settings.pids_dir / "s3.json"
+        # rclone's parent-death signal fires when the thread that spawned it ends: every spawn
+        # runs on this one thread, which lives until stop.
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kiln-s3-spawn")
         self.restarts = 0
 
     @property
@@ -240,6 +304,7 @@ class EmbeddedS3Server:
         """Start rclone and wait until it accepts connections."""
         self._settings.storage_dir.mkdir(parents=True, exist_ok=True)
         self._settings.logs_dir.mkdir(parents=True, exist_ok=True)
+        self._kill_leftover()
         check_port_free(self._settings.s3_port, "KILN_S3_PORT")
         self._spawn()
         wait_for_port("127.0.0.1", self._settings.s3_port, timeout, self._process)
@@ -250,12 +315,47 @@ class EmbeddedS3Server:
     def stop(self) -> None:
         """Stop rclone and the watcher."""
         self._should_exit.set()
-        if self._process is not None:
-            terminate(self._process, grace=5.0)
         if self._watcher is not None:
             self._watcher.join(timeout=5)
+        if self._process is not None:
+            terminate(self._process, grace=5.0)
+        self._spawner.shutdown(wait=True)
+        self._pid_file.unlink(missing_ok=True)
+
+    def _kill_leftover(self) -> None:
+        """Kill the rclone our pid file names if it still serves our storage folder."""
+        record = read_pid_file(self._pid_file)
+        if record is None:
+            return
+        info = process_info(record.pid)
+        if info is not None and is_ours(record, [info]):
+            log.warning("stopping the embedded S3 server a previous Kiln left (pid %d)", info.pid)
+            os.kill(info.pid, signal.SIGKILL)
+            # Its socket closes when its last thread has gone, which may be after its leader.
+            deadline = time.monotonic() + 10.0
+            while time.monotonic() < deadline and not is_port_free(self._settings.s3_port):
+                time.sleep(0.01)
+        self._pid_file.unlink(missing_ok=True)
 
     def _spawn(self) -> None:
+        self._remove_unfinished_uploads()
+        self._process = self._spawner.submit(self._popen).result()
+        try:
+            write_pid_file(self._pid_file, self._process.pid, str(self._settings.storage_dir))
+        except OSError as e:  # a full disk: rclone still dies with us (parent-death signal)
+            log.warning("embedded S3 server: pid file not written: %s", e)
+
+    def _remove_unfinished_uploads(self) -> None:
+        """Delete the parts of multipart uploads a dead rclone held: a new one never resumes
+        them (it answers NoSuchUpload), so they would stay on disk for good."""
+        for part in self._settings.storage_dir.rglob(f"{_RCLONE_UPLOAD_PREFIX}*"):
+            log.info("removing an unfinished upload's parts: %s", part)
+            try:
+                part.unlink(missing_ok=True)
+            except OSError as e:
+                log.warning("%s not removed: %s", part, e)
+
+    def _popen(self) -> subprocess.Popen[bytes]:
         creds = self._settings.s3_credentials
         command = [
             rclone_binary(),
@@ -273,13 +373,14 @@ class EmbeddedS3Server:
         pair = f"{creds.access_key_id},{creds.secret_access_key}".replace('"', '""')
         environment = {**os.environ, "RCLONE_AUTH_KEY": f'"{pair}"'}
         with open(self._log_path, "ab") as log_file:
-            self._process = subprocess.Popen(
+            return subprocess.Popen(
                 command,
                 env=environment,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=die_with_parent(),
             )
 
     def _watch(self) -> None:
@@ -314,16 +415,29 @@ def free_port() -> int:
 
 def check_port_free(port: int, setting: str) -> None:
     """RuntimeError naming ``setting`` if another process listens on 127.0.0.1:``port``."""
+    try:
+        _bind_probe(port)
+    except OSError as e:
+        raise RuntimeError(
+            f"127.0.0.1:{port} is in use by another process ({e.strerror}); stop it or "
+            f"choose another port with {setting}"
+        ) from None
+
+
+def is_port_free(port: int) -> bool:
+    """Whether a listener could bind 127.0.0.1:``port`` now."""
+    try:
+        _bind_probe(port)
+    except OSError:
+        return False
+    return True
+
+
+def _bind_probe(port: int) -> None:
     with socket.socket() as probe:
         # As Go's listeners do: a port left in TIME_WAIT by our own last run is free.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError as e:
-            raise RuntimeError(
-                f"127.0.0.1:{port} is in use by another process ({e.strerror}); stop it or "
-                f"choose another port with {setting}"
-            ) from None
+        probe.bind(("127.0.0.1", port))
 
 
 def wait_for_port(

@@ -110,3 +110,11 @@ def test_embedded_store_clients_sign_with_kilns_own_keys(tmp_path: Path) -> None
     }
     settings = Settings.from_env(env)
     assert settings.s3_credentials == settings.credentials
+
+
+def test_failed_upload_keep_hours_is_read_and_must_not_be_negative(tmp_path: Path) -> None:
+    env = {"KILN_HOME": str(tmp_path), "KILN_FAILED_UPLOAD_KEEP_HOURS": "0.5"}
+    assert Settings.from_env(env).failed_upload_keep_hours == 0.5
+    assert Settings.from_env({"KILN_HOME": str(tmp_path)}).failed_upload_keep_hours == 24
+    with pytest.raises(ValueError, match="KILN_FAILED_UPLOAD_KEEP_HOURS='-1' must be 0 or more"):
+        Settings.from_env({**env, "KILN_FAILED_UPLOAD_KEEP_HOURS": "-1"})

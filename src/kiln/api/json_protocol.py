@@ -27,7 +27,7 @@ from starlette.responses import Response
 from kiln.api.errors import error_body
 from kiln.api.validation import check_output, operation_model, validate
 from kiln.auth.errors import AuthError
-from kiln.errors import KilnError
+from kiln.errors import KilnError, unavailable_error
 from kiln.shapes.aws import service_model
 
 log = logging.getLogger(__name__)
@@ -83,17 +83,25 @@ class JsonApi:
             return json_error(e.status, e.code, str(e))
         except AuthError as e:
             return json_error(e.refusal.status, e.refusal.code("json"), e.message)
-        except KilnError as e:
-            return json_error(400, self.error_code(e), e.message)
-        except Exception:
-            log.exception("%s%s failed", self.target_prefix, name)
-            return _internal_failure()
+        except Exception as e:
+            return self._failure(name, e)
         if self._check_responses:
             problems = check_output(model, answer)
             if problems:
                 log.error("%s%s answered outside its shape: %s", self.target_prefix, name, problems)
                 return json_error(500, "InternalFailure", f"{name} answer: " + "; ".join(problems))
         return json_response(200, answer)
+
+    def _failure(self, name: str, error: Exception) -> Response:
+        """The answer to an operation that raised ``error``."""
+        unavailable = unavailable_error(error)
+        if unavailable is not None:
+            # 503: botocore retries it, and the server goes on serving what it can.
+            return json_error(503, "ServiceUnavailable", unavailable.message)
+        if isinstance(error, KilnError):
+            return json_error(400, self.error_code(error), error.message)
+        log.exception("%s%s failed", self.target_prefix, name, exc_info=error)
+        return _internal_failure()
 
     def error_code(self, error: KilnError) -> str:
         """This service's error code for ``error``."""

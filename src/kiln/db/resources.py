@@ -2,7 +2,8 @@
 
 Rows hold the validated request (``spec``), what Kiln learnt (``state``), a status and times.
 ``ResourceStore`` serves models, endpoint configs and endpoints; training jobs use the same
-store with their own record type (more columns).
+store with their own record type (more columns). A database that cannot be used now (its disk
+is full, the server is down) raises ``ServiceUnavailableError``: the caller may try again later.
 """
 
 from __future__ import annotations
@@ -10,14 +11,16 @@ from __future__ import annotations
 import copy
 import dataclasses
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, Self, TypeVar
 
 from sqlalchemy import Engine, Row, Table, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from kiln.db.listing import ListQuery, list_page
+from kiln.errors import ServiceUnavailableError
 
 
 class DuplicateNameError(Exception):
@@ -83,20 +86,20 @@ class RecordStore(Generic[R]):
     def add(self, record: R) -> None:
         """Insert; ``DuplicateNameError`` if the name is taken."""
         try:
-            with self._engine.begin() as connection:
+            with _available(), self._engine.begin() as connection:
                 connection.execute(insert(self._table).values(**record.columns()))
         except IntegrityError:
             raise DuplicateNameError(record.name) from None
 
     def get(self, name: str) -> R | None:
         """The record named ``name``, or None."""
-        with self._engine.connect() as connection:
+        with _available(), self._engine.connect() as connection:
             row = connection.execute(select(self._table).where(self._table.c.name == name)).first()
         return None if row is None else self._record_type.from_row(row)
 
     def name_for_arn(self, arn: str) -> str | None:
         """The name of the record whose ARN is ``arn``, or None."""
-        with self._engine.connect() as connection:
+        with _available(), self._engine.connect() as connection:
             row = connection.execute(
                 select(self._table.c.name).where(self._table.c.arn == arn)
             ).first()
@@ -104,7 +107,7 @@ class RecordStore(Generic[R]):
 
     def modify(self, name: str, change: Callable[[R], None]) -> R | None:
         """Apply ``change`` to the stored record and write it back; None if there is none."""
-        with self._write_lock, self._engine.begin() as connection:
+        with self._write_lock, _available(), self._engine.begin() as connection:
             row = connection.execute(select(self._table).where(self._table.c.name == name)).first()
             if row is None:
                 return None
@@ -117,13 +120,13 @@ class RecordStore(Generic[R]):
 
     def remove(self, name: str) -> bool:
         """Delete the record; whether there was one."""
-        with self._write_lock, self._engine.begin() as connection:
+        with self._write_lock, _available(), self._engine.begin() as connection:
             result = connection.execute(delete(self._table).where(self._table.c.name == name))
         return bool(result.rowcount)
 
     def page(self, query: ListQuery) -> tuple[list[R], str | None]:
         """One page of records and the next page's token."""
-        with self._engine.connect() as connection:
+        with _available(), self._engine.connect() as connection:
             rows, token = list_page(connection, self._table, query)
         return [self._record_type.from_row(r) for r in rows], token
 
@@ -132,9 +135,19 @@ class RecordStore(Generic[R]):
         statement = select(self._table).order_by(self._table.c.creation_time)
         if statuses is not None:
             statement = statement.where(self._table.c.status.in_(statuses))
-        with self._engine.connect() as connection:
+        with _available(), self._engine.connect() as connection:
             rows = connection.execute(statement).all()
         return [self._record_type.from_row(r) for r in rows]
+
+
+@contextmanager
+def _available() -> Iterator[None]:
+    """Turn "the database cannot be used now" into the error callers can answer and retry."""
+    try:
+        yield
+    except OperationalError as e:
+        # e.orig is the driver's own words ("database or disk is full"), without the SQL.
+        raise ServiceUnavailableError(f"Kiln's metadata store cannot be used now: {e.orig}") from e
 
 
 class ResourceStore(RecordStore[ResourceRecord]):

@@ -5,6 +5,10 @@ replicas, then route), update (blue/green: new replicas up and healthy, then tra
 the old ones drain and stop), weights and capacities, delete. A health loop pings every replica;
 a crashed or hung one leaves the route at once and is replaced while the endpoint stays
 ``InService``. On start the controller brings every endpoint that should serve back up.
+
+A worker that dies of an unexpected error (a full disk) notes it; ``sweep`` (called by the
+sweeper) then finishes what no worker carries on (``sweeping.endpoint_decision``), so no endpoint
+stays ``Creating`` or ``Updating`` for good.
 """
 
 from __future__ import annotations
@@ -19,9 +23,16 @@ from typing import Any
 
 from kiln.config import Settings
 from kiln.db import ResourceRecord
+from kiln.errors import unavailable_error
 from kiln.services.hosting import HostingStores, initial_variants
 from kiln.services.replicas import Replica, ReplicaLauncher, ReplicaSpec, ReplicaStartError
 from kiln.services.routing import EndpointRoute, RoutingTable, VariantRoute
+from kiln.services.sweeping import (
+    EndpointAction,
+    EndpointDecision,
+    EndpointView,
+    endpoint_decision,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +78,7 @@ class EndpointController:
         self._lock = threading.Lock()
         self._workers: dict[str, threading.Thread] = {}
         self._rerun: set[str] = set()
+        self._errors: dict[str, tuple[str, float]] = {}  # what a worker died of, and when
         self._should_exit = threading.Event()
         self._health_thread: threading.Thread | None = None
 
@@ -119,14 +131,72 @@ class EndpointController:
         with self._lock:
             return self._fleets.get(endpoint)
 
+    def sweep(self) -> None:
+        """Finish the endpoint changes no worker carries on any more."""
+        before = self._live_workers()
+        records = self._stores.endpoints.all(["Creating", "Updating", "Deleting"])
+        after = self._live_workers()
+        for record in records:
+            with self._lock:
+                error, error_at = self._errors.get(record.name, (None, 0.0))
+                has_fleet = record.name in self._fleets
+            decision = endpoint_decision(
+                EndpointView(
+                    record.name,
+                    record.status,
+                    record.last_modified_time,
+                    record.name in before | after,
+                    has_fleet,
+                    error,
+                    error_at,
+                )
+            )
+            if decision is None:
+                continue
+            log.warning("endpoint %s: no worker; %s", record.name, decision)
+            if decision.action is EndpointAction.WAKE:
+                self.wake(record.name)
+            else:
+                self._settle(decision)
+
+    def _live_workers(self) -> set[str]:
+        with self._lock:
+            return {name for name, worker in self._workers.items() if worker.is_alive()}
+
+    def _settle(self, decision: EndpointDecision) -> None:
+        """Apply a sweeper's SETTLE or FAIL, if the endpoint is still where it was seen."""
+        fleet = self.fleet(decision.name)
+        is_settled = decision.action is EndpointAction.SETTLE
+
+        def change(record: ResourceRecord) -> None:
+            if record.status != decision.status:
+                return
+            record.status = "InService" if is_settled else "Failed"
+            if decision.reason:
+                record.state["FailureReason"] = decision.reason
+            if is_settled:
+                record.state.pop("PendingDeployment", None)
+                record.state.pop("DesiredWeightsAndCapacities", None)
+                if fleet is not None:
+                    _describe_fleet(record, fleet)
+            record.last_modified_time = time.time()
+
+        self._stores.endpoints.modify(decision.name, change)
+        with self._lock:
+            self._errors.pop(decision.name, None)
+
     # -- the worker ----------------------------------------------------------------------------
 
     def _work(self, endpoint: str) -> None:
         while True:
             try:
                 self._drive(endpoint)
-            except Exception:
+            except Exception as e:
                 log.exception("endpoint %s: controller error", endpoint)
+                unavailable = unavailable_error(e)
+                text = unavailable.message if unavailable else f"{type(e).__name__}: {e}"
+                with self._lock:
+                    self._errors[endpoint] = (text, time.time())
             with self._lock:
                 if endpoint not in self._rerun or self._should_exit.is_set():
                     self._workers.pop(endpoint, None)

@@ -2,6 +2,8 @@
 
 Streams are named as SageMaker names them (``<job>/algo-<n>-<epoch>`` in
 ``/aws/sagemaker/TrainingJobs``); Kiln's own notes (``[kiln] …``) go to algo-1's stream.
+Writing never fails: a line the disk refuses is dropped and counted (``logs.tolerant``), so a
+full disk neither kills a pump (and blocks the job on its pipe) nor stops a note.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from collections import deque
 from collections.abc import Sequence
 from typing import IO
 
-from kiln.services.logs import LogStore, StreamWriter
+from kiln.services.logs import LogStore
 from kiln.services.logs.names import TRAINING_JOBS_GROUP, training_stream
+from kiln.services.logs.tolerant import TolerantWriter
 from kiln.shapes.training import MetricDefinition
 
 _TAIL_LINES = 20
@@ -35,7 +38,7 @@ class JobLog:
         self._store = store
         self._job = job
         self._started = started
-        self._writers: dict[str, StreamWriter] = {}
+        self._writers: dict[str, TolerantWriter] = {}
         self._lock = threading.Lock()
         self._metrics = [(m.name, re.compile(m.regex)) for m in metric_definitions]
         self._stderr: dict[str, deque[str]] = {}
@@ -75,12 +78,14 @@ class JobLog:
         for writer in writers:
             writer.close()
 
-    def _writer(self, host: str) -> StreamWriter:
+    def _writer(self, host: str) -> TolerantWriter:
         with self._lock:
             writer = self._writers.get(host)
             if writer is None:
                 name = training_stream(self._job, host, self._started)
-                writer = self._writers[host] = self._store.open_stream(TRAINING_JOBS_GROUP, name)
+                writer = self._writers[host] = TolerantWriter(
+                    lambda: self._store.open_stream(TRAINING_JOBS_GROUP, name), name
+                )
             return writer
 
     def _scan(self, line: str) -> None:

@@ -5,6 +5,10 @@ replica itself), first ping — and the phases go to the server log and the endp
 A replica is healthy only once its model is loaded: the replica does not listen before that.
 What its archives expand to must fit in its volume: the variant's ``VolumeSizeInGB``, or
 ``DEFAULT_REPLICA_VOLUME_GB`` (30 GiB) where the variant sets none.
+
+Each running replica has a pid file (``KILN_HOME/pids/replicas``): a server killed with
+``kill -9`` cannot stop its replicas, so the next one reaps them (``reap_leftovers``) before it
+starts its own, and removes the folders they left under ``run_dir``.
 """
 
 from __future__ import annotations
@@ -18,12 +22,15 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kiln.compute.base import Backend, ProcessSpec, RunningProcess
+from kiln.compute.leftovers import reap_group
 from kiln.config import Settings
 from kiln.errors import ValidationError
+from kiln.pidfiles import is_ours, read_pid_file, write_pid_file
 from kiln.runtime.archives import ArchiveTooLargeError, UnsafeArchiveError, safe_extract
 from kiln.runtime.envs import EnvironmentBuildError
 from kiln.services.capacity import (
@@ -37,6 +44,7 @@ from kiln.services.capacity import (
 from kiln.services.job_envs import python_for
 from kiln.services.logs import LogStore, StreamWriter
 from kiln.services.logs.names import endpoint_group, replica_stream
+from kiln.services.logs.tolerant import TolerantWriter
 from kiln.services.model_code import code_location
 from kiln.services.process_credentials import ProcessCredentials, ProcessKeys, key_environment
 from kiln.services.process_env import base_environment, storage_environment
@@ -47,6 +55,7 @@ from kiln.storage import ObjectNotFoundError, ObjectStore, S3Uri
 log = logging.getLogger(__name__)
 
 _FAILED_PREFIX = "kiln-replica: failed: "
+_PID_KIND = "replicas"
 
 
 class ReplicaStartError(Exception):
@@ -120,6 +129,7 @@ class ReplicaLauncher:
             shutil.rmtree(workspace, ignore_errors=True)
             socket_path.unlink(missing_ok=True)
             raise
+        self._write_pid_file(replica_id, process.pid, workspace)
         replica = Replica(
             replica_id,
             spec,
@@ -152,6 +162,28 @@ class ReplicaLauncher:
         self._credentials.revoke(replica.keys)
         shutil.rmtree(replica.workspace, ignore_errors=True)
         Path(replica.address.socket_path).unlink(missing_ok=True)
+        self._pid_file(replica.id).unlink(missing_ok=True)
+
+    def reap_leftovers(self) -> int:
+        """Kill the replicas a previous server left and remove their folders; how many ran."""
+        reaped = 0
+        for path in sorted(self._settings.pids_dir.glob(f"{_PID_KIND}/*.json")):
+            record = read_pid_file(path)
+            if record is not None and reap_group(record.pid, partial(is_ours, record)):
+                reaped += 1
+            path.unlink(missing_ok=True)
+        shutil.rmtree(self._settings.run_dir / "replicas", ignore_errors=True)
+        shutil.rmtree(self._settings.run_dir / "sockets", ignore_errors=True)
+        return reaped
+
+    def _pid_file(self, replica_id: str) -> Path:
+        return self._settings.pids_dir / _PID_KIND / f"{replica_id}.json"
+
+    def _write_pid_file(self, replica_id: str, pid: int, workspace: Path) -> None:
+        try:
+            write_pid_file(self._pid_file(replica_id), pid, str(workspace))
+        except OSError as e:  # a full disk must not stop a replica; only a crash would orphan it
+            log.warning("replica %s: pid file not written: %s", replica_id, e)
 
     def ping(self, replica: Replica, timeout: float = 2.0) -> bool:
         """Whether the replica answers ``GET /ping`` with 200 within ``timeout``."""
@@ -218,8 +250,8 @@ class ReplicaLauncher:
 
     def _python_for(self, spec: ReplicaSpec, code_dir: Path, replica_id: str) -> Path:
         """The model image's environment, with the code's ``requirements.txt`` over it."""
-        stream = replica_stream(spec.variant, replica_id)
-        replica_log = self._logs.open_stream(endpoint_group(spec.endpoint), stream)
+        group, stream = endpoint_group(spec.endpoint), replica_stream(spec.variant, replica_id)
+        replica_log = TolerantWriter(lambda: self._logs.open_stream(group, stream), stream)
 
         def note(line: str) -> None:
             replica_log.write(f"[kiln] {line}")
@@ -310,7 +342,8 @@ class ReplicaLauncher:
     def _wait_until_healthy(self, replica: Replica) -> None:
         group = endpoint_group(replica.spec.endpoint)
         stream = replica_stream(replica.spec.variant, replica.id)
-        output = _ReplicaOutput(replica, self._logs.open_stream(group, stream))
+        writer = TolerantWriter(lambda: self._logs.open_stream(group, stream), stream)
+        output = _ReplicaOutput(replica, writer)
         started = time.monotonic()
         deadline = started + replica.spec.startup_timeout
         while time.monotonic() < deadline:

@@ -4,6 +4,11 @@ Downloading: the workspace (one ``/opt/ml`` tree per host), channels, checkpoint
 tarball and its virtualenv. Training: one process per host, logs pumped, metrics scanned,
 checkpoints synced, stop and MaxRuntime watched. Uploading: ``model.tar.gz`` and ``output.tar.gz``.
 Then the terminal state, and the workspace is released.
+
+Nothing stuck, nothing lost: the terminal state is written again and again (with backoff) while
+the database cannot take it (a full disk), so no job stays ``InProgress`` once its runner is
+done; and a job that fails once its model exists but before the model is stored keeps its
+workspace for a while (``kept_workspaces``) instead of deleting the only copy.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from typing import Any
 from kiln.compute.base import Backend, ProcessSpec, RunningProcess
 from kiln.config import Settings
 from kiln.db import TrainingJobRecord, TrainingJobStore
-from kiln.errors import ValidationError
+from kiln.errors import ValidationError, unavailable_error
+from kiln.retries import backoff
 from kiln.runtime.archives import ArchiveTooLargeError, UnsafeArchiveError, pack, safe_extract
 from kiln.runtime.envs import EnvironmentBuildError, writable_env
 from kiln.runtime.workspace import (
@@ -47,6 +53,7 @@ from kiln.services.checkpoints import CheckpointSync
 from kiln.services.job_envs import python_for
 from kiln.services.job_files import read_text
 from kiln.services.job_logs import JobLog
+from kiln.services.kept_workspaces import KeptWorkspace, keep
 from kiln.services.logs import LogStore
 from kiln.services.process_credentials import ProcessCredentials, ProcessKeys, key_environment
 from kiln.services.process_env import base_environment, storage_environment
@@ -142,6 +149,10 @@ class TrainingRunner:
         self._limit_failure: str | None = None
         self._credentials = credentials
         self._keys: ProcessKeys | None = None
+        # True from the moment the workspace holds a trained model (and output data) until the
+        # store has them: a failure in between keeps the workspace.
+        self._holds_only_model = False
+        self._kept: KeptWorkspace | None = None
 
     def request_stop(self) -> None:
         """Stop the job (StopTrainingJob): SIGTERM, grace, SIGKILL."""
@@ -162,14 +173,15 @@ class TrainingRunner:
             ending = self._train()
             self._finish(ending)
         except JobFailure as e:
-            self._end("Failed", str(e)[:_FAILURE_REASON_LIMIT])
+            self._fail(str(e))
         except Exception as e:
             log.exception("training job %s: internal error", self.name)
-            self._end("Failed", f"InternalServerError: {type(e).__name__}: {e}"[:1024])
+            self._fail(f"InternalServerError: {_internal_reason(e)}")
         finally:
             self._revoke_keys()
             self._log.close()
-            shutil.rmtree(self._root, ignore_errors=True)
+            if self._kept is None:
+                shutil.rmtree(self._root, ignore_errors=True)
             self._on_exit(self.name)
 
     # -- phases ------------------------------------------------------------------------------
@@ -232,8 +244,10 @@ class TrainingRunner:
             raise JobFailure(self._failure_reason())
         has_model = any(any(h.layout.model_dir.iterdir()) for h in self._hosts)
         if ending is Ending.EXITED or has_model:
+            self._holds_only_model = True
             self._update(lambda r: transition(r, "Uploading"))
             self._upload_artifacts()
+            self._holds_only_model = False
         if ending is Ending.EXITED:
             self._end("Completed")
         else:
@@ -560,8 +574,15 @@ class TrainingRunner:
         model_uri = output.join("model.tar.gz")
         merged = self._merged("model", lambda layout: layout.model_dir)
         archive = self._root / "model.tar.gz"
-        pack(merged, archive)
-        self._objects.upload_file(archive, model_uri)
+        try:
+            pack(merged, archive)
+            self._objects.upload_file(archive, model_uri)
+        except Exception as e:  # the store retried what was transient: this one is final
+            log.warning("training job %s: storing the model failed", self.name, exc_info=True)
+            raise JobFailure(
+                f"InternalServerError: storing the model at {model_uri} failed: "
+                f"{_internal_reason(e)}"
+            ) from e
         self._log.note(f"model artifacts: {model_uri}")
         self._update(lambda r: r.state.update(ModelArtifacts={"S3ModelArtifacts": str(model_uri)}))
         data = self._merged("output-data", lambda layout: layout.output_data_dir)
@@ -622,10 +643,22 @@ class TrainingRunner:
         if metrics:
             self._update(lambda r: r.state.update(FinalMetricDataList=metrics))
 
+    def _fail(self, reason: str) -> None:
+        """End as Failed; a model not yet stored is kept, and the reason says where."""
+        if self._holds_only_model:
+            self._kept = keep(self._root, self._settings.failed_upload_keep_hours)
+            note = self._kept.note()
+            reason = f"{reason[: _FAILURE_REASON_LIMIT - len(note) - 1]} {note}"
+        self._end("Failed", reason[:_FAILURE_REASON_LIMIT])
+
     def _end(self, secondary: str, failure_reason: str | None = None) -> None:
+        kept = self._kept
+
         def end(record: TrainingJobRecord) -> None:
             if failure_reason:
                 record.state["FailureReason"] = failure_reason
+            if kept is not None:
+                kept.record_in(record.state)
             transition(record, secondary, failure_reason and "Training job failed")
             start = record.state.get("TrainingStartTime", record.creation_time)
             assert record.end_time is not None
@@ -638,12 +671,44 @@ class TrainingRunner:
         self._log.note(
             f"job {secondary.lower()}" + (f": {failure_reason}" if failure_reason else "")
         )
-        self._update(end)
+        self._update_until_written(end)
+
+    def _update_until_written(self, change: Callable[[TrainingJobRecord], Any]) -> None:
+        """``_update``, made again with backoff while the database cannot take it (a full
+        disk); only a server shutdown ends the wait, and then the restart rule ends the job."""
+        delays = backoff(first=0.5, cap=5.0)
+        while True:
+            try:
+                self._update(change)
+                return
+            except Exception as e:
+                if unavailable_error(e) is None:
+                    raise
+                delay = next(delays)
+                log.warning(
+                    "training job %s: recording its end failed (%s); trying again in %.1f s",
+                    self.name,
+                    e,
+                    delay,
+                )
+                if self._interrupt.wait(delay):
+                    log.error(
+                        "training job %s: shutting down before its end was recorded", self.name
+                    )
+                    return
 
     def _update(self, change: Callable[[TrainingJobRecord], Any]) -> None:
         record = self._store.modify(self.name, change)
         if record is not None:
             self._record = record
+
+
+def _internal_reason(error: Exception) -> str:
+    """What FailureReason says of an error that is Kiln's, not the script's."""
+    unavailable = unavailable_error(error)
+    if unavailable is not None:
+        return unavailable.message
+    return f"{type(error).__name__}: {error}"
 
 
 def _reason(error: Exception) -> str:

@@ -5,25 +5,29 @@ large job at the head is never starved by smaller ones behind it). A job that as
 the whole machine counts as asking for all of it (``capacity.clamp``): it runs alone rather than
 never. Each running job has a ``TrainingRunner`` on its own thread.
 
-Restart rule (applied when the scheduler starts): a job that was running when the previous
-server ended — its processes are killed if any survive — resumes from its checkpoints when it
-has a ``CheckpointConfig`` (SecondaryStatus ``Restarting``, then queued again); without one it is
-``Failed`` with a reason that says so. A job that was ``Stopping`` becomes ``Stopped``. Jobs that
-were only queued stay queued. No job stays ``InProgress`` forever.
+Restart rule (``recover``, before the scheduler starts): a job that was running when the
+previous server ended — its processes are killed if any survive, with their cgroups — resumes
+from its checkpoints when it has a ``CheckpointConfig`` (SecondaryStatus ``Restarting``, then
+queued again); without one it is ``Failed`` with a reason that says so. A job that was
+``Stopping`` becomes ``Stopped``. Jobs that were only queued stay queued.
+
+While the server runs, ``sweep`` (called by the sweeper) ends a launched job whose runner is
+gone without recording its end (``sweeping.job_decision``). No job stays ``InProgress`` forever.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Protocol
 
-from kiln.compute.processes import group_members, kill_group
+from kiln.compute.leftovers import reap_group
 from kiln.db import TrainingJobRecord, TrainingJobStore
+from kiln.pidfiles import ProcessInfo
 from kiln.services.capacity import NOTHING, Demand, clamp, fits
+from kiln.services.sweeping import JobEnding, JobView, job_decision
 from kiln.services.training_states import transition
 
 log = logging.getLogger(__name__)
@@ -71,11 +75,11 @@ class TrainingScheduler:
         self._woken = False
         self._should_exit = False
         self._running: dict[str, tuple[Runner, Demand, threading.Thread]] = {}
+        self._crashes: dict[str, str] = {}
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Apply the restart rule, then start scheduling."""
-        self.recover()
+        """Start scheduling (after ``recover``)."""
         self._thread = threading.Thread(target=self._loop, name="kiln-scheduler", daemon=True)
         self._thread.start()
 
@@ -121,6 +125,26 @@ class TrainingScheduler:
             _kill_leftovers(kiln_state)
             self._store.modify(record.name, _recovered)
 
+    def sweep(self) -> None:
+        """End the launched jobs no runner of this server runs any more."""
+        before = set(self.running())
+        records = self._store.with_status(["InProgress", "Stopping"])
+        after = set(self.running())
+        for record in records:
+            with self._wakeup:
+                crash = self._crashes.get(record.name)
+            view = JobView(
+                record.name,
+                record.status,
+                bool(record.state.get("kiln", {}).get("launched")),
+                record.name in before | after,
+                crash,
+            )
+            ending = job_decision(view)
+            if ending is not None:
+                log.warning("training job %s: no runner; ending it %s", record.name, ending)
+                self._store.modify(record.name, partial(_end_orphan, ending))
+
     def _loop(self) -> None:
         while True:
             with self._wakeup:
@@ -129,7 +153,10 @@ class TrainingScheduler:
                 self._woken = False
                 if self._should_exit:
                     return
-                self._schedule()
+                try:
+                    self._schedule()
+                except Exception:  # e.g. a full disk: the queue is looked at again in 5 s
+                    log.exception("training scheduler: scheduling failed")
 
     def _schedule(self) -> None:
         used = sum((demand for _r, demand, _t in self._running.values()), NOTHING)
@@ -145,15 +172,30 @@ class TrainingScheduler:
 
     def _launch(self, record: TrainingJobRecord, demand: Demand) -> None:
         runner = self._make_runner(record, self._finished)
-        thread = threading.Thread(target=runner.run, name=f"kiln-job-{record.name}", daemon=True)
+        thread = threading.Thread(
+            target=self._run, args=(runner,), name=f"kiln-job-{record.name}", daemon=True
+        )
         self._running[record.name] = (runner, demand, thread)
         thread.start()
 
-    def _finished(self, name: str) -> None:
+    def _run(self, runner: Runner) -> None:
+        """The job thread: run, and note what the runner died of, if it died, for ``sweep``."""
+        crash = None
+        try:
+            runner.run()
+        except Exception as e:
+            log.exception("training job %s: its runner failed", runner.name)
+            crash = f"{type(e).__name__}: {e}"
         with self._wakeup:
-            self._running.pop(name, None)
+            if crash is not None:
+                self._crashes[runner.name] = crash
+            # Only now, with the crash noted: sweep must never see the job without either.
+            self._running.pop(runner.name, None)
             self._woken = True
             self._wakeup.notify_all()
+
+    def _finished(self, name: str) -> None:
+        """The runner's last act (its ``on_exit``): its thread ends next, in ``_run``."""
 
     def _mark_pending(self, record: TrainingJobRecord, demand: Demand, used: Demand) -> None:
         if record.secondary_status == "Pending":
@@ -188,6 +230,15 @@ def _recovered(record: TrainingJobRecord) -> None:
         record.state["TrainingEndTime"] = record.end_time
 
 
+def _end_orphan(ending: JobEnding, record: TrainingJobRecord) -> None:
+    if record.status != ending.status or not record.state.get("kiln", {}).get("launched"):
+        return  # it ended, or was recovered, after the sweeper looked
+    if ending.reason:
+        record.state["FailureReason"] = ending.reason
+    transition(record, ending.secondary, ending.reason and "Training job failed")
+    record.state["TrainingEndTime"] = record.end_time
+
+
 def _kill_leftovers(kiln_state: dict[str, object]) -> None:
     """Kill processes a crashed server left behind, if they are still this job's."""
     workspace = str(kiln_state.get("workspace", ""))
@@ -195,16 +246,8 @@ def _kill_leftovers(kiln_state: dict[str, object]) -> None:
     if not workspace or not isinstance(pgids, list):
         return
     for pgid in pgids:
-        members = group_members(int(pgid))
-        if members and any(_belongs_to(pid, workspace) for pid, _name in members):
-            log.warning("killing leftover processes of group %s (%s)", pgid, workspace)
-            kill_group(int(pgid))
+        reap_group(int(pgid), lambda members: _runs_in(members, workspace))
 
 
-def _belongs_to(pid: int, workspace: str) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        cwd = os.readlink(f"/proc/{pid}/cwd")
-    except OSError:
-        return False
-    return workspace in cmdline or cwd.startswith(workspace)
+def _runs_in(members: Sequence[ProcessInfo], workspace: str) -> bool:
+    return any(workspace in " ".join(p.args) or p.cwd.startswith(workspace) for p in members)

@@ -74,7 +74,7 @@ class FileWriter:
         self._fd: int | None = os.open(state.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def write(self, message: str) -> None:
-        """Append ``message``, stamped now (never earlier than the stream's last event)."""
+        """Append ``message`` stamped now (never before the last event); OSError if not written."""
         state = self._state
         with state.lock:
             if self._fd is None:
@@ -84,11 +84,23 @@ class FileWriter:
             # stream's times must never go back, even if the clock does.
             stamp = now if state.last is None else max(now, state.last)
             record = encode(LogEvent(stamp, message, now))
-            os.write(self._fd, record)
+            self._append(record)
             state.size += len(record)
             state.first = stamp if state.first is None else state.first
             state.last = stamp
             state.last_ingestion = now
+
+    def _append(self, record: bytes) -> None:
+        """Write all of ``record`` or, if the disk refuses the rest, none of it."""
+        assert self._fd is not None
+        written = os.write(self._fd, record)
+        while written < len(record):  # a short write: the disk filled (or a quota) mid-record
+            try:
+                written += os.write(self._fd, record[written:])
+            except OSError:
+                # Cut the torn line: the next event must start on a line of its own.
+                os.ftruncate(self._fd, self._state.size)
+                raise
 
     def close(self) -> None:
         """Release the descriptor; the stream stays."""
