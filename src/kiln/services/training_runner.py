@@ -595,7 +595,7 @@ class TrainingRunner:
             return folder(self._hosts[0].layout)
         merged = self._root / f"merged-{name}"
         for host in self._hosts:  # later hosts overwrite earlier ones, as SageMaker merges
-            shutil.copytree(folder(host.layout), merged, dirs_exist_ok=True)
+            shutil.copytree(folder(host.layout), merged, symlinks=True, dirs_exist_ok=True)
         return merged
 
     def _failure_reason(self) -> str:
