@@ -14,6 +14,9 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import WaiterError
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -267,6 +270,24 @@ def deploy(
     sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=endpoint)
     if wait:
         wait_in_service(kiln, endpoint)
+
+
+def signed_headers(
+    settings: Settings,
+    method: str,
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    service: str = "sagemaker",
+) -> list[tuple[str, bytes]]:
+    """``headers`` plus SigV4's own for a raw request to the server of ``settings``, signed as
+    botocore signs for ``service`` (invocations are ``sagemaker`` too); values as latin-1 bytes,
+    as HTTP carries them and httpx takes them."""
+    request = AWSRequest(method=method, url=url, data=body, headers=dict(headers))
+    creds = settings.credentials
+    key = Credentials(creds.access_key_id, creds.secret_access_key)
+    SigV4Auth(key, service, settings.region).add_auth(request)
+    return [(name, value.encode("latin-1")) for name, value in request.headers.items()]
 
 
 def wait_in_service(kiln: Kiln, endpoint: str, timeout: float = 120) -> dict[str, Any]:
