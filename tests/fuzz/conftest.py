@@ -14,7 +14,6 @@ import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -94,17 +93,17 @@ def operation_id(operation: tuple[str, str]) -> str:
     return ".".join(operation)
 
 
-@dataclass(repr=False)
 class Target:
     """A ``kiln server`` process under fuzz: where it listens, its keys, its log, clients."""
 
-    process: subprocess.Popen[bytes]
-    settings: Settings
-    log: Path
-    _clients: dict[str, Any] = field(default_factory=dict)
-    _http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=60))
+    def __init__(self, process: subprocess.Popen[bytes], settings: Settings, log: Path) -> None:
+        self.process = process
+        self.settings = settings
+        self.log = log
+        self._clients: dict[str, Any] = {}
+        self._http = httpx.Client(timeout=60)
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # what hypothesis prints of the fixture in a failing example
         return f"Target({self.endpoint}, pid {self.process.pid})"
 
     @property
@@ -134,7 +133,10 @@ class Target:
         # HTTP has no header value that starts or ends in whitespace (h11 refuses to send one).
         stripped = {name: value.strip(" \t") for name, value in headers.items()}
         signed = signed_headers(self.settings, method, url, body, stripped, service)
-        return self._http.request(method, url, content=body, headers=signed)
+        try:
+            return self._http.request(method, url, content=body, headers=signed)
+        except httpx.LocalProtocolError:
+            reject()  # h11 would not send it (a control character in a header): draw another
 
     def close(self) -> None:
         """Close the clients' connections."""
@@ -300,9 +302,9 @@ def boto3_answer(
         getattr(client, xform_name(operation))(**params)
     except ClientError:
         pass
-    except (TypeError, ValueError, AttributeError, UnicodeError, OverflowError):
+    except (TypeError, ValueError, KeyError, AttributeError, UnicodeError, OverflowError):
         if not answers:
-            reject()
+            reject()  # a member the serializer cannot write, or one the URI needs, missing
         raise
     except HTTPClientError as e:
         if not answers and isinstance(e.kwargs.get("error"), ValueError):

@@ -1,11 +1,11 @@
 """Hypothesis strategies for AWS requests, derived from botocore's model of each operation.
 
-    requests(service, operation)   the input shape's members as boto3 takes them: required
-                                   members nearly always, a few optional ones; values that mostly
-                                   keep the model's constraints (length, enum, pattern, range), so
-                                   that requests reach the services, and about one in ten that
-                                   breaks one (too long, too big, off the enum or the pattern,
-                                   a required member missing), so that validation answers too
+    requests(service, operation)   the input shape's members as boto3 takes them. Half are clean:
+                                   every value keeps the model's constraints (length, enum,
+                                   pattern, range), so that requests reach the services. Half are
+                                   dirty: about one value in ten breaks one (too long, too big,
+                                   off the enum or the pattern, a required member missing), so
+                                   that validation answers too
     documents(service, operation)  what boto3's serializer would never send: any member may hold
                                    any JSON value, unknown members appear, timestamps and numbers
                                    go beyond what Python's datetime or a 64-bit int can hold
@@ -15,7 +15,7 @@
 Nothing is written per operation: a shape's type and constraints decide, plus a few values chosen
 by shape name that reach deeper (``_HINTS``: names from a small pool, so that Describe, Update and
 Delete find what Create made; Kiln's own image; token forms) or keep what gets created cheap
-(``_SAFE``: a training job's entrypoint can only be a program that fails at once).
+(``_SAFE``: entrypoints that fail at once, a few instances at most).
 """
 
 from __future__ import annotations
@@ -94,14 +94,14 @@ def form_pairs(service: str, operation: str) -> st.SearchStrategy[list[tuple[str
     )
 
 
-def rarely() -> st.SearchStrategy[bool]:
+def _rarely() -> st.SearchStrategy[bool]:
     """True about one time in ten; shrinks to False."""
     return st.integers(0, 9).map(lambda i: i == 9)
 
 
 def mostly(valid: st.SearchStrategy[Any], other: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     """``valid`` about nine times in ten, else ``other``; shrinks toward ``valid``."""
-    return rarely().flatmap(lambda is_other: other if is_other else valid)
+    return _rarely().flatmap(lambda is_other: other if is_other else valid)
 
 
 _ANY_JSON: st.SearchStrategy[Any] = st.recursive(
@@ -255,12 +255,12 @@ def _structures(
     @st.composite
     def structure(draw: st.DrawFn) -> dict[str, Any]:
         value = {name: draw(members[name]) for name in required}
-        if may_drop and value and draw(rarely()):
+        if may_drop and value and draw(_rarely()):
             del value[draw(st.sampled_from(sorted(value)))]
         if optional:
             chosen = draw(st.lists(st.sampled_from(optional), max_size=_MAX_ITEMS, unique=True))
             value.update({name: draw(members[name]) for name in chosen})
-        if not unknown.is_empty and draw(rarely()):
+        if not unknown.is_empty and draw(_rarely()):
             value[draw(st.text(max_size=12))] = draw(unknown)
         return value
 
@@ -276,10 +276,13 @@ def _valid_strings(shape: Shape) -> st.SearchStrategy[str]:
     if enum:
         return st.sampled_from(enum)
     low, high = _bounds(shape, 0, None)
-    pattern = python_pattern(shape.metadata.get("pattern", ""))
-    if pattern:
+    try:
         # ASCII: in Java's patterns (AWS's) \d and \w mean ASCII digits and word characters.
-        fitting = st.from_regex(re.compile(pattern, re.ASCII), fullmatch=True)
+        pattern = re.compile(_python_pattern(shape.metadata.get("pattern", "")), re.ASCII)
+    except re.error:  # a Java construct _python_pattern does not know: any text, then
+        pattern = re.compile("")
+    if pattern.pattern:
+        fitting = st.from_regex(pattern, fullmatch=True)
         return fitting.filter(lambda s: low <= len(s) <= (high or len(s)))
     return st.text(min_size=low, max_size=max(low, min(high or 64, 64)))
 
@@ -305,7 +308,7 @@ _JAVA_CLASSES = {
 }
 
 
-def python_pattern(pattern: str) -> str:
+def _python_pattern(pattern: str) -> str:
     """An AWS (Java) pattern as a Python regex: ``\\p{…}`` classes spelt out, ``\\z`` as ``\\Z``."""
     out, in_class, i = [], False, 0
     while i < len(pattern):
@@ -330,7 +333,7 @@ def python_pattern(pattern: str) -> str:
 def _matches(shape: Shape, value: str) -> bool:
     low, high = _bounds(shape, 0, None)
     try:
-        pattern = re.compile(python_pattern(shape.metadata.get("pattern", ".*")), re.DOTALL)
+        pattern = re.compile(_python_pattern(shape.metadata.get("pattern", ".*")), re.DOTALL)
     except re.error:
         return False
     return low <= len(value) <= (high or len(value)) and pattern.fullmatch(value) is not None
