@@ -121,7 +121,8 @@ class Target:
                 region_name=self.settings.region,
                 aws_access_key_id=creds.access_key_id,
                 aws_secret_access_key=creds.secret_access_key,
-                config=Config(parameter_validation=False, retries={"max_attempts": 1}),
+                # total_max_attempts: legacy retry mode reads max_attempts as retries, not attempts.
+                config=Config(parameter_validation=False, retries={"total_max_attempts": 1}),
             )
         return self._clients[service]
 

@@ -344,7 +344,7 @@ def _arns() -> st.SearchStrategy[str]:
     return st.builds(
         lambda kind, name: f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:{kind}/{name}",
         kinds,
-        st.sampled_from(NAMES),
+        st.sampled_from([*NAMES, LIVE]),  # LIVE's model, config and endpoint always exist
     )
 
 
@@ -353,7 +353,9 @@ def _tokens() -> st.SearchStrategy[str]:
     offset = st.one_of(st.integers(), st.sampled_from(_WIDE_INTEGERS), st.text(max_size=5))
     listing = offset.map(lambda o: base64.urlsafe_b64encode(json.dumps({"offset": o}).encode()))
     prefixed = st.builds(lambda p, rest: p + rest, st.sampled_from(["f/", "b/", "p/"]), st.text())
-    return st.one_of(listing.map(bytes.decode), prefixed)
+    # Plain offsets, in any script's digits too ("²" passes str.isdigit(), not int()).
+    digits = st.text(st.characters(categories=["Nd", "No"]), min_size=1, max_size=5)
+    return st.one_of(listing.map(bytes.decode), prefixed, digits, st.just("9" * 5000))
 
 
 # (applies to the shape, its interesting values): drawn besides the model's own values.
