@@ -32,7 +32,7 @@ from kiln.config import Settings
 from kiln.server import KilnServer
 from kiln.storage import free_port, terminate, wait_for_port
 
-from .strategies import LIVE, NAMES, REGION, operation_model
+from .strategies import LIVE, NAMES, REGION, operation_model, signing_name
 
 HERE = Path(__file__).resolve().parent
 
@@ -129,11 +129,11 @@ class Target:
     def signed(
         self, service: str, path: str, body: bytes, headers: Mapping[str, str], method: str = "POST"
     ) -> httpx.Response:
-        """Send a raw request signed as botocore signs (SigV4 for ``service``)."""
+        """Send a raw request to botocore's ``service``, signed as botocore signs it (SigV4)."""
         url = self.endpoint + path
         # HTTP has no header value that starts or ends in whitespace (h11 refuses to send one).
         stripped = {name: value.strip(" \t") for name, value in headers.items()}
-        signed = signed_headers(self.settings, method, url, body, stripped, service)
+        signed = signed_headers(self.settings, method, url, body, stripped, signing_name(service))
         try:
             return self._http.request(method, url, content=body, headers=signed)
         except httpx.LocalProtocolError:

@@ -60,6 +60,11 @@ def operation_model(service: str, operation: str) -> OperationModel:
     return _session().get_service_model(service).operation_model(operation)
 
 
+def signing_name(service: str) -> str:
+    """The name SigV4 signs ``service`` under (``sagemaker`` for ``sagemaker-runtime``)."""
+    return str(_session().get_service_model(service).signing_name)
+
+
 @functools.cache
 def requests(service: str, operation: str) -> st.SearchStrategy[dict[str, Any]]:
     """Keyword arguments for boto3's ``operation``: half clean, half with a few values wrong."""

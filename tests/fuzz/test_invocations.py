@@ -62,5 +62,5 @@ def test_any_bytes_under_any_headers_to_any_endpoint_get_runtime_answers(
     fuzz_kiln: Target, endpoint: str, method: str, headers: dict[str, str], body: bytes
 ) -> None:
     path = f"/endpoints/{quote(endpoint, safe='')}/invocations"
-    response = fuzz_kiln.signed("sagemaker", path, body, headers, method=method)
+    response = fuzz_kiln.signed("sagemaker-runtime", path, body, headers, method=method)
     check_invocation_parts(response.status_code, dict(response.headers), response.content)
