@@ -80,7 +80,7 @@ class InvocationRouter:
                 f"Request payload is larger than the {MAX_PAYLOAD_BYTES} byte limit",
             )  # fmt: skip
             return
-        # Header bytes need not be UTF-8 (http.client sends latin-1): no such variant, no error.
+        # Header bytes need not be UTF-8 (HTTP carries any latin-1 byte): an unknown variant then.
         target = headers.get(b"x-amzn-sagemaker-target-variant", b"").decode("utf-8", "replace")
         variant = route.variant(target) if target else route.pick_variant(self._rng)
         if variant is None:
