@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest compat bench clean
+.PHONY: demo test lint typecheck pytest compat fuzz bench clean
 
 # uv installs (bootstrapped by pip): seconds where pip alone takes over a minute.
 UV := $(BIN)/uv pip install --quiet --python $(BIN)/python
@@ -41,6 +41,11 @@ test: lint typecheck pytest
 compat: $(VENV)/.installed-dev
 	KILN_COMPAT_PROFILE=long $(BIN)/pytest -m compat tests/compat
 
+# The fuzz suite's long profile: 1,000 examples per test, new inputs each run, a memory run of
+# ~12,000 requests. (`make pytest` runs its short profile, the same inputs every run.)
+fuzz: $(VENV)/.installed-dev
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest -m fuzz tests/fuzz --timeout 3600 --hypothesis-show-statistics
+
 bench: $(VENV)/.installed
 	$(BIN)/python bench/training_overhead.py
 	$(BIN)/python bench/serving.py
@@ -48,4 +53,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/sdk_roundtrip.py
 
 clean:
-	rm -rf $(VENV) .venv-compat .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-compat .pytest_cache .mypy_cache .ruff_cache .hypothesis

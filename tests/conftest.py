@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 
 from kiln.config import Settings
 from kiln.sdk import Session
+from kiln.sdk.signing import signed_headers as sdk_signed_headers
 from kiln.server import ServerThread
 from kiln.services.logs import FileLogStore
 from kiln.services.logs.following import JobLogCursor
@@ -296,6 +297,20 @@ def deploy(
     sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=endpoint)
     if wait:
         wait_in_service(kiln, endpoint)
+
+
+def signed_headers(
+    settings: Settings,
+    method: str,
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    service: str = "sagemaker",
+) -> list[tuple[str, bytes]]:
+    """``kiln.sdk.signing.signed_headers`` with values as latin-1 bytes, as HTTP carries them
+    and httpx takes them (the fuzz sends header text no str-only client would)."""
+    signed = sdk_signed_headers(settings, method, url, body, headers, service=service)
+    return [(name, value.encode("latin-1")) for name, value in signed.items()]
 
 
 def wait_in_service(kiln: Kiln, endpoint: str, timeout: float = 120) -> dict[str, Any]:

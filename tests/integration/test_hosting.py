@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from botocore.exceptions import ClientError
 
@@ -19,6 +20,7 @@ from conftest import (
     Kiln,
     deploy,
     make_settings,
+    signed_headers,
     sklearn_model_files,
     start_kiln,
     upload_model,
@@ -164,6 +166,19 @@ def test_unknown_variant_is_a_validation_error(kiln: Kiln) -> None:
     with pytest.raises(ClientError) as error:
         _invoke(kiln, "target-2", TargetVariant="Nope")
     assert _code(error) == "ValidationError"
+
+
+def test_target_variant_header_that_is_not_utf8_is_a_validation_error(kiln: Kiln) -> None:
+    # The header's bytes b"caf\xe9" (latin-1): the router decoded them as UTF-8 and raised, a 500
+    # (found by fuzzing).
+    deploy(kiln, "target-3", {"A": (_version_model(kiln), 1, 1.0)})
+    url = f"{kiln.endpoint}/endpoints/target-3/invocations"
+    variant = {"X-Amzn-SageMaker-Target-Variant": "café"}
+    response = httpx.post(
+        url, content=b"{}", headers=signed_headers(kiln.settings, "POST", url, b"{}", variant)
+    )
+    assert response.status_code == 400
+    assert response.headers["x-amzn-errortype"] == "ValidationError"
 
 
 def test_update_endpoint_under_traffic_fails_no_request(kiln: Kiln) -> None:
@@ -371,3 +386,15 @@ def test_unsandboxed_replica_serves_from_its_workspace(tmp_path: Path, database_
         assert json.loads(answer["Body"]) == {"predictions": [0]}
     finally:
         kiln.thread.stop()
+
+
+def test_a_variant_past_the_instance_quota_is_resource_limit_exceeded(kiln: Kiln) -> None:
+    sm = kiln.sagemaker
+    model = upload_model(kiln, {"code/inference.py": VERSION_CODE})
+    sm.create_model(ModelName="many", ExecutionRoleArn=ROLE,
+                    PrimaryContainer={"Image": "kiln/python", "ModelDataUrl": model})  # fmt: skip
+    variant = {"VariantName": "AllTraffic", "ModelName": "many", "InstanceType": "ml.m5.large",
+               "InitialInstanceCount": 2**31 - 1}  # fmt: skip
+    with pytest.raises(ClientError) as refused:
+        sm.create_endpoint_config(EndpointConfigName="many", ProductionVariants=[variant])
+    assert refused.value.response["Error"]["Code"] == "ResourceLimitExceeded"

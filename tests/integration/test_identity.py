@@ -39,3 +39,18 @@ def test_an_action_kiln_does_not_serve_is_an_aws_error(kiln: Kiln) -> None:
         kiln.client("iam").list_roles()
     assert caught.value.response["Error"]["Code"] == "InvalidAction"
     assert "ListRoles" in caught.value.response["Error"]["Message"]
+
+
+def test_a_control_character_in_an_echoed_action_answers_parseable_xml(kiln: Kiln) -> None:
+    # XML 1.0 cannot carry U+0008 even as &#8;: Kiln answers U+FFFD in its place (found by fuzzing).
+    answer = kiln.client("iam").simulate_principal_policy(
+        PolicySourceArn=ROLE, ActionNames=["s3:\x08GetObject"]
+    )
+    assert answer["EvaluationResults"][0]["EvalActionName"] == "s3:\ufffdGetObject"
+
+
+def test_a_control_character_quoted_in_an_error_answers_parseable_xml(kiln: Kiln) -> None:
+    with pytest.raises(ClientError) as caught:
+        kiln.client("iam").get_role(RoleName="role\x01")
+    assert caught.value.response["Error"]["Code"] == "ValidationError"
+    assert "role\ufffd" in caught.value.response["Error"]["Message"]

@@ -90,3 +90,13 @@ def test_tags_on_an_unknown_arn_are_refused(kiln: Kiln) -> None:
     error = _error(kiln.sagemaker.list_tags, ResourceArn=arn)
     assert error["Code"] == "ValidationException"
     assert arn in error["Message"]
+
+
+@pytest.mark.parametrize("token", ["\u00b2", "9" * 5000, "-1"])
+def test_a_next_token_kiln_did_not_hand_out_is_refused(kiln: Kiln, token: str) -> None:
+    # "²" passed str.isdigit() and 5,000 digits passed too; int() raised on both (a 500, found
+    # by fuzzing).
+    arn = _model(kiln, "paged")
+    error = _error(kiln.sagemaker.list_tags, ResourceArn=arn, NextToken=token)
+    assert error["Code"] == "ValidationException"
+    assert "Invalid NextToken" in error["Message"]

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from botocore.exceptions import ClientError, WaiterError
 
-from conftest import Kiln, script_job
+from conftest import Kiln, script_job, upload_source
 from kiln.sdk.signing import signed_headers
 
 
@@ -127,3 +127,13 @@ def test_waiter_fails_on_unknown_job(kiln: Kiln) -> None:
     waiter = kiln.sagemaker.get_waiter("training_job_completed_or_stopped")
     with pytest.raises(WaiterError, match="ValidationException"):
         waiter.wait(TrainingJobName="ghost", WaiterConfig={"Delay": 0.1, "MaxAttempts": 2})
+
+
+def test_an_instance_count_past_the_quota_is_resource_limit_exceeded(kiln: Kiln) -> None:
+    source = upload_source(kiln, {"train.py": "print('never runs')\n"})
+    request = script_job("huge", source)
+    request["ResourceConfig"]["InstanceCount"] = 2**31 - 1
+    with pytest.raises(ClientError) as error:
+        kiln.sagemaker.create_training_job(**request)
+    assert _code(error) == "ResourceLimitExceeded"
+    assert "is 100 Instances" in error.value.response["Error"]["Message"]

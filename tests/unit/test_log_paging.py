@@ -28,6 +28,13 @@ def test_tokens_kiln_did_not_hand_out_are_invalid(text: str) -> None:
         parse_event_token(text)
 
 
+@pytest.mark.parametrize("text", ["p/\u00b2", "p/" + "9" * 5000, "p/-1", "p/ 1"])
+def test_page_tokens_of_other_than_a_few_ascii_digits_are_invalid(text: str) -> None:
+    # Found by fuzzing: "p/²" passed str.isdigit() and int() raised (a 500).
+    with pytest.raises(ValidationError, match="nextToken is invalid"):
+        parse_page_token(text)
+
+
 def test_page_and_filter_tokens_round_trip() -> None:
     assert parse_page_token(None) == 0
     assert parse_page_token("p/50") == 50

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from kiln.errors import ResourceNotFoundError
+from kiln.errors import ResourceNotFoundError, ValidationError
 from kiln.services.logs import FileLogStore
 from kiln.services.logs.cloudwatch import CloudWatchLogs
+from kiln.services.logs.paging import filter_token
 
 GROUP = "/aws/sagemaker/TrainingJobs"
 
@@ -122,3 +123,14 @@ def test_filter_log_events_pages_with_a_token_until_done(tmp_path: Path) -> None
         )
     seen += [e["message"] for e in answer["events"]]
     assert seen == ["line 0", "line 1", "line 2", "line from two"]
+
+
+@pytest.mark.parametrize("offset", [3, 2**62, 2**70])
+def test_filter_token_offset_off_an_event_start_is_an_invalid_token(
+    tmp_path: Path, offset: int
+) -> None:
+    # Found by fuzzing: 2**62 was an OSError from seek(), 2**70 a ValueError (both a 500).
+    logs = CloudWatchLogs(_store(tmp_path, 2), "us-east-1")
+    token = filter_token({"job/algo-1-1": offset})
+    with pytest.raises(ValidationError, match="nextToken is invalid"):
+        logs.filter_log_events({"logGroupName": GROUP, "nextToken": token})

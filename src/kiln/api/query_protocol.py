@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -112,7 +113,7 @@ def query_error(status: int, code: str, message: str, namespace: str = "") -> Re
     xmlns = f' xmlns="{namespace}"' if namespace else ""
     body = (
         f"<ErrorResponse{xmlns}><Error><Type>Sender</Type>"
-        f"<Code>{escape(code)}</Code><Message>{escape(message)}</Message></Error>"
+        f"<Code>{_xml_text(code)}</Code><Message>{_xml_text(message)}</Message></Error>"
         f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
     )
     return Response(body, status_code=status, media_type="text/xml")
@@ -182,4 +183,14 @@ def _value_xml(value: Any, shape: Shape) -> str:
         return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     if shape.type_name == "boolean":
         return "true" if value else "false"
-    return escape(str(value))
+    return _xml_text(str(value))
+
+
+# Characters XML 1.0 cannot carry at all, not even as &#…; references: no client would parse an
+# answer that echoes one (a control character in an IAM action name), so each becomes U+FFFD.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(value: str) -> str:
+    """``value`` as XML character data: escaped, and what XML cannot hold replaced."""
+    return escape(_NOT_XML.sub("\ufffd", value))

@@ -86,10 +86,11 @@ class InvocationRouter:
                 f"Request payload is larger than the {MAX_PAYLOAD_BYTES} byte limit",
             )  # fmt: skip
             return
-        target = headers.get(b"x-amzn-sagemaker-target-variant")
-        variant = route.variant(target.decode()) if target else route.pick_variant(self._rng)
+        # Header bytes need not be UTF-8 (HTTP carries any latin-1 byte): an unknown variant then.
+        target = headers.get(b"x-amzn-sagemaker-target-variant", b"").decode("utf-8", "replace")
+        variant = route.variant(target) if target else route.pick_variant(self._rng)
         if variant is None:
-            what = f'variant "{target.decode()}"' if target else "a variant with weight above 0"
+            what = f'variant "{target}"' if target else "a variant with weight above 0"
             await _error(send, 400, b"ValidationError", f"Endpoint {endpoint} has no {what}.")
             return
         forwarded = [(k, v) for k, v in scope["headers"] if k in _FORWARDED]

@@ -72,6 +72,10 @@ def decode_token(token: str | None) -> int:
         offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
     except (binascii.Error, ValueError, KeyError, TypeError):
         raise ValidationError(f"Invalid NextToken {token!r}.") from None
-    if not isinstance(offset, int) or offset < 0:
+    if not isinstance(offset, int) or not 0 <= offset <= _MAX_OFFSET:
         raise ValidationError(f"Invalid NextToken {token!r}.")
     return offset
+
+
+# SQL's OFFSET takes a signed 64-bit integer: past it SQLite's driver raises OverflowError.
+_MAX_OFFSET = 2**63 - 1

@@ -141,3 +141,20 @@ def _count(n: int, noun: str) -> str:
 
 def _join(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+# Instances one training job or one endpoint variant may ask for. AWS bounds them by account
+# quotas; without a bound, one request with InstanceCount 2**31-1 would have Kiln build a host
+# (and a thread) per instance until the server runs out of memory.
+INSTANCE_QUOTA = 100
+
+
+def quota_exceeded(instance_type: str, usage: str, count: int) -> str | None:
+    """AWS's ResourceLimitExceeded message when ``count`` instances pass the quota, else None."""
+    if count <= INSTANCE_QUOTA:
+        return None
+    return (
+        f"The account-level service limit '{instance_type} for {usage}' is {INSTANCE_QUOTA} "
+        f"Instances, with current utilization of 0 Instances and a request delta of {count} "
+        "Instances. Kiln's limit is fixed (capacity.INSTANCE_QUOTA)."
+    )

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from kiln.config import Settings
 from kiln.db import DuplicateNameError, ResourceRecord, ResourceStore
 from kiln.errors import NotFoundError, ResourceLimitError, UnsupportedError, ValidationError
-from kiln.services.capacity import machine_capacity, shortfall
+from kiln.services.capacity import machine_capacity, quota_exceeded, shortfall
 from kiln.services.images import KILN_PYTHON, resolve_image
 from kiln.services.listing import list_query
 from kiln.services.model_code import code_location
@@ -214,6 +214,10 @@ class HostingService:
                     f"The variant name(s) [{desired['VariantName']}] is/are not present in "
                     f"endpoint {name!r}."
                 )
+            over = quota_exceeded("the variant's", "endpoint usage",
+                                  int(desired.get("DesiredInstanceCount", 0)))  # fmt: skip
+            if over is not None:
+                raise ResourceLimitError(f"Variant {desired['VariantName']!r}: {over}")
 
         def update(r: ResourceRecord) -> None:
             r.state["DesiredWeightsAndCapacities"] = list(request["DesiredWeightsAndCapacities"])
@@ -237,6 +241,10 @@ class HostingService:
                 f"Variant {variant['VariantName']!r}: {instance_type!r} is not a SageMaker "
                 "hosting instance type"
             )
+        count = int(variant.get("InitialInstanceCount", 1))
+        over = quota_exceeded(instance_type, "endpoint usage", count)
+        if over is not None:
+            raise ResourceLimitError(f"Variant {variant['VariantName']!r}: {over}")
         note = shortfall(instance_type, size, 1, machine_capacity(self._settings))
         if note is not None and self._settings.strict_capacity:
             raise ResourceLimitError(

@@ -7,6 +7,7 @@ AWS. An ARN names its store by its resource type (``arn:aws:sagemaker:…:endpoi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
@@ -114,6 +115,7 @@ class TagService:
 def _offset(token: str | None) -> int:
     if token is None:
         return 0
-    if not token.isdigit():
+    # ASCII digits, a few: str.isdigit() admits "²", which int() refuses, and so is 5,000 digits.
+    if re.fullmatch("[0-9]{1,18}", token) is None:
         raise ValidationError(f"Invalid NextToken {token!r}")
     return int(token)

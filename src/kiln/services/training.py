@@ -23,7 +23,14 @@ from kiln.errors import (
     ValidationError,
 )
 from kiln.instance_types import InstanceType
-from kiln.services.capacity import Demand, Shortfall, demand_of, machine_capacity, shortfall
+from kiln.services.capacity import (
+    Demand,
+    Shortfall,
+    demand_of,
+    machine_capacity,
+    quota_exceeded,
+    shortfall,
+)
 from kiln.services.images import resolve_image
 from kiln.services.listing import list_query
 from kiln.services.tags import check_tags, merged_tags
@@ -55,6 +62,12 @@ class TrainingService:
         """Validate and queue a job; ``{"TrainingJobArn": …}``."""
         spec = parse_spec(request)
         check_inputs(spec)
+        resources = spec.resource_config
+        over = quota_exceeded(
+            resources.instance_type, "training job usage", resources.instance_count
+        )
+        if over is not None:
+            raise ResourceLimitError(over)
         note = capacity_note(self._settings, spec)
         if note is not None and self._settings.strict_capacity:
             raise ResourceLimitError(

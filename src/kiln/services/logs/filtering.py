@@ -11,7 +11,7 @@ from typing import Any
 from kiln.errors import ResourceNotFoundError, ValidationError
 from kiln.services.logs.files import STREAM_NOT_FOUND
 from kiln.services.logs.filter_pattern import parse_filter_pattern
-from kiln.services.logs.paging import filter_token, limit, parse_filter_token
+from kiln.services.logs.paging import filter_token, invalid_token, limit, parse_filter_token
 from kiln.services.logs.store import LogStore, StoredEvent
 
 _BATCH = 1000
@@ -52,7 +52,7 @@ def filter_events(store: LogStore, group: str, request: Mapping[str, Any]) -> di
     start, end = request.get("startTime"), request.get("endTime")
     positions = parse_filter_token(request.get("nextToken"))
     cursors = [
-        _Cursor(store, group, name, positions.get(name, _start(store, group, name, start)))
+        _Cursor(store, group, name, _resume(store, group, name, positions, request, start))
         for name in _selected(store, group, request)
     ]
     heap = [(e.event.timestamp, i) for i, c in enumerate(cursors) if (e := c.peek()) is not None]
@@ -107,6 +107,23 @@ def _selected(store: LogStore, group: str, request: Mapping[str, Any]) -> list[s
 
 def _start(store: LogStore, group: str, stream: str, start: int | None) -> int:
     return 0 if start is None else store.offset_of_time(group, stream, start)
+
+
+def _resume(
+    store: LogStore,
+    group: str,
+    stream: str,
+    positions: Mapping[str, int],
+    request: Mapping[str, Any],
+    start: int | None,
+) -> int:
+    """Where the token says to go on in ``stream`` (an event's start or the end), else ``start``."""
+    offset = positions.get(stream)
+    if offset is None:
+        return _start(store, group, stream, start)
+    if not store.is_position(group, stream, offset):
+        raise invalid_token(str(request["nextToken"]))
+    return offset
 
 
 def _filtered(stream: str, stored: StoredEvent) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from typing import Any
 from kiln.errors import ValidationError
 
 _EVENT_TOKEN = re.compile(r"([fb])/(\d{1,20})")
+# ASCII digits only: str.isdigit() admits "²", which int() refuses.
+_PAGE_TOKEN = re.compile(r"p/([0-9]{1,18})")
 
 
 @dataclass(frozen=True)
@@ -51,9 +53,10 @@ def parse_page_token(text: str | None) -> int:
     """The index a Describe token names (0 without one)."""
     if text is None:
         return 0
-    if not (text.startswith("p/") and text[2:].isdigit()):
+    match = _PAGE_TOKEN.fullmatch(text)
+    if match is None:
         raise invalid_token(text)
-    return int(text[2:])
+    return int(match.group(1))
 
 
 def filter_token(positions: Mapping[str, int]) -> str:
