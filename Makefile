@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest compat fuzz bench clean
+.PHONY: demo test lint typecheck pytest compat fuzz faults bench clean
 
 # uv installs (bootstrapped by pip): seconds where pip alone takes over a minute.
 UV := $(BIN)/uv pip install --quiet --python $(BIN)/python
@@ -45,6 +45,11 @@ compat: $(VENV)/.installed-dev
 # ~12,000 requests. (`make pytest` runs its short profile, the same inputs every run.)
 fuzz: $(VENV)/.installed-dev
 	HYPOTHESIS_PROFILE=long $(BIN)/pytest -m fuzz tests/fuzz --timeout 3600 --hypothesis-show-statistics
+
+# The fault suite's long profile: kill -9, a full disk, bombs (docs/faults.md). `make pytest`
+# runs its short profile (tests/faults/test_faults.py).
+faults: $(VENV)/.installed-dev
+	PYTHONPATH=tests $(BIN)/python -m faults --profile long
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/training_overhead.py
