@@ -10,6 +10,7 @@ itself was down are expected of kill -9 and counted apart.
 from __future__ import annotations
 
 import http.client
+import json
 import threading
 import time
 from collections import Counter
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from .results import Requests
 
 REQUEST_TIMEOUT_S = 90.0  # above the router's 60 s replica timeout: its answer, not ours
-_AFTER_ERROR_S = 0.02  # a refused connection fails at once: do not spin
+_AFTER_ERROR_S = 0.05  # a refused connection fails at once: do not spin
 
 
 @dataclass(frozen=True)
@@ -103,9 +104,7 @@ class Load:
                 connection.request("POST", self._path, self._body, self._headers)
                 response = connection.getresponse()
                 answer = response.read()
-                outcome = str(response.status)
-                if response.status == 200 and not self._is_right(answer):
-                    outcome = "wrong answer"
+                outcome = _outcome(response, answer, self._is_right)
                 if response.will_close:
                     connection.close()
                     connection = None
@@ -122,6 +121,21 @@ class Load:
                 time.sleep(self._pause)
         if connection is not None:
             connection.close()
+
+
+def _outcome(
+    response: http.client.HTTPResponse, answer: bytes, is_right: Callable[[bytes], bool]
+) -> str:
+    """``200`` for a right answer; else the status, error type and the message's start."""
+    if response.status == 200:
+        return "200" if is_right(answer) else "wrong answer"
+    kind = (response.getheader("x-amzn-ErrorType") or "").split(":")[0]
+    try:
+        document = json.loads(answer)
+        message = str(document.get("OriginalMessage") or document.get("message") or "")
+    except (ValueError, AttributeError):
+        message = answer[:80].decode(errors="replace")
+    return f"{response.status} {kind}: {message[:80]}".rstrip(": ")
 
 
 Window = tuple[float, float]
