@@ -71,8 +71,8 @@ def kill_server_mid_upload(lab: Lab) -> Outcome:
     if not lab.checks.expect(caught, "the job is Uploading when the server is killed", observed):
         return lab.checks.outcome()
     _crash_and_restart(lab)
-    jobs.ends(lab, job)
-    files = jobs.model_kept(lab, job, "it had reached Uploading when the server died")
+    final = jobs.ends(lab, job)
+    files = jobs.model_kept(lab, job, "it had reached Uploading when the server died", final)
     if files is not None:
         weights = files.get("weights.bin", b"")
         lab.checks.expect(
@@ -95,8 +95,8 @@ def kill_server_under_load(lab: Lab) -> Outcome:
     load = lab.load(name)
     lab.checks.expect(load.wait_ok(0.0, 20, 60), "the endpoint answers correctly under load")
     time.sleep(lab.profile.load_seconds)
-    killed = time.monotonic()
     _crash_and_restart(lab)
+    killed = lab.server.killed_at
     back = load.wait_ok(killed, 1, lab.profile.steady_within_s)
     served_again = min((s.started for s in load.sent if s.is_ok and s.started >= killed), default=0)
     lab.checks.expect(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import re
 import tarfile
 import time
 from collections.abc import Collection, Mapping
+from pathlib import Path
 from typing import Any
 
 from .lab import BUCKET, Lab
@@ -13,6 +15,8 @@ from .lab import BUCKET, Lab
 ROLE = "arn:aws:iam::000000000000:role/kiln"
 OUTPUT = f"s3://{BUCKET}/output"
 ENDS = frozenset({"Completed", "Failed", "Stopped"})
+# How a FailureReason names where an unstored model is kept (services/kept_workspaces.py).
+_KEPT = re.compile(r"kept in (/\S+) \(model/")
 
 
 def job_request(
@@ -127,11 +131,33 @@ def model_files(lab: Lab, name: str) -> dict[str, bytes] | None:
         return None
 
 
-def model_kept(lab: Lab, name: str, why: str) -> dict[str, bytes] | None:
-    """Check that job ``name``'s model is stored and readable (lost if not); its files."""
+def model_kept(
+    lab: Lab, name: str, why: str, job: Mapping[str, Any] | None = None
+) -> dict[str, bytes] | None:
+    """Check that job ``name``'s model is stored (lost if not); its files.
+
+    A model that could not be stored but is kept on disk where the job's FailureReason says
+    has not vanished: that counts as kept too.
+    """
     files = model_files(lab, name)
     observed = "missing" if files is None else f"{len(files)} file(s): {', '.join(sorted(files))}"
+    kept = None if files is not None or job is None else kept_folder(job)
+    if kept is not None:
+        observed = f"not stored, but kept in {kept} as its FailureReason says"
     lab.checks.expect(
-        files is not None, f"the model of {name} ({why}) is stored", observed[:200], counts="lost"
+        files is not None or kept is not None,
+        f"the model of {name} ({why}) is stored",
+        observed[:200],
+        counts="lost",
     )
     return files
+
+
+def kept_folder(job: Mapping[str, Any]) -> Path | None:
+    """The folder a failed job's FailureReason says its model is kept in, if it holds one."""
+    found = _KEPT.search(job.get("FailureReason", ""))
+    if found is None:
+        return None
+    folder = Path(found.group(1))
+    models = [p for p in folder.glob("algo-*/model/*") if p.is_file()]
+    return folder if models else None

@@ -60,6 +60,7 @@ class KilnServer:
         self.process: subprocess.Popen[bytes] | None = None
         self.known: list[Proc] = []
         self.starts = 0
+        self.killed_at = 0.0  # time.monotonic() of the last kill -9
 
     @property
     def url(self) -> str:
@@ -127,6 +128,7 @@ class KilnServer:
         assert self.process is not None, "start the server first"
         children = self.snapshot()
         self.process.send_signal(signal.SIGKILL)
+        self.killed_at = time.monotonic()
         self.process.wait()
         time.sleep(0.2)  # let children that die with their parent do so
         return alive(children)

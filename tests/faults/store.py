@@ -61,8 +61,8 @@ def kill_store_mid_upload(lab: Lab) -> Outcome:
     if not lab.checks.expect(uploading is not None, "the store is receiving the model"):
         return lab.checks.outcome()
     _kill_store(lab, "while it receives the job's model.tar.gz")
-    jobs.ends(lab, job, "Completed")
-    files = jobs.model_kept(lab, job, "it reached Uploading")
+    final = jobs.ends(lab, job, "Completed")
+    files = jobs.model_kept(lab, job, "it reached Uploading", final)
     if files is not None:
         weights = files.get("weights.bin", b"")
         lab.checks.expect(
