@@ -6,6 +6,7 @@ the disk, the process table or the memory the server needs, and leave no process
 
 from __future__ import annotations
 
+import os
 import time
 
 from . import endpoints, jobs
@@ -89,6 +90,14 @@ def memory_bomb(lab: Lab) -> Outcome:
         _reason_names(lab, endpoint.get("FailureReason", ""), "out of memory")
     lab.checks.expect(lab.server.is_running(), "the server itself survived")
     return lab.checks.outcome()
+
+
+def cgroups_missing() -> str | None:
+    """Why process and memory limits cannot hold here, or None where cgroups are writable."""
+    writable = os.access("/sys/fs/cgroup/pids", os.W_OK) or os.access(
+        "/sys/fs/cgroup/cgroup.subtree_control", os.W_OK
+    )
+    return None if writable else "cgroups are not writable here: Kiln cannot set its limits"
 
 
 def _reason_names(lab: Lab, reason: str, cause: str) -> None:

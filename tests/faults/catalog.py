@@ -24,6 +24,7 @@ class Fault:
     profiles: frozenset[str] = BOTH
     server_env: Mapping[str, str] = field(default_factory=dict)
     tmpfs_mib: int | None = None  # KILN_HOME on a tmpfs of this size
+    missing: Callable[[], str | None] = lambda: None  # why this machine cannot run it
 
 
 FAULTS: tuple[Fault, ...] = (
@@ -122,6 +123,7 @@ FAULTS: tuple[Fault, ...] = (
         f"a job forks until it cannot (KILN_PIDS_MAX={bombs.PIDS_MAX}); half its children setsid",
         bombs.fork_bomb,
         server_env={"KILN_PIDS_MAX": str(bombs.PIDS_MAX)},
+        missing=bombs.cgroups_missing,
     ),
     Fault(
         "memory-bomb",
@@ -130,6 +132,7 @@ FAULTS: tuple[Fault, ...] = (
         bombs.memory_bomb,
         LONG,
         server_env={"KILN_CAPACITY_MEMORY_MIB": str(bombs.MEMORY_MIB)},
+        missing=bombs.cgroups_missing,
     ),
 )
 

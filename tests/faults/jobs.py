@@ -10,6 +10,8 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from .lab import BUCKET, Lab
 
 ROLE = "arn:aws:iam::000000000000:role/kiln"
@@ -59,6 +61,16 @@ def start_job(lab: Lab, name: str, script: str, **options: Any) -> str:
     """Upload ``script`` and create the job; its name."""
     lab.sagemaker.create_training_job(**job_request(name, lab.source(script), **options))
     return name
+
+
+def completes(lab: Lab, name: str, script: str) -> None:
+    """Check that a new job can still be created and completes (the server carries on)."""
+    try:
+        start_job(lab, name, script)
+    except (ClientError, BotoCoreError) as e:
+        lab.checks.expect(False, f"a new job {name} can be created", str(e)[:200])
+        return
+    ends(lab, name, "Completed")
 
 
 def describe(lab: Lab, name: str) -> dict[str, Any] | None:

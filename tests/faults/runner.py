@@ -24,13 +24,15 @@ def run_fault(fault: Fault, profile: Profile, root: Path, out: TextIO) -> FaultR
     started = time.monotonic()
     with ExitStack() as stack:
         home = folder / "home"
-        if fault.tmpfs_mib is not None:
+        reason = fault.missing()
+        if reason is None and fault.tmpfs_mib is not None:
             reason = mount_tmpfs(home, fault.tmpfs_mib)
-            if reason is not None:
-                result = FaultResult(fault.name, Outcome(skipped=reason), 0.0)
-                report(result, out)
-                return result
-            stack.callback(unmount, home)
+            if reason is None:
+                stack.callback(unmount, home)
+        if reason is not None:
+            result = FaultResult(fault.name, Outcome(skipped=reason), 0.0)
+            report(result, out)
+            return result
         lab = Lab(KilnServer(home, folder / "server.log", fault.server_env), folder, profile)
         outcome = _run(fault, lab)
         outcome.checks.extend(close(lab))
