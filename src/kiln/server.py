@@ -56,6 +56,7 @@ from kiln.services.capacity import machine_capacity
 from kiln.services.endpoint_controller import EndpointController
 from kiln.services.hosting import HostingService, HostingStores
 from kiln.services.identity import IdentityService
+from kiln.services.kept_workspaces import KeptWorkspace, keep
 from kiln.services.logs import FileLogStore
 from kiln.services.logs.cloudwatch import CloudWatchLogs
 from kiln.services.process_credentials import ProcessCredentials
@@ -255,10 +256,17 @@ class KilnServer:
         reaped = self.replicas.reap_leftovers()
         if reaped:
             log.warning("stopped %d replica(s) a previous server left running", reaped)
-        self.scheduler.recover()
+        self.scheduler.recover(keep_model=self._keep_model)
         sweep_workspaces(self.settings.workspaces_dir, self.jobs, lambda: [], at_start=True)
         for cgroup in sweep_cgroups():
             log.info("removed idle cgroup %s", cgroup)
+
+    def _keep_model(self, job: str) -> KeptWorkspace | None:
+        """Keep the workspace of a job the last server left uploading: it holds the model."""
+        root = self.settings.workspaces_dir / job
+        if not root.is_dir():
+            return None
+        return keep(root, self.settings.failed_upload_keep_hours)
 
     def _make_runner(
         self, record: TrainingJobRecord, on_exit: Callable[[str], None]

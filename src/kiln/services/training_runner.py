@@ -684,6 +684,10 @@ class TrainingRunner:
             except Exception as e:
                 if unavailable_error(e) is None:
                     raise
+                if self._kept is None:
+                    # Nothing here to keep: give the disk back, since the job may be what
+                    # filled it, and its end cannot be written until there is room.
+                    shutil.rmtree(self._root, ignore_errors=True)
                 delay = next(delays)
                 log.warning(
                     "training job %s: recording its end failed (%s); trying again in %.1f s",

@@ -27,6 +27,7 @@ from kiln.compute.leftovers import reap_group
 from kiln.db import TrainingJobRecord, TrainingJobStore
 from kiln.pidfiles import ProcessInfo
 from kiln.services.capacity import NOTHING, Demand, clamp, fits
+from kiln.services.kept_workspaces import KeptWorkspace
 from kiln.services.sweeping import JobEnding, JobView, job_decision
 from kiln.services.training_states import transition
 
@@ -53,6 +54,7 @@ class Runner(Protocol):
         """End the job's processes for a server shutdown."""
 
 
+KeepModel = Callable[[str], KeptWorkspace | None]
 RunnerFactory = Callable[[TrainingJobRecord, Callable[[str], None]], Runner]
 DemandOf = Callable[[TrainingJobRecord], Demand]
 
@@ -116,14 +118,18 @@ class TrainingScheduler:
         with self._wakeup:
             return list(self._running)
 
-    def recover(self) -> None:
-        """The restart rule (see the module docstring)."""
+    def recover(self, keep_model: KeepModel | None = None) -> None:
+        """The restart rule (see the module docstring); ``keep_model`` keeps the workspace of a
+        job that was uploading, the only copy of what it trained."""
         for record in self._store.with_status(["InProgress", "Stopping"]):
             kiln_state = record.state.get("kiln", {})
             if not kiln_state.get("launched"):
                 continue
             _kill_leftovers(kiln_state)
-            self._store.modify(record.name, _recovered)
+            kept = None
+            if record.secondary_status == "Uploading" and keep_model is not None:
+                kept = keep_model(record.name)
+            self._store.modify(record.name, partial(_recovered, kept))
 
     def sweep(self) -> None:
         """End the launched jobs no runner of this server runs any more."""
@@ -213,7 +219,7 @@ def _stop_queued(record: TrainingJobRecord) -> None:
         transition(record, "Stopped")
 
 
-def _recovered(record: TrainingJobRecord) -> None:
+def _recovered(kept: KeptWorkspace | None, record: TrainingJobRecord) -> None:
     if record.status == "Stopping":
         transition(record, "Stopped", "Stopped: the Kiln server restarted while the job stopped")
     elif record.spec.get("CheckpointConfig"):
@@ -226,6 +232,9 @@ def _recovered(record: TrainingJobRecord) -> None:
         )
     else:
         record.state["FailureReason"] = RESTART_FAILURE
+        if kept is not None and record.secondary_status == "Uploading":
+            kept.record_in(record.state)
+            record.state["FailureReason"] = f"{RESTART_FAILURE} {kept.note()}"
         transition(record, "Failed", "Training job failed")
         record.state["TrainingEndTime"] = record.end_time
 
