@@ -99,7 +99,7 @@ class KilnServer:
         self.keys = KeyStore(self.engine, Sealer.from_file(settings.sealing_key_file))
         self.keys.ensure_admin(settings.credentials, policies.ADMIN, policies.JOB_DEFAULT)
         self.credentials = ProcessCredentials(settings, self.keys)
-        self.store_back = Back.fresh() if settings.is_embedded_s3 else None
+        self.store_back = Back.fresh(settings.s3_port) if settings.is_embedded_s3 else None
         store = settings if self.store_back is None else self.store_back.settings(settings)
         self.objects = ObjectStore.from_settings(store)
         self.s3_server = EmbeddedS3Server(store) if self.store_back is not None else None

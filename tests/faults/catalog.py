@@ -73,6 +73,7 @@ FAULTS: tuple[Fault, ...] = (
         "store",
         "kill -9 the embedded store while a job downloads its channel",
         store.kill_store_mid_download,
+        LONG,  # CI: tests/integration/test_store_restarts.py kills it mid-download too
     ),
     Fault(
         "kill-store-mid-upload",
@@ -122,6 +123,7 @@ FAULTS: tuple[Fault, ...] = (
         "bombs",
         f"a job forks until it cannot (KILN_PIDS_MAX={bombs.PIDS_MAX}); half its children setsid",
         bombs.fork_bomb,
+        LONG,  # CI: tests/integration/test_job_limits.py runs a fork bomb too
         server_env={"KILN_PIDS_MAX": str(bombs.PIDS_MAX)},
         missing=bombs.cgroups_missing,
     ),

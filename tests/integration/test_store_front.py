@@ -225,7 +225,9 @@ def test_the_back_key_is_in_no_file_of_kiln_home(kiln: Kiln) -> None:
 
 def test_a_taken_s3_port_is_an_error_naming_kiln_s3_port(kiln: Kiln) -> None:
     server = kiln.thread.kiln
-    front = StoreFront(server.keys, Authorizer("us-east-1"), Back.fresh(), "us-east-1")
+    front = StoreFront(
+        server.keys, Authorizer("us-east-1"), Back.fresh(kiln.settings.s3_port), "us-east-1"
+    )
     with pytest.raises(RuntimeError, match=f"{kiln.settings.s3_port} is in use.*KILN_S3_PORT"):
         FrontListener(front, kiln.settings.s3_port).start()
 

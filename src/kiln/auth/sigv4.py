@@ -282,7 +282,9 @@ def _raw_pairs(raw: bytes) -> list[tuple[str, str]]:
 
 
 def _canonical_value(values: list[bytes]) -> str:
-    return ",".join(" ".join(v.decode("utf-8", "replace").split()) for v in values)
+    # Header bytes as latin-1, as http.client sends botocore's str values; the canonical
+    # request is then UTF-8 encoded, as botocore encodes it.
+    return ",".join(" ".join(v.decode("latin-1").split()) for v in values)
 
 
 @lru_cache(maxsize=4096)

@@ -25,10 +25,14 @@ class Back:
     credentials: Credentials
 
     @classmethod
-    def fresh(cls) -> Back:
-        """A free port and a new key (AWS's lengths: rclone refuses short keys)."""
+    def fresh(cls, front_port: int) -> Back:
+        """A free port other than the front's and a new key (AWS's lengths: rclone refuses
+        short keys). The front's port is not bound yet, so the OS may offer it again."""
+        port = free_port()
+        while port == front_port:
+            port = free_port()
         key_id = "AKIKBACK" + "".join(secrets.choice(_ALPHABET) for _ in range(12))
-        return cls(free_port(), Credentials(key_id, secrets.token_urlsafe(30)[:40]))
+        return cls(port, Credentials(key_id, secrets.token_urlsafe(30)[:40]))
 
     @property
     def url(self) -> str:
