@@ -30,9 +30,9 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-# The coverage floor only rises (88 % when it was last raised; processes the tests start are not counted).
+# The coverage floor only rises (89 % when it was last raised; processes the tests start are not counted).
 pytest: $(VENV)/.installed-dev
-	$(BIN)/pytest --cov=kiln --cov-branch --cov-report=term:skip-covered --cov-fail-under=87 --durations=25
+	$(BIN)/pytest --cov=kiln --cov-branch --cov-report=term:skip-covered --cov-fail-under=88 --durations=25
 
 test: lint typecheck pytest
 
