@@ -23,9 +23,11 @@ from typing import Any
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
+from common import per_call_seconds
 
+from kiln.api.gate import AuthGate
 from kiln.auth import policies
-from kiln.auth.gate import Action, AuthGate, Authorizer
+from kiln.auth.authorizer import Action, Authorizer
 from kiln.auth.keystore import KeyStore
 from kiln.auth.sealing import Sealer
 from kiln.config import Credentials
@@ -63,7 +65,10 @@ def measure(calls: int = 2000) -> dict[str, float]:
         return {
             "sigv4_us": _per_call_us(gate, _scope(signed), calls),
             "bearer_us": _per_call_us(gate, _scope(bearer), calls),
-            "one_hmac_us": _median_us(lambda: hmac.new(key, BODY, hashlib.sha256).digest(), calls),
+            "one_hmac_us": per_call_seconds(
+                lambda: hmac.new(key, BODY, hashlib.sha256).digest(), calls
+            )
+            * 1e6,
         }
 
 
@@ -93,15 +98,6 @@ def _per_call_us(gate: AuthGate, scope: dict[str, Any], calls: int) -> float:
     if set(statuses) != {200}:
         raise RuntimeError(f"the gate refused the benchmark's requests: {set(statuses)}")
     return statistics.median(times[calls // 10 :]) * 1e6
-
-
-def _median_us(call: Any, calls: int) -> float:
-    times = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1e6
 
 
 def report(found: dict[str, float]) -> tuple[bool, str]:

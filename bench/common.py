@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import platform
 import signal
+import statistics
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -39,6 +40,14 @@ def run_header(benchmark: str) -> dict[str, object]:
     }
 
 
+def server_environment(home: Path, **settings: str) -> dict[str, str]:
+    """The environment of a ``kiln server`` subprocess: this one's without any ``KILN_*`` or
+    ``AWS_*`` the caller set (they would change what is measured), its own home, free ports."""
+    kept = {k: v for k, v in os.environ.items() if not k.startswith(("KILN_", "AWS_"))}
+    ports = {"KILN_PORT": str(free_port()), "KILN_S3_PORT": str(free_port())}
+    return {**kept, "KILN_HOME": str(home), **ports, **settings}
+
+
 def bench_settings(home: Path) -> Settings:
     """A benchmark server's settings: its own home, free ports, room for a few jobs."""
     return Settings.from_env(
@@ -52,3 +61,15 @@ def bench_settings(home: Path) -> Settings:
             "KILN_CAPACITY_MEMORY_MIB": "16384",
         }
     )
+
+
+def per_call_seconds(call: Callable[[], object], calls: int) -> float:
+    """Median wall time of ``call`` over ``calls`` runs, after a tenth as many to warm up."""
+    for _ in range(max(calls // 10, 5)):
+        call()
+    times = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)

@@ -34,7 +34,7 @@ import tarfile
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +47,7 @@ import numpy as np
 import orjson
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from common import run_header, sigterm_as_exit
+from common import per_call_seconds, run_header, server_environment, sigterm_as_exit
 from loadgen import (
     CLIENT_CPU,
     SERVER_CPU,
@@ -138,9 +138,10 @@ def measure_in_process(workload: Workload, calls: int) -> dict[str, Any]:
             if orjson.loads(chain())["predictions"] != workload.expected[rows]:
                 raise RuntimeError(f"Kiln's handler chain mispredicts the {rows}-row body")
             found[f"{rows}_rows"] = {
-                "predict_ms": _per_call_ms(lambda array=array: model.predict(array), calls),
-                "bare_handler_ms": _per_call_ms(bare, calls),
-                "kiln_handler_ms": _per_call_ms(chain, calls),
+                "predict_ms": per_call_seconds(lambda array=array: model.predict(array), calls)
+                * 1e3,
+                "bare_handler_ms": per_call_seconds(bare, calls) * 1e3,
+                "kiln_handler_ms": per_call_seconds(chain, calls) * 1e3,
             }
         return found
     finally:
@@ -155,17 +156,6 @@ def measure_auth_on_server_cpu() -> dict[str, float]:
         return auth_cost.measure()
     finally:
         os.sched_setaffinity(0, previous)
-
-
-def _per_call_ms(call: Callable[[], Any], calls: int) -> float:
-    for _ in range(max(calls // 10, 5)):
-        call()
-    times = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1e3
 
 
 # -- talking to a server --------------------------------------------------------------------------
@@ -295,15 +285,12 @@ def _client(settings: Settings, service: str, endpoint: str) -> Any:
 def start_kiln(workload: Workload, workdir: Path, stack: ExitStack) -> Kiln:
     """``python -m kiln.cli server`` pinned, in a fresh KILN_HOME; the model uploaded to it."""
     home = workdir / "kiln-home"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("KILN_", "AWS_"))},
-        "KILN_HOME": str(home),
-        "KILN_PORT": str(free_port()),
-        "KILN_S3_PORT": str(free_port()),
-        "KILN_STOP_GRACE_SECONDS": "3",
-        "KILN_CAPACITY_VCPUS": "64",
-        "KILN_CAPACITY_MEMORY_MIB": "65536",
-    }
+    env = server_environment(
+        home,
+        KILN_STOP_GRACE_SECONDS="3",
+        KILN_CAPACITY_VCPUS="64",
+        KILN_CAPACITY_MEMORY_MIB="65536",
+    )
     settings = Settings.from_env(env)  # writes the key pair the server will read
     launched = launch(
         "kiln server", [PYTHON, "-m", "kiln.cli", "server"], workdir / "kiln.log", env

@@ -35,7 +35,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from common import run_header, sigterm_as_exit
+from common import run_header, server_environment, sigterm_as_exit
 from loadgen import CLIENT_CPU, Launched, free_port, launch, stop
 
 from kiln.config import Settings
@@ -66,9 +66,8 @@ class Store:
 
 def start_kiln(home: Path, stack: ExitStack) -> Store:
     """``kiln server`` on free ports; the front's endpoint and the owner's key."""
-    port, s3_port = free_port(), free_port()
-    env = {**os.environ, "KILN_HOME": str(home), "KILN_PORT": str(port),
-           "KILN_S3_PORT": str(s3_port)}  # fmt: skip
+    env = server_environment(home)
+    port, s3_port = int(env["KILN_PORT"]), int(env["KILN_S3_PORT"])
     server = launch("kiln", [KILN, "server"], home.parent / "kiln.log", env)
     stack.callback(stop, server)
     _wait(server, s3_port)

@@ -9,13 +9,14 @@ import tarfile
 import time
 import uuid
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import WaiterError
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -74,6 +75,10 @@ def database_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'kiln.db'}"
 
 
+# One attempt, for real: botocore's ``max_attempts`` counts retries, not attempts.
+NO_RETRIES = Config(retries={"total_max_attempts": 1})
+
+
 def make_settings(home: Path, database_url: str, **overrides: str) -> Settings:
     """Settings for a test server: free ports, short grace, room for a few small jobs."""
     env = {
@@ -103,13 +108,19 @@ class Kiln:
     def endpoint(self) -> str:
         return self.thread.endpoint
 
+    def __enter__(self) -> Kiln:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.thread.stop()
+
     def client(self, service: str) -> Any:
         """A boto3 client for ``service`` (sagemaker, sagemaker-runtime, s3) against this Kiln."""
         if service not in self._clients:
             creds = self.settings.credentials
             endpoint = self.settings.s3_endpoint_url if service == "s3" else self.endpoint
             self._clients[service] = boto3.session.Session().client(
-                service,
+                service,  # type: ignore[call-overload]  # any service name the caller gives
                 endpoint_url=endpoint,
                 region_name=self.settings.region,
                 aws_access_key_id=creds.access_key_id,
@@ -139,7 +150,7 @@ class Kiln:
 
 
 def start_kiln(settings: Settings) -> Kiln:
-    """Start a server for ``settings``."""
+    """Start a server for ``settings``; ``with start_kiln(…) as kiln:`` stops it at the end."""
     return Kiln(settings, ServerThread(settings).start())
 
 
@@ -152,11 +163,8 @@ def kiln_settings(tmp_path: Path, database_url: str) -> Settings:
 @pytest.fixture
 def kiln(kiln_settings: Settings) -> Iterator[Kiln]:
     """A real ``kiln server`` on 127.0.0.1 with its embedded S3 store."""
-    server = start_kiln(kiln_settings)
-    try:
+    with start_kiln(kiln_settings) as server:
         yield server
-    finally:
-        server.thread.stop()
 
 
 def source_tarball(files: Mapping[str, str | bytes]) -> bytes:
@@ -182,7 +190,8 @@ def tar_bomb(size: int, name: str = "zeros.bin") -> bytes:
     info.size = size
     header, chunk = info.tobuf(format=tarfile.GNU_FORMAT), bytes(1 << 24)
     end = bytes(-size % 512 + 1024)  # the member's padding and tar's two empty blocks
-    assert size % len(chunk) == 0, "whole 16 MiB blocks only"
+    if size % len(chunk):
+        raise ValueError(f"tar_bomb size {size} is not a whole number of 16 MiB blocks")
     deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
     head = deflate.compress(header) + deflate.flush(zlib.Z_FULL_FLUSH)
     block = deflate.compress(chunk) + deflate.flush(zlib.Z_FULL_FLUSH)
@@ -346,14 +355,19 @@ def job_log_text(settings: Settings, job: str) -> str:
     return cursor.read_new()
 
 
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 60) -> None:
+    """Poll ``condition`` until it holds; an AssertionError naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
+        time.sleep(0.05)
+
+
 def wait_for_log(settings: Settings, job: str, text: str, timeout: float = 60) -> None:
     """Poll a training job's log until ``text`` appears."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in job_log_text(settings, job):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{text!r} never appeared in the log of {job}")
+    wait_until(
+        lambda: text in job_log_text(settings, job), f"{text!r} in the log of {job}", timeout
+    )
 
 
 @pytest.fixture

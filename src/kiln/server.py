@@ -2,9 +2,9 @@
 
 Start order: metadata store (migrated); the home's lock (one server per KILN_HOME); what the
 last server left reaped (its replicas, its jobs' processes by the restart rule, then their
-workspaces and idle cgroups); the embedded S3 server (unless external; it kills an rclone the
-last server left) and its front; the training scheduler, the endpoint controller and the
-sweeper; then the HTTP listener. Stop order is the reverse. With the embedded store, rclone
+workspaces and the cgroups in its scope); the embedded S3 server (unless external; it kills
+an rclone the last server left) and its front; the training scheduler, the endpoint controller
+and the sweeper; then the HTTP listener. Stop order is the reverse. With the embedded store, rclone
 listens on a private port with a key only this process holds; the front on ``KILN_S3_PORT``
 checks every client's signature and policies and forwards to it. The server's own transfers go
 straight to rclone.
@@ -18,7 +18,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -28,6 +28,7 @@ from starlette.applications import Starlette
 from kiln.api.app import AwsApis, build_app, classify
 from kiln.api.cloudwatch_logs import logs_api
 from kiln.api.connections import DeadlineHttpProtocol
+from kiln.api.gate import AuthGate
 from kiln.api.json_protocol import Operation
 from kiln.api.keys import key_routes
 from kiln.api.logs import JobProgress
@@ -36,11 +37,10 @@ from kiln.api.runtime import InvocationRouter
 from kiln.api.sagemaker import sagemaker_api
 from kiln.auth import policies
 from kiln.auth.actions import sagemaker_arn
-from kiln.auth.gate import AuthGate, Authorizer
+from kiln.auth.authorizer import Authorizer
 from kiln.auth.keystore import KeyStore
 from kiln.auth.principals import ADMIN_USER
 from kiln.auth.sealing import Sealer
-from kiln.compute.leftovers import sweep_cgroups
 from kiln.compute.local import LocalBackend
 from kiln.config import (
     ServerAddress,
@@ -233,23 +233,25 @@ class KilnServer:
             self.endpoints.start()
             self.sweeper.start()
         except BaseException:
-            if self.s3_front is not None:
-                self.s3_front.stop()
+            self._stop_parts()  # each stops only what it started: a part-way start leaves nothing
             self._home_lock.release()
             raise
 
     def stop(self) -> None:
         """Stop the controllers and the embedded store, and give the home up."""
+        self._stop_parts()
+        self.backend.close()
+        self.engine.dispose()
+        self._home_lock.release()
+
+    def _stop_parts(self) -> None:
         self.sweeper.stop()
         self.endpoints.stop()
         self.scheduler.stop()
-        self.backend.close()
         if self.s3_front is not None:
             self.s3_front.stop()
         if self.s3_server is not None:
             self.s3_server.stop()
-        self.engine.dispose()
-        self._home_lock.release()
 
     def _clear_leftovers(self) -> None:
         """Reap and remove what the last server left: it is dead, since we hold the lock."""
@@ -258,8 +260,8 @@ class KilnServer:
             log.warning("stopped %d replica(s) a previous server left running", reaped)
         self.scheduler.recover(keep_model=self._keep_model)
         sweep_workspaces(self.settings.workspaces_dir, self.jobs, lambda: [], at_start=True)
-        for cgroup in sweep_cgroups():
-            log.info("removed idle cgroup %s", cgroup)
+        for cgroup in self.backend.clear_leftovers():
+            log.info("removed cgroup %s a previous server left", cgroup)
 
     def _keep_model(self, job: str) -> KeptWorkspace | None:
         """Keep the workspace of a job the last server left uploading: it holds the model."""
@@ -268,16 +270,13 @@ class KilnServer:
             return None
         return keep(root, self.settings.failed_upload_keep_hours)
 
-    def _make_runner(
-        self, record: TrainingJobRecord, on_exit: Callable[[str], None]
-    ) -> TrainingRunner:
+    def _make_runner(self, record: TrainingJobRecord) -> TrainingRunner:
         return TrainingRunner(
             self.settings,
             self.jobs,
             self.objects,
             self.backend,
             record,
-            on_exit,
             self.logs,
             credentials=self.credentials,
         )

@@ -34,10 +34,10 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from kiln.compute.leftovers import die_with_parent
+from kiln.compute.leftovers import die_with_parent, reap_group
 from kiln.config import Settings
 from kiln.errors import ValidationError
-from kiln.pidfiles import is_ours, process_info, read_pid_file, write_pid_file
+from kiln.pidfiles import is_ours, read_pid_file, write_pid_file
 from kiln.retries import backoff, is_transient
 
 if TYPE_CHECKING:
@@ -325,16 +325,9 @@ class EmbeddedS3Server:
     def _kill_leftover(self) -> None:
         """Kill the rclone our pid file names if it still serves our storage folder."""
         record = read_pid_file(self._pid_file)
-        if record is None:
-            return
-        info = process_info(record.pid)
-        if info is not None and is_ours(record, [info]):
-            log.warning("stopping the embedded S3 server a previous Kiln left (pid %d)", info.pid)
-            os.kill(info.pid, signal.SIGKILL)
-            # Its socket closes when its last thread has gone, which may be after its leader.
-            deadline = time.monotonic() + 10.0
-            while time.monotonic() < deadline and not is_port_free(self._settings.s3_port):
-                time.sleep(0.01)
+        # rclone leads its own session (start_new_session): its group is itself and its threads.
+        if record is not None:
+            reap_group(record.pid, partial(is_ours, record))
         self._pid_file.unlink(missing_ok=True)
 
     def _spawn(self) -> None:

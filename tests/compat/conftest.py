@@ -120,15 +120,12 @@ def clients(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clients]:
     """A real Kiln for this module on free 127.0.0.1 ports, with its own KILN_HOME."""
     root = tmp_path_factory.mktemp("compat")
     settings = make_settings(root / "kiln-home", f"sqlite:///{root / 'kiln.db'}")
-    kiln = start_kiln(settings)
-    try:
+    with start_kiln(settings) as kiln:
         settings = replace(kiln.settings, endpoint=kiln.endpoint)
         kiln.settings = settings
         workdir = root / "work"
         workdir.mkdir()
         yield Clients(kiln, client_env(settings, root / "client-home"), workdir)
-    finally:
-        kiln.thread.stop()
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 import time
 
+from conftest import tar_bomb
+
 from . import endpoints, jobs
 from .lab import Lab
 from .results import Outcome
 from .watch import CountPeak, FolderPeak
-from .workloads import FORK_BOMB, MEMORY_BOMB, MEMORY_BOMB_INFERENCE, tar_bomb
+from .workloads import FORK_BOMB, MEMORY_BOMB, MEMORY_BOMB_INFERENCE
 
 GIB = 1 << 30
 BOMB_BYTES = 3 * GIB // 2  # 1.5 MB of gzip that expands to 1.5 GiB

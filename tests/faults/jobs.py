@@ -13,6 +13,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .lab import BUCKET, Lab
+from .workloads import sha256
 
 ROLE = "arn:aws:iam::000000000000:role/kiln"
 OUTPUT = f"s3://{BUCKET}/output"
@@ -163,6 +164,19 @@ def model_kept(
         counts="lost",
     )
     return files
+
+
+def big_model_kept(lab: Lab, name: str, why: str, job: Mapping[str, Any] | None) -> None:
+    """``model_kept``, and the stored weights are those ``BIG_MODEL`` wrote (lost if not)."""
+    files = model_kept(lab, name, why, job)
+    if files is not None:
+        weights = files.get("weights.bin", b"")
+        lab.checks.expect(
+            sha256(weights) == files.get("weights.sha256", b"").decode(),
+            "the stored model is the one the job wrote",
+            f"{len(weights) >> 20} MiB of weights",
+            counts="lost",
+        )
 
 
 def kept_folder(job: Mapping[str, Any]) -> Path | None:

@@ -14,6 +14,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from conftest import source_tarball
 from kiln.sdk.signing import call_native
 
 from .load import Load
@@ -21,7 +22,7 @@ from .procs import Proc, every_process, with_text
 from .results import Check, Counts, Outcome, Requests
 from .server import KilnServer, ServerStartError
 from .watch import Pinger
-from .workloads import served_model, sha256, tarball
+from .workloads import served_model, sha256
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -145,7 +146,9 @@ class Lab:
 
     def source(self, script: str) -> str:
         """Upload ``script`` as ``train.py`` in a sourcedir.tar.gz; its URI."""
-        return self.put(f"code/{uuid.uuid4().hex}/sourcedir.tar.gz", tarball({"train.py": script}))
+        return self.put(
+            f"code/{uuid.uuid4().hex}/sourcedir.tar.gz", source_tarball({"train.py": script})
+        )
 
     def model(self, extra: dict[str, str | bytes] | None = None) -> str:
         """Upload the served model (plus ``extra`` files) as a model.tar.gz; its URI."""

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import struct
-import tarfile
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
 import orjson
+
+from conftest import source_tarball as tarball
 
 # Trains in `steps` steps of `step_seconds`, checkpointing after each to /opt/ml/checkpoints
 # (CheckpointConfig's default LocalPath) and resuming from there; the model records where it
@@ -138,46 +137,6 @@ def model_fn(model_dir):
     time.sleep(4)
     return load_model(Path(model_dir))
 """
-
-
-def tarball(files: Mapping[str, str | bytes]) -> bytes:
-    """A ``.tar.gz`` holding ``files`` (name → content) at its root."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, content in files.items():
-            data = content.encode() if isinstance(content, str) else content
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
-def tar_bomb(size: int, name: str = "zeros.bin") -> bytes:
-    """A ``.tar.gz`` of one file of ``size`` zero bytes (whole 16 MiB blocks), ~1/1000 its size.
-
-    One compressed block of zeros is repeated (full flushes make each block stand alone), so a
-    GiB-sized bomb is built in a second, not the minute gzip would take.
-    """
-    chunk = bytes(1 << 24)
-    if size % len(chunk):
-        raise ValueError(f"tar_bomb size {size} is not a whole number of 16 MiB blocks")
-    info = tarfile.TarInfo(name)
-    info.size = size
-    header = info.tobuf(format=tarfile.GNU_FORMAT)
-    end = bytes(1024)  # tar's two empty blocks (the size is a multiple of 512: no padding)
-    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
-    head = deflate.compress(header) + deflate.flush(zlib.Z_FULL_FLUSH)
-    block = deflate.compress(chunk) + deflate.flush(zlib.Z_FULL_FLUSH)
-    tail = deflate.compress(end) + deflate.flush()
-    blocks = size // len(chunk)
-    crc = zlib.crc32(header)
-    for _ in range(blocks):
-        crc = zlib.crc32(chunk, crc)
-    crc = zlib.crc32(end, crc)
-    length = (len(header) + size + len(end)) & 0xFFFFFFFF
-    gzip_header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
-    return gzip_header + head + block * blocks + tail + struct.pack("<II", crc, length)
 
 
 def sha256(data: bytes) -> str:

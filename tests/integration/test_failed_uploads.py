@@ -27,11 +27,8 @@ def _block_bucket(kiln: Kiln, bucket: str) -> None:
 def kiln_keeping_briefly(tmp_path: Path, database_url: str) -> Iterator[Kiln]:
     """A server that keeps a failed upload's files for 3.6 seconds."""
     settings = make_settings(tmp_path / "home", database_url, KILN_FAILED_UPLOAD_KEEP_HOURS="0.001")
-    kiln = start_kiln(settings)
-    try:
+    with start_kiln(settings) as kiln:
         yield kiln
-    finally:
-        kiln.thread.stop()
 
 
 def test_a_model_that_cannot_be_stored_is_kept_and_the_reason_says_where(kiln: Kiln) -> None:

@@ -12,8 +12,7 @@ import logging
 import os
 import re
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from conftest import (
     upload_source,
     wait_for_log,
     wait_in_service,
+    wait_until,
 )
 from kiln.errors import ResourceNotFoundError
 from kiln.services.logs import FileLogStore
@@ -122,13 +122,6 @@ def _without_retries(kiln: Kiln) -> Any:
     )
 
 
-def _poll(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} never happened"
-        time.sleep(0.05)
-
-
 def test_create_model_on_a_full_disk_answers_503_and_works_once_space_returns(
     disk: Disk, kiln_on: Kiln
 ) -> None:
@@ -174,7 +167,7 @@ def test_job_log_drops_lines_while_the_disk_is_full_and_says_how_many(
     wait_for_log(kiln_on.settings, "full-log", "started")
     disk.fill()
     printed = kiln_on.settings.workspaces_dir / "full-log" / "algo-1" / "model" / "printed"
-    _poll(printed.exists, "the script's printing on a full disk")
+    wait_until(printed.exists, "the script's printing on a full disk")
     disk.free()
     job = kiln_on.wait("full-log")
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
@@ -206,7 +199,7 @@ def test_job_ending_on_a_full_disk_is_recorded_once_space_returns_and_keeps_its_
     kiln_on.sagemaker.create_training_job(**script_job("full-end", source))
     wait_for_log(kiln_on.settings, "full-end", "trained")
     disk.fill()
-    _poll(
+    wait_until(
         lambda: any("recording its end failed" in r.getMessage() for r in caplog.records),
         "a failed attempt to record the job's end",
     )
@@ -251,9 +244,9 @@ def test_endpoint_whose_start_cannot_be_recorded_goes_in_service_once_space_retu
     uri = upload_model(kiln, {"code/inference.py": LOADS_WHEN_THE_DISK_IS_FULL})
     environment = {"DISK_TO_WATCH": str(disk.mount)}
     deploy(kiln, "full-ep", {"v": (uri, 1, 1.0)}, environment=environment, wait=False)
-    _poll(lambda: "loading" in _endpoint_log(kiln, "full-ep"), "the model's loading")
+    wait_until(lambda: "loading" in _endpoint_log(kiln, "full-ep"), "the model's loading")
     disk.fill()  # the model loads, the replica serves, and recording that fails
-    _poll(
+    wait_until(
         lambda: any("full-ep: controller error" in r.getMessage() for r in caplog.records),
         "a failed attempt to record the endpoint in service",
     )

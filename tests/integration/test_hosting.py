@@ -364,8 +364,7 @@ def test_restart_brings_endpoints_back(kiln_settings: Settings) -> None:
     first = start_kiln(kiln_settings)
     deploy(first, "again-1", {"AllTraffic": (_version_model(first), 1, 1.0)})
     first.thread.stop()
-    second = start_kiln(replace(kiln_settings, port=0))
-    try:
+    with start_kiln(replace(kiln_settings, port=0)) as second:
         # While its replicas start, the endpoint exists but cannot serve yet: 503, not 400.
         route = second.thread.kiln.routing.get("again-1")
         assert route is not None
@@ -373,19 +372,14 @@ def test_restart_brings_endpoints_back(kiln_settings: Settings) -> None:
         _eventually(lambda: second.thread.kiln.endpoints.fleet("again-1") is not None)
         assert json.loads(_invoke(second, "again-1")["Body"]) == {"version": "v1"}
         assert wait_in_service(second, "again-1")["EndpointStatus"] == "InService"
-    finally:
-        second.thread.stop()
 
 
 def test_unsandboxed_replica_serves_from_its_workspace(tmp_path: Path, database_url: str) -> None:
     settings = make_settings(tmp_path / "home", database_url, KILN_SANDBOX="off")
-    kiln = start_kiln(settings)
-    try:
+    with start_kiln(settings) as kiln:
         deploy(kiln, "plain-1", {"AllTraffic": (upload_model(kiln, sklearn_model_files()), 1, 1.0)})
         answer = _invoke(kiln, "plain-1", json.dumps({"inputs": [ROW]}).encode())
         assert json.loads(answer["Body"]) == {"predictions": [0]}
-    finally:
-        kiln.thread.stop()
 
 
 def test_a_variant_past_the_instance_quota_is_resource_limit_exceeded(kiln: Kiln) -> None:

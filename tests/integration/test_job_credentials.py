@@ -11,10 +11,10 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from conftest import (
+    NO_RETRIES,
     Kiln,
     job_log_text,
     script_job,
@@ -30,7 +30,6 @@ pytestmark = pytest.mark.slow
 
 SCOPED_ROLE = "arn:aws:iam::000000000000:role/scoped"
 UNKNOWN_ROLE = "arn:aws:iam::000000000000:role/SageMakerExecutionRole"
-NO_RETRIES = Config(retries={"max_attempts": 1})
 
 # What the job does with the keys it finds in its environment; ENDING says how it ends.
 REPORTING_SCRIPT = """
@@ -46,7 +45,7 @@ def attempt(call):
     except ClientError as e:
         return e.response["Error"]["Code"]
 
-once = Config(retries={"max_attempts": 1})
+once = Config(retries={"total_max_attempts": 1})
 s3 = boto3.client("s3", config=once)
 api = boto3.client("sagemaker", endpoint_url=os.environ["KILN_TEST_API"], config=once)
 report = {
@@ -72,7 +71,7 @@ def model_fn(model_dir):
     return None
 
 def transform_fn(model, data, content_type, accept):
-    s3 = boto3.client("s3", config=Config(retries={"max_attempts": 1}))
+    s3 = boto3.client("s3", config=Config(retries={"total_max_attempts": 1}))
     try:
         s3.list_objects_v2(Bucket="jobdata")
         listing = "ok"

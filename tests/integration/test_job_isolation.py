@@ -115,8 +115,7 @@ def test_sandboxed_job_reaches_nothing_of_the_server_or_other_jobs(
 ) -> None:
     _needs_bwrap()
     settings = make_settings(tmp_path / "home", database_url, KILN_SANDBOX="required")
-    kiln = start_kiln(settings)
-    try:
+    with start_kiln(settings) as kiln:
         kiln.sagemaker.create_training_job(
             **script_job("other-1", upload_source(kiln, {"train.py": SLEEPER}))
         )
@@ -143,8 +142,6 @@ def test_sandboxed_job_reaches_nothing_of_the_server_or_other_jobs(
         assert report["capabilities"] == "0000000000000000"
         assert report["no_new_privs"] == "1"
         assert not (settings.home / "pwned").exists()
-    finally:
-        kiln.thread.stop()
 
 
 def test_links_a_job_leaves_do_not_make_the_server_copy_its_files(kiln: Kiln) -> None:

@@ -69,8 +69,7 @@ def test_fork_bomb_hits_the_pids_limit_and_the_job_still_ends(
 ) -> None:
     _needs_cgroups()
     settings = make_settings(tmp_path / "home", database_url, KILN_PIDS_MAX="40")
-    kiln = start_kiln(settings)
-    try:
+    with start_kiln(settings) as kiln:
         source = upload_source(kiln, {"train.py": FORK_BOMB})
         kiln.sagemaker.create_training_job(**script_job("forks-1", source))
         job = kiln.wait("forks-1", timeout=60)
@@ -81,15 +80,12 @@ def test_fork_bomb_hits_the_pids_limit_and_the_job_still_ends(
         assert children < 40
         # Every forked child was killed: the emptied cgroup could be removed.
         assert not _cgroup(settings, "pids", "forks-1-algo-1").exists()
-    finally:
-        kiln.thread.stop()
 
 
 def test_memory_bomb_fails_with_the_out_of_memory_reason(tmp_path: Path, database_url: str) -> None:
     _needs_cgroups()
     settings = make_settings(tmp_path / "home", database_url, KILN_CAPACITY_MEMORY_MIB="200")
-    kiln = start_kiln(settings)
-    try:
+    with start_kiln(settings) as kiln:
         source = upload_source(kiln, {"train.py": MEMORY_BOMB})
         kiln.sagemaker.create_training_job(**script_job("memory-1", source))
         job = kiln.wait("memory-1", timeout=60)
@@ -99,8 +95,6 @@ def test_memory_bomb_fails_with_the_out_of_memory_reason(tmp_path: Path, databas
             "gives it (ml.m5.large has 8 GiB, cut to KILN_CAPACITY_MEMORY_MIB)"
         )
         assert "ExitCode 137 (killed by SIGKILL)" in job["FailureReason"]
-    finally:
-        kiln.thread.stop()
 
 
 def test_tar_bomb_source_fails_the_job_naming_volume_size(kiln: Kiln) -> None:
@@ -149,8 +143,7 @@ def test_replica_killed_for_memory_fails_the_endpoint_with_the_reason(
 ) -> None:
     _needs_cgroups()
     settings = make_settings(tmp_path / "home", database_url, KILN_CAPACITY_MEMORY_MIB="300")
-    kiln = start_kiln(settings)
-    try:
+    with start_kiln(settings) as kiln:
         inference = "def model_fn(model_dir):\n" + "".join(
             f"    {line}\n" for line in MEMORY_BOMB.strip().splitlines()
         )
@@ -162,5 +155,3 @@ def test_replica_killed_for_memory_fails_the_endpoint_with_the_reason(
             "Variant AllTraffic: out of memory: the model server used more than the 300 MiB "
             "this machine gives it (ml.m5.large has 8 GiB"
         )
-    finally:
-        kiln.thread.stop()

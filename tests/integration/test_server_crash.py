@@ -8,9 +8,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from conftest import (
     script_job,
     source_tarball,
     wait_for_log,
+    wait_until,
 )
 from kiln.config import Settings
 from kiln.pidfiles import process_info, write_pid_file
@@ -64,13 +64,6 @@ def _replica_ids(run_dir: Path) -> set[str]:
             if arg.startswith(prefix):
                 ids.add(arg[len(prefix) :].split("/")[0])
     return ids
-
-
-def _poll(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
-        time.sleep(0.05)
 
 
 class _Server:
@@ -169,13 +162,13 @@ def test_kill_9_of_the_server_leaves_nothing_running_doubled_or_on_disk(server: 
 
     first.send_signal(signal.SIGKILL)
     first.wait()
-    _poll(lambda: not _pids_under(settings.storage_dir), "rclone dying with its server")
+    wait_until(lambda: not _pids_under(settings.storage_dir), "rclone dying with its server")
     assert replica_pids  # without bwrap, replicas and jobs outlive their server: orphans...
     assert all(process_info(p) for p in replica_pids | job_pids)
     assert job_pids
 
     server.start()
-    _poll(lambda: not any(process_info(p) for p in replica_pids | job_pids), "reaping")
+    wait_until(lambda: not any(process_info(p) for p in replica_pids | job_pids), "reaping")
     _wait_in_service(sm, endpoint)
     assert len(_replica_ids(settings.run_dir)) == 1
     assert old_replica not in _replica_ids(settings.run_dir)

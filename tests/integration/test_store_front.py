@@ -17,15 +17,15 @@ from botocore.config import Config
 from botocore.credentials import Credentials as BotoCredentials
 from botocore.exceptions import ClientError
 
-from conftest import Kiln
-from kiln.auth.gate import Authorizer
+from conftest import NO_RETRIES, Kiln
+from kiln.auth.authorizer import Authorizer
 from kiln.auth.policies import Policy
 from kiln.config import Credentials
 from kiln.storefront.back import Back
 from kiln.storefront.listener import FrontListener
 from kiln.storefront.proxy import StoreFront
 
-NO_RETRIES = Config(retries={"max_attempts": 1}, signature_version="s3v4")
+NO_RETRIES_S3V4 = NO_RETRIES.merge(Config(signature_version="s3v4"))
 
 
 def _s3(
@@ -38,7 +38,7 @@ def _s3(
         aws_access_key_id=creds.access_key_id,
         aws_secret_access_key=creds.secret_access_key,
         aws_session_token=token,
-        config=NO_RETRIES,
+        config=NO_RETRIES_S3V4,
     )
 
 

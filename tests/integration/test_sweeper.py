@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from kiln.db import TrainingJobRecord, TrainingJobStore, connect
@@ -17,19 +16,13 @@ class _CrashingRunner:
     """A runner with a bug. The real runner has none we know how to trigger, so this stands in
     for it: it marks the job launched, as every runner does first, then raises."""
 
-    def __init__(
-        self, store: TrainingJobStore, record: TrainingJobRecord, on_exit: Callable[[str], None]
-    ) -> None:
+    def __init__(self, store: TrainingJobStore, record: TrainingJobRecord) -> None:
         self.name = record.name
         self._store = store
-        self._on_exit = on_exit
 
     def run(self) -> None:
         self._store.modify(self.name, lambda r: r.state.setdefault("kiln", {}).update(launched=1))
-        try:
-            raise KeyError("boom")
-        finally:
-            self._on_exit(self.name)
+        raise KeyError("boom")
 
     def request_stop(self) -> None:
         """Nothing runs to stop."""
@@ -53,7 +46,7 @@ def test_sweep_fails_a_launched_job_whose_runner_died_with_what_it_died_of(
     store.add(record)
     scheduler = TrainingScheduler(
         store,
-        lambda record, on_exit: _CrashingRunner(store, record, on_exit),
+        lambda record: _CrashingRunner(store, record),
         lambda _record: Demand(1, 1),
         Demand(2, 2048),
     )

@@ -93,13 +93,10 @@ def test_restart_fails_a_running_job_without_checkpoints(kiln_settings: Settings
     first.sagemaker.create_training_job(**script_job("restart-1", source))
     wait_for_log(kiln_settings, "restart-1", "started")
     first.thread.stop()
-    second = start_kiln(replace(kiln_settings, port=0))
-    try:
+    with start_kiln(replace(kiln_settings, port=0)) as second:
         job = second.sagemaker.describe_training_job(TrainingJobName="restart-1")
         assert job["TrainingJobStatus"] == "Failed"
         assert job["FailureReason"] == RESTART_FAILURE
-    finally:
-        second.thread.stop()
 
 
 def test_restart_resumes_a_job_from_its_checkpoints(kiln_settings: Settings) -> None:
@@ -113,23 +110,19 @@ def test_restart_resumes_a_job_from_its_checkpoints(kiln_settings: Settings) -> 
     first.sagemaker.create_training_job(**request)
     wait_for_log(kiln_settings, "resume-1", "started")
     first.thread.stop()
-    second = start_kiln(replace(kiln_settings, port=0))
-    try:
+    with start_kiln(replace(kiln_settings, port=0)) as second:
         job = second.wait("resume-1")
         assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
         statuses = [t["Status"] for t in job["SecondaryStatusTransitions"]]
         assert "Restarting" in statuses
         wait_for_log(kiln_settings, "resume-1", "resumed from step-1")
-    finally:
-        second.thread.stop()
 
 
 def test_unsandboxed_fallback_points_sm_variables_at_the_workspace(
     tmp_path: Path, database_url: str
 ) -> None:
     settings = make_settings(tmp_path / "home", database_url, KILN_SANDBOX="off")
-    kiln = start_kiln(settings)
-    try:
+    with start_kiln(settings) as kiln:
         assert not kiln.thread.kiln.backend.is_sandboxed
         script = "import os\nprint('model dir', os.environ['SM_MODEL_DIR'])\n"
         kiln.sagemaker.create_training_job(
@@ -139,8 +132,6 @@ def test_unsandboxed_fallback_points_sm_variables_at_the_workspace(
         assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
         log = job_log_text(settings, "plain-1")
         assert f"model dir {settings.workspaces_dir / 'plain-1' / 'algo-1' / 'model'}" in log
-    finally:
-        kiln.thread.stop()
 
 
 def test_embedded_store_is_restarted_when_it_dies(kiln: Kiln) -> None:

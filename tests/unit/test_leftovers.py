@@ -1,4 +1,4 @@
-"""Processes tied to their parent, left-over groups reaped, idle cgroups swept — for real."""
+"""Processes tied to their parent, left-over groups reaped, a home's cgroups cleared — for real."""
 
 from __future__ import annotations
 
@@ -11,13 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from kiln.compute.leftovers import (
-    descendants,
-    die_with_parent,
-    group_processes,
-    reap_group,
-    sweep_cgroups,
-)
+from kiln.compute.cgroups import Cgroups
+from kiln.compute.leftovers import die_with_parent, group_processes, reap_group
+from kiln.compute.processes import tree_members
 from kiln.pidfiles import process_info
 
 
@@ -56,10 +52,11 @@ def test_reap_group_also_kills_descendants_that_left_the_group() -> None:
     try:
         _wait_for_members(leader.pid, 2)  # bash and the sleep that stayed
         deadline = time.monotonic() + 10
-        while len(descendants({leader.pid})) < 3:
+        while len(tree_members(leader.pid)) < 3:
             assert time.monotonic() < deadline, "the setsid child never started"
             time.sleep(0.01)
-        (escaped,) = descendants({leader.pid}) - {p.pid for p in group_processes(leader.pid)}
+        tree = {pid for pid, _name in tree_members(leader.pid)}
+        (escaped,) = tree - {p.pid for p in group_processes(leader.pid)}
         assert reap_group(leader.pid, lambda members: True)
         assert process_info(escaped) is None
     finally:
@@ -86,7 +83,7 @@ def test_a_child_dies_when_the_thread_that_spawned_it_ends() -> None:
 
 @pytest.fixture
 def cgroup_root() -> Iterator[Path]:
-    """A private corner of the real memory cgroup hierarchy, laid out as Kiln's (``*/kiln/*``)."""
+    """A private corner of the real memory cgroup hierarchy, laid out as Kiln's root."""
     root = Path("/sys/fs/cgroup/memory") / f"kiln-test-{uuid.uuid4().hex[:8]}"
     try:
         (root / "memory" / "kiln").mkdir(parents=True)
@@ -99,17 +96,17 @@ def cgroup_root() -> Iterator[Path]:
     root.rmdir()
 
 
-def test_sweep_removes_only_empty_cgroups_idle_for_a_minute(cgroup_root: Path) -> None:
+def test_clearing_leftovers_kills_and_removes_this_homes_cgroups_only(cgroup_root: Path) -> None:
     kiln = cgroup_root / "memory" / "kiln"
-    for name in ("idle", "busy"):
-        (kiln / name).mkdir()
+    for folder in (kiln / "mine" / "idle", kiln / "mine" / "busy", kiln / "theirs" / "job"):
+        folder.mkdir(parents=True)
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
-        (kiln / "busy" / "cgroup.procs").write_text(str(sleeper.pid))
-        assert sweep_cgroups(cgroup_root, min_age=60) == []  # both were just created
-        later = time.time() + 61
-        assert sweep_cgroups(cgroup_root, min_age=60, now=later) == [kiln / "idle"]
-        assert (kiln / "busy").is_dir()
+        (kiln / "mine" / "busy" / "cgroup.procs").write_text(str(sleeper.pid))
+        removed = Cgroups("mine", root=cgroup_root).clear_leftovers()
+        assert sorted(removed) == [kiln / "mine" / "busy", kiln / "mine" / "idle"]
+        assert sleeper.wait(timeout=10) == -9
+        assert (kiln / "theirs" / "job").is_dir()
     finally:
         sleeper.kill()
         sleeper.wait()

@@ -8,7 +8,7 @@ GET  /ping                     liveness (the only path open without credentials)
 GET  /kiln/v1/…                native paths for what the AWS APIs do not cover
      /kiln/v1/keys, /roles     key management (``api/keys.py``)
 
-Everything passes the auth gate (``auth/gate.py``) first; ``classify`` tells it which action a
+Everything passes the auth gate (``api/gate.py``) first; ``classify`` tells it which action a
 path is, and the AWS APIs authorise each operation once they have read it.
 """
 
@@ -24,12 +24,13 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from kiln.api.errors import error_body
+from kiln.api.gate import AuthGate, Classifier
 from kiln.api.json_protocol import Authorize, JsonApi, unknown_operation
 from kiln.api.logs import JobProgress, TrainingLogs
 from kiln.api.query_protocol import QueryApi, is_query_request, query_error
 from kiln.api.runtime import InvocationRouter
 from kiln.auth.actions import log_group_arn, sagemaker_arn
-from kiln.auth.gate import Action, AuthGate, Classifier
+from kiln.auth.authorizer import Action
 from kiln.config import ACCOUNT_ID
 from kiln.runtime.asgi import Receive, Scope, Send
 from kiln.services.logs import LogStore

@@ -6,7 +6,8 @@ Three kinds of credential name a principal:
   replica; they expire, and are revoked when their job or replica ends;
 - ``bearer``: an API key for curl, browsers and load generators (``Authorization: Bearer
   kiln_<id>_<secret>``), stored as a SHA-256 digest.
-Lookups are cached for a few seconds, so the hot path does no database read; a revocation made
+Lookups, found or not, are cached for a few seconds (at most ``CACHE_ENTRIES``), so the hot path
+and made-up keys do no database read; a revocation made
 through this process takes effect at once, one made by another server within ``CACHE_SECONDS``.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import string
 import threading
@@ -28,13 +30,16 @@ from sqlalchemy.exc import IntegrityError
 from kiln.auth.errors import EXPIRED_TOKEN, UNKNOWN_KEY, AuthError, Refusal
 from kiln.auth.policies import Policy
 from kiln.auth.principals import ADMIN_USER, DEFAULT_ROLE, Principal
-from kiln.auth.sealing import Sealer
+from kiln.auth.sealing import Sealer, SealError
 from kiln.config import Credentials
 from kiln.db.tables import credentials as credentials_table
 from kiln.db.tables import principals as principals_table
 from kiln.errors import KilnError
 
+log = logging.getLogger(__name__)
+
 CACHE_SECONDS = 5.0
+CACHE_ENTRIES = 10_000
 _KEY_ALPHABET = string.ascii_uppercase + string.digits
 BEARER_PREFIX = "kiln_"
 
@@ -73,7 +78,6 @@ class _Entry:
     secret_hash: str | None
     token_hash: str | None
     expiry_time: float | None
-    loaded_at: float
 
 
 class KeyStore:
@@ -82,7 +86,7 @@ class KeyStore:
     def __init__(self, engine: Engine, sealer: Sealer) -> None:
         self._engine = engine
         self._sealer = sealer
-        self._cache: dict[str, _Entry] = {}
+        self._cache: dict[str, tuple[_Entry | None, float]] = {}
         self._lock = threading.Lock()
 
     # -- principals ---------------------------------------------------------------------------
@@ -106,7 +110,7 @@ class KeyStore:
                 connection.execute(
                     update(principals_table)
                     .where(principals_table.c.name == name)
-                    .values(kind=kind, policies=documents)
+                    .values(policies=documents)
                 )
         self._forget_all()
 
@@ -120,16 +124,6 @@ class KeyStore:
             return None
         policies = tuple(Policy.parse(document) for document in row.policies)
         return Principal(row.name, row.kind, policies, session)
-
-    def principals(self) -> list[tuple[str, str]]:
-        """Every (name, kind)."""
-        with self._engine.connect() as connection:
-            rows = connection.execute(
-                select(principals_table.c.name, principals_table.c.kind).order_by(
-                    principals_table.c.name
-                )
-            ).all()
-        return [(row.name, row.kind) for row in rows]
 
     def ensure_admin(self, admin: Credentials, admin_policy: Policy, role_policy: Policy) -> None:
         """The owner's key pair names the ``admin`` user; the default role exists."""
@@ -150,7 +144,7 @@ class KeyStore:
                         creation_time=time.time(),
                     )
                 )  # fmt: skip
-            elif row.revoked_time is None and self._opens_to(row.secret_sealed) != (
+            elif row.revoked_time is None and self._sealer.open(row.secret_sealed) != (
                 admin.secret_access_key
             ):
                 connection.execute(
@@ -246,18 +240,18 @@ class KeyStore:
         return entry.principal
 
     def _entry(self, key_id: str, now: float) -> _Entry | None:
-        entry = self._cache.get(key_id)
-        if entry is not None and now - entry.loaded_at < CACHE_SECONDS:
-            return entry
-        entry = self._load(key_id, now)
+        cached = self._cache.get(key_id)
+        if cached is not None and now - cached[1] < CACHE_SECONDS:
+            return cached[0]
+        # Unknown keys are remembered too: requests with made-up keys cost no database read.
+        entry = self._load(key_id)
         with self._lock:
-            if entry is None:
-                self._cache.pop(key_id, None)
-            else:
-                self._cache[key_id] = entry
+            if len(self._cache) >= CACHE_ENTRIES:  # made-up keys must not grow it without end
+                self._cache.clear()
+            self._cache[key_id] = (entry, now)
         return entry
 
-    def _load(self, key_id: str, now: float) -> _Entry | None:
+    def _load(self, key_id: str) -> _Entry | None:
         with self._engine.connect() as connection:
             row = connection.execute(
                 select(credentials_table).where(credentials_table.c.key_id == key_id)
@@ -267,11 +261,12 @@ class KeyStore:
         principal = self.principal(row.principal, row.session_name)
         if principal is None:
             return None
-        secret = self._opens_to(row.secret_sealed) if row.secret_sealed else None
-        return _Entry(principal, secret, row.secret_hash, row.token_hash, row.expiry_time, now)
-
-    def _opens_to(self, sealed: str) -> str:
-        return self._sealer.open(sealed)
+        try:
+            secret = self._sealer.open(row.secret_sealed) if row.secret_sealed else None
+        except SealError as e:
+            log.error("credential %s: %s", key_id, e)
+            return None
+        return _Entry(principal, secret, row.secret_hash, row.token_hash, row.expiry_time)
 
     def _insert(self, key_id: str, kind: str, principal: str, description: str,
                 **columns: Any) -> None:  # fmt: skip
@@ -285,6 +280,7 @@ class KeyStore:
                 )  # fmt: skip
         except IntegrityError:  # pragma: no cover - 16 random characters do not collide
             raise KilnError("a credential with this id exists; try again") from None
+        self._forget(key_id)
 
     def _require(self, principal: str) -> None:
         if self.principal(principal) is None:

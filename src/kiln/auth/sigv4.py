@@ -74,12 +74,6 @@ class Claim:
     epoch: float  # the signing time as a Unix time
 
 
-def is_signed(request: HttpRequest) -> bool:
-    """Whether the request carries a SigV4 signature at all (header or query form)."""
-    authorization = request.header(b"authorization") or ""
-    return authorization.startswith(ALGORITHM) or b"X-Amz-Signature=" in request.query_string
-
-
 def read_claim(request: HttpRequest) -> Claim:
     """Parse the signature's fields; ``IncompleteSignature`` if any is missing or malformed."""
     authorization = request.header(b"authorization")
@@ -93,6 +87,12 @@ def read_claim(request: HttpRequest) -> Claim:
 def check_time(claim: Claim, now: float) -> None:
     """Refuse a signature outside AWS's ±15 minutes, or a presigned URL past its expiry."""
     signed_at = claim.epoch
+    if signed_at > now + MAX_SKEW_SECONDS:
+        raise AuthError(
+            Refusal.BAD_SIGNATURE,
+            f"Signature not yet current: {claim.timestamp} is still later than "
+            f"{_stamp(now + MAX_SKEW_SECONDS)} ({_stamp(now)} + 15 min.)",
+        )
     if claim.presigned_expires is not None:
         if now > signed_at + claim.presigned_expires:
             raise AuthError(
@@ -100,17 +100,12 @@ def check_time(claim: Claim, now: float) -> None:
                 f"Signature expired: {claim.timestamp} + {claim.presigned_expires} s "
                 f"is earlier than {_stamp(now)}",
             )
-        if signed_at > now + MAX_SKEW_SECONDS:
-            raise AuthError(Refusal.BAD_SIGNATURE, _not_yet(claim, now))
-        return
-    if signed_at < now - MAX_SKEW_SECONDS:
+    elif signed_at < now - MAX_SKEW_SECONDS:
         raise AuthError(
             Refusal.BAD_SIGNATURE,
             f"Signature expired: {claim.timestamp} is now earlier than "
             f"{_stamp(now - MAX_SKEW_SECONDS)} ({_stamp(now)} - 15 min.)",
         )
-    if signed_at > now + MAX_SKEW_SECONDS:
-        raise AuthError(Refusal.BAD_SIGNATURE, _not_yet(claim, now))
 
 
 def verify(claim: Claim, request: HttpRequest, secret: str, *, s3: bool = False) -> None:
@@ -318,10 +313,3 @@ def _from_http_date(value: str | None) -> str | None:
 
 def _stamp(epoch: float) -> str:
     return time.strftime(_TIMESTAMP, time.gmtime(epoch))
-
-
-def _not_yet(claim: Claim, now: float) -> str:
-    return (
-        f"Signature not yet current: {claim.timestamp} is still later than "
-        f"{_stamp(now + MAX_SKEW_SECONDS)} ({_stamp(now)} + 15 min.)"
-    )

@@ -12,9 +12,11 @@ kernel killed one of them for going over the memory limit.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,11 +134,29 @@ class Cgroups:
 
     def close(self) -> None:
         """Remove this server's (empty) scope folders."""
-        for parent in (self._root, *(self._root / c for c in ("memory", "cpu", "pids"))):
+        for scope in self._scope_folders():
             try:
-                (parent / "kiln" / self._scope).rmdir()
+                scope.rmdir()
             except OSError:
                 continue
+
+    def clear_leftovers(self) -> list[Path]:
+        """Kill the members of every cgroup in this home's scope and remove them; those removed.
+
+        Called at start, under the home's lock: whatever is in the scope, a dead server of this
+        ``KILN_HOME`` left. No other home's cgroups are touched.
+        """
+        removed = []
+        for scope in self._scope_folders():
+            for folder in sorted(p for p in scope.iterdir() if p.is_dir()):
+                CgroupLimits((folder,)).kill()
+                if _rmdir(folder, wait=5.0):
+                    removed.append(folder)
+        return removed
+
+    def _scope_folders(self) -> list[Path]:
+        parents = (self._root, *(self._root / c for c in _V1))
+        return [scope for p in parents if (scope := p / "kiln" / self._scope).is_dir()]
 
     def _create_v1(self, name: str, vcpus: int, memory_mib: int, pids_max: int) -> CgroupLimits:
         memory, cpu, pids = (self._root / c / "kiln" / self._scope / name for c in _V1)
@@ -189,6 +209,23 @@ class Cgroups:
 
 
 _V1 = ("memory", "cpu", "pids")
+
+
+def _rmdir(folder: Path, wait: float) -> bool:
+    """Remove a cgroup folder once empty; killed members count until init reaps them."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            folder.rmdir()  # a cgroup folder goes with rmdir alone, and only when it is empty
+        except FileNotFoundError:
+            return True
+        except OSError as e:
+            if e.errno != errno.EBUSY or time.monotonic() >= deadline:
+                log.debug("cgroup %s not removed: %s", folder, e)
+                return False
+            time.sleep(0.02)
+        else:
+            return True
 
 
 def joining_argv(limits: CgroupLimits | None, argv: list[str]) -> list[str]:

@@ -175,6 +175,10 @@ class LocalBackend:
         ).result()
         return LocalProcess(popen, limits)
 
+    def clear_leftovers(self) -> list[Path]:
+        """Kill and remove the cgroups a dead server of this home left; those removed."""
+        return self._cgroups.clear_leftovers()
+
     def close(self) -> None:
         """Stop the spawning thread (after every process has been stopped)."""
         self._spawner.shutdown(wait=True)

@@ -38,6 +38,7 @@ import stat
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from kiln.errors import SandboxUnavailableError
@@ -160,8 +161,10 @@ def require_sandbox(mode: str, reason: str | None) -> None:
         )
 
 
+@cache
 def bwrap_problem(bwrap: str) -> str | None:
-    """What stops ``bwrap`` from sealing a process here (no namespaces allowed), or None."""
+    """What stops ``bwrap`` from sealing a process here (no namespaces allowed), or None;
+    asked once per process, not by every server a process builds (tests build many)."""
     probe = [bwrap, *_FLAGS, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"]
     try:
         result = subprocess.run(probe, capture_output=True, text=True, timeout=30, check=False)

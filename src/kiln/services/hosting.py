@@ -214,8 +214,13 @@ class HostingService:
                     f"The variant name(s) [{desired['VariantName']}] is/are not present in "
                     f"endpoint {name!r}."
                 )
-            over = quota_exceeded("the variant's", "endpoint usage",
-                                  int(desired.get("DesiredInstanceCount", 0)))  # fmt: skip
+            deployed = record.state.get("Deployment", {}).get("Variants", [])
+            instance_type = next(
+                (v["InstanceType"] for v in deployed if v["VariantName"] == desired["VariantName"]),
+                "ml.instance",
+            )
+            count = int(desired.get("DesiredInstanceCount", 0))
+            over = quota_exceeded(instance_type, "endpoint usage", count)
             if over is not None:
                 raise ResourceLimitError(f"Variant {desired['VariantName']!r}: {over}")
 

@@ -17,7 +17,7 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-from kiln.auth.gate import CALLER
+from kiln.auth.authorizer import CALLER
 from kiln.auth.policies import evaluate
 from kiln.auth.principals import Principal
 from kiln.config import ACCOUNT_ID, Settings

@@ -108,8 +108,12 @@ class ProcessCredentials:
 
     def revoke(self, keys: ProcessKeys | None) -> None:
         """Revoke a session's keys (an external store's keys stay: they are not Kiln's)."""
-        if keys is not None and keys.session_token is not None:
+        if keys is None or keys.session_token is None:
+            return
+        try:
             self._keys.revoke(keys.access_key_id)
+        except Exception as e:  # a full disk must not skip the rest of a job's or replica's end
+            log.warning("keys %s not revoked (%s); they expire on their own", keys.access_key_id, e)
 
     def _issue(
         self, role_arn: str | None, session: str, seconds: float, description: str

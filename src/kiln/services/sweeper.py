@@ -38,10 +38,6 @@ class Sweeper:
         if self._thread is not None:
             self._thread.join(timeout=30)
 
-    def wake(self) -> None:
-        """Sweep now rather than at the next tick."""
-        self._wakeup.set()
-
     def sweep(self) -> None:
         """Run every step once."""
         for name, step in self._steps.items():

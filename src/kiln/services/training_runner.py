@@ -117,7 +117,6 @@ class TrainingRunner:
         objects: ObjectStore,
         backend: Backend,
         record: TrainingJobRecord,
-        on_exit: Callable[[str], None],
         logs: LogStore,
         *,
         credentials: ProcessCredentials,
@@ -129,7 +128,6 @@ class TrainingRunner:
         self._backend = backend
         self._record = record
         self._spec: TrainingJobSpec = parse_spec(record.spec)
-        self._on_exit = on_exit
         self._stop = threading.Event()
         self._wakeup = threading.Event()
         self._interrupt = threading.Event()
@@ -182,7 +180,6 @@ class TrainingRunner:
             self._log.close()
             if self._kept is None:
                 shutil.rmtree(self._root, ignore_errors=True)
-            self._on_exit(self.name)
 
     # -- phases ------------------------------------------------------------------------------
 

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import partial
 from typing import Protocol
 
 from kiln.compute.leftovers import reap_group
 from kiln.db import TrainingJobRecord, TrainingJobStore
-from kiln.pidfiles import ProcessInfo
+from kiln.pidfiles import PidRecord, is_ours
 from kiln.services.capacity import NOTHING, Demand, clamp, fits
 from kiln.services.kept_workspaces import KeptWorkspace
 from kiln.services.sweeping import JobEnding, JobView, job_decision
@@ -55,7 +55,7 @@ class Runner(Protocol):
 
 
 KeepModel = Callable[[str], KeptWorkspace | None]
-RunnerFactory = Callable[[TrainingJobRecord, Callable[[str], None]], Runner]
+RunnerFactory = Callable[[TrainingJobRecord], Runner]
 DemandOf = Callable[[TrainingJobRecord], Demand]
 
 
@@ -177,7 +177,7 @@ class TrainingScheduler:
             used = used + demand
 
     def _launch(self, record: TrainingJobRecord, demand: Demand) -> None:
-        runner = self._make_runner(record, self._finished)
+        runner = self._make_runner(record)
         thread = threading.Thread(
             target=self._run, args=(runner,), name=f"kiln-job-{record.name}", daemon=True
         )
@@ -199,9 +199,6 @@ class TrainingScheduler:
             self._running.pop(runner.name, None)
             self._woken = True
             self._wakeup.notify_all()
-
-    def _finished(self, name: str) -> None:
-        """The runner's last act (its ``on_exit``): its thread ends next, in ``_run``."""
 
     def _mark_pending(self, record: TrainingJobRecord, demand: Demand, used: Demand) -> None:
         if record.secondary_status == "Pending":
@@ -255,8 +252,4 @@ def _kill_leftovers(kiln_state: dict[str, object]) -> None:
     if not workspace or not isinstance(pgids, list):
         return
     for pgid in pgids:
-        reap_group(int(pgid), lambda members: _runs_in(members, workspace))
-
-
-def _runs_in(members: Sequence[ProcessInfo], workspace: str) -> bool:
-    return any(workspace in " ".join(p.args) or p.cwd.startswith(workspace) for p in members)
+        reap_group(int(pgid), partial(is_ours, PidRecord(int(pgid), None, workspace)))

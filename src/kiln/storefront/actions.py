@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote_plus
 from xml.etree import ElementTree
 
-from kiln.auth.gate import Action
+from kiln.auth.authorizer import Action
 
 # Query parameters rclone reads as arguments, not as a sub-resource, and those only the signature
 # uses (a presigned URL's): anything else names a sub-resource rclone does not have.

@@ -20,10 +20,10 @@ from urllib.parse import parse_qsl, unquote
 import httpx
 
 from kiln.auth import sigv4
+from kiln.auth.authorizer import Action, Authorizer
 from kiln.auth.errors import AuthError
-from kiln.auth.gate import Action, Authorizer
 from kiln.auth.keystore import KeyStore
-from kiln.runtime.asgi import Message, Receive, Scope, Send
+from kiln.runtime.asgi import ClientDisconnected, Receive, Scope, Send, read_body
 from kiln.storefront.actions import (
     StoreRequest,
     UnsupportedRequest,
@@ -210,18 +210,15 @@ async def _streamed_body(receive: Receive, sha256: str | None) -> AsyncIterator[
 
 
 async def _read_small(receive: Receive, limit: int) -> bytes:
-    body = bytearray()
-    while True:
-        message: Message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _ClientGone
-        body += message.get("body", b"")
-        if len(body) > limit:
-            raise UnsupportedRequest(
-                "MaxMessageLengthExceeded", 400, f"Your request was larger than {limit} bytes"
-            )
-        if not message.get("more_body", False):
-            return bytes(body)
+    try:
+        body = await read_body(receive, limit)
+    except ClientDisconnected:
+        raise _ClientGone from None
+    if body is None:
+        raise UnsupportedRequest(
+            "MaxMessageLengthExceeded", 400, f"Your request was larger than {limit} bytes"
+        )
+    return body
 
 
 def _check_hash(caller: Caller, body: bytes) -> None:

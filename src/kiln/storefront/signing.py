@@ -50,7 +50,7 @@ def authenticate(request: sigv4.HttpRequest, keys: KeyStore, now: float) -> Call
         )
     sigv4.check_time(claim, now)
     principal, secret = keys.signing_secret(claim.access_key_id, claim.security_token, now)
-    declared = _header(request.headers, _HASH_HEADER)
+    declared = request.header(_HASH_HEADER)
     if declared is None and claim.presigned_expires is None:
         raise UnsupportedRequest(
             "InvalidRequest", 400, "Missing required header for this request: x-amz-content-sha256"
@@ -61,7 +61,7 @@ def authenticate(request: sigv4.HttpRequest, keys: KeyStore, now: float) -> Call
 
 def _is_sigv2(request: sigv4.HttpRequest) -> bool:
     """Signature version 2 (``AWS key:signature``, ``?AWSAccessKeyId=``), which S3 retired."""
-    authorization = _header(request.headers, b"authorization") or ""
+    authorization = request.header(b"authorization") or ""
     return authorization.startswith("AWS ") or b"AWSAccessKeyId=" in request.query_string
 
 
@@ -120,10 +120,3 @@ def back_headers(
         f"Signature={signature}"
     )
     return [*headers, (b"authorization", authorization.encode())]
-
-
-def _header(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> str | None:
-    for key, value in headers:
-        if key.lower() == name:
-            return value.decode("latin-1")
-    return None
