@@ -53,21 +53,21 @@ from kiln.db.tables import endpoint_configs, endpoints, models
 from kiln.errors import KilnError
 from kiln.home_lock import HomeLock
 from kiln.services.capacity import machine_capacity
-from kiln.services.endpoint_controller import EndpointController
-from kiln.services.hosting import HostingService, HostingStores
+from kiln.services.hosting.controller import EndpointController
+from kiln.services.hosting.replicas import ReplicaLauncher
+from kiln.services.hosting.routing import RoutingTable
+from kiln.services.hosting.service import HostingService, HostingStores
 from kiln.services.identity import IdentityService
-from kiln.services.kept_workspaces import KeptWorkspace, keep
 from kiln.services.logs import FileLogStore
 from kiln.services.logs.cloudwatch import CloudWatchLogs
 from kiln.services.process_credentials import ProcessCredentials
-from kiln.services.replicas import ReplicaLauncher
-from kiln.services.routing import RoutingTable
-from kiln.services.stale_workspaces import sweep_workspaces
 from kiln.services.sweeper import Sweeper
 from kiln.services.tags import TagService
-from kiln.services.training import TrainingService, job_demand, parse_spec
-from kiln.services.training_runner import TrainingRunner
-from kiln.services.training_scheduler import TrainingScheduler
+from kiln.services.training.kept_workspaces import KeptWorkspace, keep
+from kiln.services.training.runner import TrainingRunner
+from kiln.services.training.scheduler import TrainingScheduler
+from kiln.services.training.service import TrainingService, job_demand, parse_spec
+from kiln.services.training.stale_workspaces import sweep_workspaces
 from kiln.storage import EmbeddedS3Server, ObjectStore, free_port
 from kiln.storefront.back import Back
 from kiln.storefront.listener import FrontListener

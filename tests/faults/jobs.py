@@ -18,7 +18,7 @@ from .workloads import sha256
 ROLE = "arn:aws:iam::000000000000:role/kiln"
 OUTPUT = f"s3://{BUCKET}/output"
 ENDS = frozenset({"Completed", "Failed", "Stopped"})
-# How a FailureReason names where an unstored model is kept (services/kept_workspaces.py).
+# How a FailureReason names where an unstored model is kept (services/training/kept_workspaces.py).
 _KEPT = re.compile(r"kept in (/\S+) \(model/")
 
 

@@ -194,7 +194,7 @@ while os.statvfs(model).f_bavail > 0:
 def test_job_ending_on_a_full_disk_is_recorded_once_space_returns_and_keeps_its_model(
     disk: Disk, kiln_on: Kiln, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="kiln.services.training_runner")
+    caplog.set_level(logging.WARNING, logger="kiln.services.training.runner")
     source = upload_source(kiln_on, {"train.py": TRAINS_THEN_WAITS_FOR_A_FULL_DISK})
     kiln_on.sagemaker.create_training_job(**script_job("full-end", source))
     wait_for_log(kiln_on.settings, "full-end", "trained")
@@ -240,7 +240,7 @@ def test_endpoint_whose_start_cannot_be_recorded_goes_in_service_once_space_retu
     disk: Disk, unsandboxed_kiln_on: Kiln, caplog: pytest.LogCaptureFixture
 ) -> None:
     kiln = unsandboxed_kiln_on
-    caplog.set_level(logging.WARNING, logger="kiln.services.endpoint_controller")
+    caplog.set_level(logging.WARNING, logger="kiln.services.hosting.controller")
     uri = upload_model(kiln, {"code/inference.py": LOADS_WHEN_THE_DISK_IS_FULL})
     environment = {"DISK_TO_WATCH": str(disk.mount)}
     deploy(kiln, "full-ep", {"v": (uri, 1, 1.0)}, environment=environment, wait=False)

@@ -26,7 +26,7 @@ from conftest import (
 from kiln.config import Settings
 from kiln.pidfiles import process_info, write_pid_file
 from kiln.sdk.session import sagemaker_client
-from kiln.services.training_scheduler import RESTART_FAILURE
+from kiln.services.training.scheduler import RESTART_FAILURE
 from kiln.storage import EmbeddedS3Server, ObjectStore, free_port, rclone_binary, wait_for_port
 
 pytestmark = pytest.mark.slow

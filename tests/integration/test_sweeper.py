@@ -8,8 +8,8 @@ from pathlib import Path
 from kiln.db import TrainingJobRecord, TrainingJobStore, connect
 from kiln.services.capacity import Demand
 from kiln.services.sweeping import LOST_RUNNER
-from kiln.services.training_scheduler import TrainingScheduler
-from kiln.services.training_states import transition
+from kiln.services.training.scheduler import TrainingScheduler
+from kiln.services.training.states import transition
 
 
 class _CrashingRunner:

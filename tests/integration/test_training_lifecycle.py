@@ -23,7 +23,7 @@ from conftest import (
     wait_for_log,
 )
 from kiln.config import Settings
-from kiln.services.training_scheduler import RESTART_FAILURE
+from kiln.services.training.scheduler import RESTART_FAILURE
 from kiln.storage import EmbeddedS3Server, wait_for_port
 
 SLEEPY = "import time\nprint('started', flush=True)\ntime.sleep(120)\n"

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from kiln.errors import ValidationError
-from kiln.services.channels import (
+from kiln.services.training.channels import (
     ChannelObject,
     landing_path,
     manifest_objects,

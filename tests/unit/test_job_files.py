@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from kiln.services.job_files import pinned, read_text
+from kiln.services.training.job_files import pinned, read_text
 
 
 def _job(tmp_path: Path) -> tuple[Path, Path]:

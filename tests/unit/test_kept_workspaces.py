@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kiln.services.kept_workspaces import KeptWorkspace, keep
+from kiln.services.training.kept_workspaces import KeptWorkspace, keep
 
 
 def test_keep_trims_what_can_be_fetched_again_and_keeps_the_model(tmp_path: Path) -> None:

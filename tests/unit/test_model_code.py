@@ -5,7 +5,7 @@ from pathlib import PurePosixPath
 import pytest
 
 from kiln.errors import ValidationError
-from kiln.services.model_code import code_location
+from kiln.services.hosting.model_code import code_location
 from kiln.storage import S3Uri
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from kiln.db import TrainingJobRecord
-from kiln.services.kept_workspaces import KeptWorkspace
-from kiln.services.training_scheduler import RESTART_FAILURE, _recovered
+from kiln.services.training.kept_workspaces import KeptWorkspace
+from kiln.services.training.scheduler import RESTART_FAILURE, _recovered
 
 KEPT = KeptWorkspace(Path("/home/k/workspaces/job"), 4_000_000_000.0)
 

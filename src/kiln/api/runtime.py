@@ -26,7 +26,7 @@ import orjson
 from kiln.api.replica_client import ReplicaClient, ReplicaTimeout, ReplicaUnreachable
 from kiln.config import ACCOUNT_ID
 from kiln.runtime.asgi import ClientDisconnected, Receive, Scope, Send, read_body
-from kiln.services.routing import RoutingTable, pick_replica
+from kiln.services.hosting.routing import RoutingTable, pick_replica
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 _PREFIX = "/endpoints/"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kiln.services.job_files import pinned
+from kiln.services.training.job_files import pinned
 from kiln.storage import ObjectStore, S3Uri
 
 _Snapshot = dict[str, tuple[int, int]]

@@ -41,14 +41,14 @@ from kiln.services.capacity import (
     out_of_memory_reason,
     shortfall,
 )
-from kiln.services.job_envs import python_for
+from kiln.services.hosting.model_code import code_location
+from kiln.services.hosting.routing import ReplicaAddress
 from kiln.services.logs import LogStore, StreamWriter
 from kiln.services.logs.names import endpoint_group, replica_stream
 from kiln.services.logs.tolerant import TolerantWriter
-from kiln.services.model_code import code_location
 from kiln.services.process_credentials import ProcessCredentials, ProcessKeys, key_environment
 from kiln.services.process_env import base_environment, storage_environment
-from kiln.services.routing import ReplicaAddress
+from kiln.services.training.job_envs import python_for
 from kiln.services.volumes import DEFAULT_REPLICA_VOLUME_GB, replica_volume_reason, volume_bytes
 from kiln.storage import ObjectNotFoundError, ObjectStore, S3Uri
 

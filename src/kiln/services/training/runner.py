@@ -48,16 +48,16 @@ from kiln.services.capacity import (
     machine_capacity,
     out_of_memory_reason,
 )
-from kiln.services.channels import ChannelObject, manifest_objects, prefix_objects, shard
-from kiln.services.checkpoints import CheckpointSync
-from kiln.services.job_envs import python_for
-from kiln.services.job_files import read_text
-from kiln.services.job_logs import JobLog
-from kiln.services.kept_workspaces import KeptWorkspace, keep
 from kiln.services.logs import LogStore
 from kiln.services.process_credentials import ProcessCredentials, ProcessKeys, key_environment
 from kiln.services.process_env import base_environment, storage_environment
-from kiln.services.training import (
+from kiln.services.training.channels import ChannelObject, manifest_objects, prefix_objects, shard
+from kiln.services.training.checkpoints import CheckpointSync
+from kiln.services.training.job_envs import python_for
+from kiln.services.training.job_files import read_text
+from kiln.services.training.job_logs import JobLog
+from kiln.services.training.kept_workspaces import KeptWorkspace, keep
+from kiln.services.training.service import (
     capacity_note,
     entry_program,
     instance_size,
@@ -65,7 +65,7 @@ from kiln.services.training import (
     parse_spec,
     submit_directory,
 )
-from kiln.services.training_states import transition
+from kiln.services.training.states import transition
 from kiln.services.volumes import (
     DEFAULT_TRAINING_VOLUME_GB,
     VolumeBudget,

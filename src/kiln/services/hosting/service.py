@@ -21,9 +21,9 @@ from kiln.config import Settings
 from kiln.db import DuplicateNameError, ResourceRecord, ResourceStore
 from kiln.errors import NotFoundError, ResourceLimitError, UnsupportedError, ValidationError
 from kiln.services.capacity import machine_capacity, quota_exceeded, shortfall
+from kiln.services.hosting.model_code import code_location
 from kiln.services.images import KILN_PYTHON, resolve_image
 from kiln.services.listing import list_query
-from kiln.services.model_code import code_location
 from kiln.services.tags import check_tags, merged_tags
 from kiln.shapes.aws import output_shape, project, with_defaults
 from kiln.storage import S3Uri

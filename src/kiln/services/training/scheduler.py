@@ -27,9 +27,9 @@ from kiln.compute.leftovers import reap_group
 from kiln.db import TrainingJobRecord, TrainingJobStore
 from kiln.pidfiles import PidRecord, is_ours
 from kiln.services.capacity import NOTHING, Demand, clamp, fits
-from kiln.services.kept_workspaces import KeptWorkspace
 from kiln.services.sweeping import JobEnding, JobView, job_decision
-from kiln.services.training_states import transition
+from kiln.services.training.kept_workspaces import KeptWorkspace
+from kiln.services.training.states import transition
 
 log = logging.getLogger(__name__)
 

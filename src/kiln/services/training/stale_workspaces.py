@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kiln.db import TrainingJobStore
-from kiln.services.kept_workspaces import KeptWorkspace
 from kiln.services.sweeping import WorkspaceView, should_remove_workspace
+from kiln.services.training.kept_workspaces import KeptWorkspace
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from typing import Any
 from kiln.config import Settings
 from kiln.db import ResourceRecord
 from kiln.errors import unavailable_error
-from kiln.services.hosting import HostingStores, initial_variants
-from kiln.services.replicas import Replica, ReplicaLauncher, ReplicaSpec, ReplicaStartError
-from kiln.services.routing import EndpointRoute, RoutingTable, VariantRoute
+from kiln.services.hosting.replicas import Replica, ReplicaLauncher, ReplicaSpec, ReplicaStartError
+from kiln.services.hosting.routing import EndpointRoute, RoutingTable, VariantRoute
+from kiln.services.hosting.service import HostingStores, initial_variants
 from kiln.services.sweeping import (
     EndpointAction,
     EndpointDecision,

@@ -1,7 +1,7 @@
 """The training service: CreateTrainingJob, DescribeTrainingJob, ListTrainingJobs, StopTrainingJob.
 
 Calls validate, write desired state to the store and wake the scheduler; the scheduler and its
-runners (``kiln.services.training_runner``) do the work. Requests and answers are SageMaker
+runners (``kiln.services.training.runner``) do the work. Requests and answers are SageMaker
 shapes (PascalCase dicts), already checked against botocore's service model by the API layer.
 """
 
@@ -34,7 +34,7 @@ from kiln.services.capacity import (
 from kiln.services.images import resolve_image
 from kiln.services.listing import list_query
 from kiln.services.tags import check_tags, merged_tags
-from kiln.services.training_states import is_terminal, transition
+from kiln.services.training.states import is_terminal, transition
 from kiln.shapes.aws import output_shape, project, with_defaults
 from kiln.shapes.training import TrainingJobSpec
 from kiln.storage import S3Uri

@@ -1,0 +1,1 @@
+"""Hosting: models, endpoint configs, endpoints, their replicas and the data plane."""

@@ -1,0 +1,1 @@
+"""Monitoring: metrics, captured data, ground truth and what they say."""

@@ -1,0 +1,1 @@
+"""Training jobs: the service, its runner and scheduler, and what a job needs on disk."""
