@@ -27,6 +27,11 @@ say otherwise.
 | ``KILN_CHECK_RESPONSES`` | off | check every API answer against botocore's output shape (tests) |
 | ``KILN_AUTH`` | ``1`` | ``0`` turns the auth gate off; refused unless the server binds loopback |
 | ``KILN_SERVER_KEY_FILE`` | ``$KILN_HOME/server.key`` | the key that seals stored secrets |
+| ``KILN_CAPTURE_FLUSH_SECONDS`` | 60 | capture: a file is written this long after its first line |
+| ``KILN_CAPTURE_FILE_KIB`` | 1024 | capture: a file is written once it holds this much |
+| ``KILN_CAPTURE_BUFFER_RECORDS`` | 10000 | capture: records an endpoint may hold unwritten |
+| ``KILN_CAPTURE_BUFFER_MIB`` | 64 | capture: body bytes an endpoint may hold unwritten |
+| ``KILN_CAPTURE_CLOSE_SECONDS`` | 10 | capture: how long a stopping server keeps writing |
 """
 
 from __future__ import annotations
@@ -83,6 +88,11 @@ class Settings:
     check_responses: bool = False
     auth: bool = True
     server_key_file: Path | None = None
+    capture_flush_seconds: float = 60.0
+    capture_file_kib: int = 1024
+    capture_buffer_records: int = 10_000
+    capture_buffer_mib: int = 64
+    capture_close_seconds: float = 10.0
     instance_types: Mapping[str, InstanceType] = field(default_factory=lambda: INSTANCE_TYPES)
 
     @classmethod
@@ -148,6 +158,11 @@ class Settings:
             server_key_file=Path(env["KILN_SERVER_KEY_FILE"]).expanduser()
             if env.get("KILN_SERVER_KEY_FILE")
             else None,
+            capture_flush_seconds=_number(env, "KILN_CAPTURE_FLUSH_SECONDS", 60.0),
+            capture_file_kib=_positive(env, "KILN_CAPTURE_FILE_KIB", 1024),
+            capture_buffer_records=_positive(env, "KILN_CAPTURE_BUFFER_RECORDS", 10_000),
+            capture_buffer_mib=_positive(env, "KILN_CAPTURE_BUFFER_MIB", 64),
+            capture_close_seconds=_number(env, "KILN_CAPTURE_CLOSE_SECONDS", 10.0),
         )
 
     def with_ports(self, *, port: int | None = None, s3_port: int | None = None) -> Settings:
