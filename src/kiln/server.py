@@ -60,6 +60,7 @@ from kiln.services.hosting.service import HostingService, HostingStores
 from kiln.services.identity import IdentityService
 from kiln.services.logs import FileLogStore
 from kiln.services.logs.cloudwatch import CloudWatchLogs
+from kiln.services.monitoring.capture import build_capture_writer
 from kiln.services.process_credentials import ProcessCredentials
 from kiln.services.sweeper import Sweeper
 from kiln.services.tags import TagService
@@ -104,6 +105,8 @@ class KilnServer:
         self.objects = ObjectStore.from_settings(store)
         self.s3_server = EmbeddedS3Server(store) if self.store_back is not None else None
         self.logs = FileLogStore(settings.log_groups_dir)
+        # The data plane's InvocationObserver and CaptureSink: sampled invocations to the store.
+        self.capture = build_capture_writer(settings, self.objects)
         self.scheduler = TrainingScheduler(
             self.jobs,
             self._make_runner,
@@ -232,6 +235,7 @@ class KilnServer:
             self.scheduler.start()
             self.endpoints.start()
             self.sweeper.start()
+            self.capture.start()
         except BaseException:
             self._stop_parts()  # each stops only what it started: a part-way start leaves nothing
             self._home_lock.release()
@@ -245,6 +249,7 @@ class KilnServer:
         self._home_lock.release()
 
     def _stop_parts(self) -> None:
+        self.capture.close()  # first: it writes what it holds while the store still runs
         self.sweeper.stop()
         self.endpoints.stop()
         self.scheduler.stop()

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Kiln, wait_until
+from conftest import Kiln, start_kiln, wait_until
 from kiln.config import Settings
 from kiln.services.hosting.invocations import CaptureConfig, InvocationRecord, Outcome
 from kiln.services.monitoring.capture import CapturePolicy, CaptureWriter
@@ -356,3 +356,17 @@ def test_invocations_with_capture_on_are_written_as_sagemaker_does(kiln: Kiln) -
     )
     assert {r["captureData"]["endpointInput"]["data"] for r in records} == {row}
     assert {r["captureData"]["endpointInput"]["encoding"] for r in records} == {"CSV"}
+
+
+def test_a_stopping_server_writes_what_its_writer_holds(kiln_settings: Settings) -> None:
+    with start_kiln(kiln_settings) as kiln:
+        kiln.thread.kiln.objects.ensure_bucket(BUCKET)
+        sampled = [invocation() for _ in range(25)]
+        for record in sampled:
+            kiln.thread.kiln.capture.observe(record)  # held: files are written after 60 s
+    # The server and its store are gone: read the files the store left on disk.
+    files = sorted((kiln_settings.storage_dir / BUCKET).rglob("*.jsonl"))
+    written = [r for path in files for r in parse_capture_file(path.read_bytes())]
+    assert sorted(r["eventMetadata"]["eventId"] for r in written) == sorted(
+        r.event_id for r in sampled
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from kiln.config import Settings
+from kiln.services.monitoring.capture import capture_policy
 from kiln.services.monitoring.capture.policy import (
     CapturePolicy,
     Held,
@@ -58,3 +60,39 @@ def test_is_due_after_flush_seconds(opened_at: float, now: float, expected: bool
 )
 def test_retry_delay_doubles_up_to_the_flush_interval(failures: int, delay: float) -> None:
     assert retry_delay(failures, POLICY) == delay
+
+
+def test_policy_comes_from_kiln_capture_settings() -> None:
+    settings = Settings.from_env(
+        {
+            "KILN_HOME": "/tmp/kiln-capture-policy",
+            "KILN_ACCESS_KEY_ID": "AKIKTEST",
+            "KILN_SECRET_ACCESS_KEY": "secret",
+            "KILN_CAPTURE_FLUSH_SECONDS": "0.5",
+            "KILN_CAPTURE_FILE_KIB": "64",
+            "KILN_CAPTURE_BUFFER_RECORDS": "100",
+            "KILN_CAPTURE_BUFFER_MIB": "2",
+        }
+    )
+    assert capture_policy(settings) == CapturePolicy(
+        flush_seconds=0.5,
+        file_bytes=64 * 1024,
+        buffer_records=100,
+        buffer_bytes=2 * 1024 * 1024,
+        retry_first_seconds=0.5,
+    )
+
+
+def test_defaults_are_sagemakers_scale() -> None:
+    settings = Settings.from_env({"KILN_ACCESS_KEY_ID": "AKIKTEST", "KILN_SECRET_ACCESS_KEY": "s"})
+    assert capture_policy(settings) == CapturePolicy()  # 60 s, 1 MiB files, 10,000 / 64 MiB
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("KILN_CAPTURE_BUFFER_RECORDS", "0"), ("KILN_CAPTURE_FLUSH_SECONDS", "-1")],
+)
+def test_bad_capture_settings_are_refused_naming_them(name: str, value: str) -> None:
+    env = {"KILN_ACCESS_KEY_ID": "AKIKTEST", "KILN_SECRET_ACCESS_KEY": "s", name: value}
+    with pytest.raises(ValueError, match=name):
+        Settings.from_env(env)
