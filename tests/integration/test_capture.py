@@ -21,7 +21,7 @@ import pytest
 from conftest import Kiln, start_kiln, wait_until
 from kiln.config import Settings
 from kiln.services.hosting.invocations import CaptureConfig, InvocationRecord, Outcome
-from kiln.services.monitoring.capture import CapturePolicy, CaptureWriter
+from kiln.services.monitoring.capture import CaptureCounters, CapturePolicy, CaptureWriter
 from kiln.storage import ObjectStore, S3Uri, free_port, s3_client
 
 BUCKET = "capture"
@@ -369,4 +369,18 @@ def test_a_stopping_server_writes_what_its_writer_holds(kiln_settings: Settings)
     written = [r for path in files for r in parse_capture_file(path.read_bytes())]
     assert sorted(r["eventMetadata"]["eventId"] for r in written) == sorted(
         r.event_id for r in sampled
+    )
+
+
+def test_a_record_that_cannot_be_json_is_dropped_and_counted_alone(
+    objects: ObjectStore, make_writer: Callable[..., CaptureWriter]
+) -> None:
+    writer = make_writer(objects)
+    good = invocation()
+    writer.observe(invocation(inference_id="bad-\ud800"))  # a lone surrogate: no UTF-8 for it
+    writer.observe(good)
+    writer.close()
+    assert event_ids(captured_files(objects)) == [good.event_id]
+    assert writer.counters("ep") == CaptureCounters(
+        captured=1, dropped=1, failed_writes=0, pending=0
     )

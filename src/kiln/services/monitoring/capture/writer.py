@@ -21,6 +21,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
 from kiln.errors import ValidationError
@@ -224,8 +225,11 @@ class CaptureWriter:
         # The thread must outlive any one bad record or store error, or capture would stop
         # silently for every endpoint; whatever escaped is logged and the next tick goes on.
         try:
+            # Asks first: whatever was observed before flush(endpoint) is then taken below.
+            with self._lock:
+                asked, self._flush_asked = self._flush_asked, set()
             self._take_queued()
-            self._seal_due(is_closing)
+            self._seal_due(asked, is_closing)
             self._write_ready()
         except Exception:
             log.exception("data capture writer step failed")
@@ -237,7 +241,12 @@ class CaptureWriter:
             config = record.capture
             if config is None:
                 continue  # observe queues sampled records only
-            line = capture_line(record, config)
+            try:
+                line = capture_line(record, config)
+            except orjson.JSONEncodeError as e:  # e.g. an InferenceId with a lone surrogate
+                self._set_problem(record.endpoint, f"a record could not be written as JSON: {e}")
+                self._forget_held(record.endpoint, 1, _held_size(record), dropped=True)
+                continue
             group = FileGroup(
                 config.destination,
                 record.endpoint,
@@ -259,9 +268,7 @@ class CaptureWriter:
         if is_full(current.size, self._policy):
             self._seal(current)
 
-    def _seal_due(self, is_closing: bool) -> None:
-        with self._lock:
-            asked, self._flush_asked = self._flush_asked, set()
+    def _seal_due(self, asked: set[str], is_closing: bool) -> None:
         now = time.monotonic()
         for current in list(self._open.values()):
             if (
