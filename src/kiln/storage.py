@@ -187,6 +187,14 @@ class ObjectStore:
             ),
         )
 
+    def put_bytes(self, uri: S3Uri, body: bytes) -> None:
+        """Write one small object whole."""
+        self.ensure_bucket(uri.bucket)
+        self._retrying(
+            f"writing {uri}",
+            lambda: self.client.put_object(Bucket=uri.bucket, Key=uri.key, Body=body),
+        )
+
     def download_file(self, uri: S3Uri, path: Path, progress: Progress | None = None) -> None:
         """Download one object to ``path``, atomically (no partial file is left on failure)."""
         path.parent.mkdir(parents=True, exist_ok=True)
