@@ -27,6 +27,8 @@ say otherwise.
 | ``KILN_CHECK_RESPONSES`` | off | check every API answer against botocore's output shape (tests) |
 | ``KILN_AUTH`` | ``1`` | ``0`` turns the auth gate off; refused unless the server binds loopback |
 | ``KILN_SERVER_KEY_FILE`` | ``$KILN_HOME/server.key`` | the key that seals stored secrets |
+| ``KILN_GROUND_TRUTH_S3_URI`` | ``s3://kiln-default/model-monitor/ground-truth`` | labels |
+| ``KILN_INFERENCE_LOG_RETENTION_DAYS`` | 7 | how long predictions and labels are kept |
 """
 
 from __future__ import annotations
@@ -83,6 +85,8 @@ class Settings:
     check_responses: bool = False
     auth: bool = True
     server_key_file: Path | None = None
+    ground_truth_s3_uri: str = "s3://kiln-default/model-monitor/ground-truth"
+    inference_log_retention_days: float = 7.0
     instance_types: Mapping[str, InstanceType] = field(default_factory=lambda: INSTANCE_TYPES)
 
     @classmethod
@@ -148,6 +152,9 @@ class Settings:
             server_key_file=Path(env["KILN_SERVER_KEY_FILE"]).expanduser()
             if env.get("KILN_SERVER_KEY_FILE")
             else None,
+            ground_truth_s3_uri=env.get("KILN_GROUND_TRUTH_S3_URI")
+            or "s3://kiln-default/model-monitor/ground-truth",
+            inference_log_retention_days=_number(env, "KILN_INFERENCE_LOG_RETENTION_DAYS", 7.0),
         )
 
     def with_ports(self, *, port: int | None = None, s3_port: int | None = None) -> Settings:
