@@ -71,13 +71,13 @@ def compare_accuracy(a: Tally, b: Tally) -> Significance:
 def compare_squared_errors(a: Sequence[float], b: Sequence[float]) -> Significance:
     """Welch's t-test of two variants' squared errors (needs two or more of each)."""
     xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    p_value = float(stats.ttest_ind(xa, xb, equal_var=False).pvalue)
-    if math.isnan(p_value):  # no spread on either side: the means differ or they do not
-        p_value = 1.0 if xa.mean() == xb.mean() else 0.0
-    needed = means_sample_size(
-        float(xa.mean() - xb.mean()), float(xa.var(ddof=1)), float(xb.var(ddof=1))
-    )
-    return Significance(WELCH, p_value, needed)
+    variance_a, variance_b = float(xa.var(ddof=1)), float(xb.var(ddof=1))
+    difference = float(xa.mean() - xb.mean())
+    if variance_a == variance_b == 0:  # no spread on either side: the means differ or they do not
+        p_value = 1.0 if difference == 0 else 0.0
+    else:
+        p_value = float(stats.ttest_ind(xa, xb, equal_var=False).pvalue)
+    return Significance(WELCH, p_value, means_sample_size(difference, variance_a, variance_b))
 
 
 def proportions_sample_size(p1: float, p2: float) -> int | None:
