@@ -11,7 +11,7 @@ import pytest
 from kiln.db import connect
 from kiln.db.inferences import GroundTruth, InferenceStore
 from kiln.services.hosting.invocations import InvocationRecord, Outcome
-from kiln.services.monitoring.inference_log import InferenceLog
+from kiln.services.monitoring.inference_log import InferenceLog, logged
 
 RECORD = InvocationRecord(
     endpoint="ep", variant="A", is_shadow=False, replica="r1", event_id="e1",
@@ -81,3 +81,10 @@ def test_a_failed_publish_leaves_no_ground_truth(store: InferenceStore) -> None:
     with pytest.raises(OSError, match="gone"):
         store.add_ground_truth("ep", [GroundTruth("req-1", 1.0)], 100.0, publish)
     assert store.labelled_ids("ep", ["req-1"]) == set()
+
+
+def test_labels_read_back_as_numbers_even_zero(store: InferenceStore) -> None:
+    store.add([logged(replace(RECORD, response_body=b"0"))])
+    store.add_ground_truth("ep", [GroundTruth("req-1", 0.0)], 100.0, lambda: None)
+    (labelled,) = store.labelled_predictions("ep", 0, 200)
+    assert (labelled.prediction, labelled.label) == (0.0, 0.0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine, Table, delete, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -134,8 +135,8 @@ class InferenceStore:
             rows = connection.execute(statement).all()
         return [
             LabelledPrediction(
-                str(r.inference_id), str(r.variant), bool(r.is_shadow), r.prediction,
-                r.label, float(r.arrived_at),
+                str(r.inference_id), str(r.variant), bool(r.is_shadow), _as_label(r.prediction),
+                _as_label(r.label), float(r.arrived_at),
             )
             for r in rows
         ]  # fmt: skip
@@ -148,3 +149,10 @@ class InferenceStore:
                 delete(ground_truth).where(ground_truth.c.received_at < before)
             )
         return int(gone.rowcount) + int(labels.rowcount)
+
+
+def _as_label(value: Any) -> Any:
+    """A JSON value read back as a label: databases may return ``1.0`` as ``1``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
