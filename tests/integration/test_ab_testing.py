@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from conftest import ROLE, Kiln, deploy, upload_model, wait_in_service
 from kiln import compare_variants, send_ground_truth
 from kiln.cli import app
+from kiln.config import Credentials
 from kiln.sdk import Session
 from kiln.sdk.signing import call_native
 from kiln.services.hosting.invocations import InvocationRecord, Outcome
@@ -156,6 +157,24 @@ def test_kiln_endpoints_compare_prints_the_table_and_the_verdict(
     assert result.exit_code == 0, result.output
     assert "accuracy" in result.output
     assert "no labelled requests yet" in result.output
+
+
+def test_a_viewer_may_read_the_report_but_not_send_ground_truth(session: Session) -> None:
+    key = call_native(
+        session.settings, "POST", "/kiln/v1/keys", {"User": "val", "Policy": "viewer"}
+    )
+    viewer = Session(
+        replace(
+            session.settings, credentials=Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+        )
+    )
+    with pytest.raises(ClientError) as let_in:
+        compare_variants("none", session=viewer)
+    assert let_in.value.response["Error"]["Code"] == "ResourceNotFound"  # past the gate
+    with pytest.raises(ClientError) as refused:
+        send_ground_truth("none", {"req-1": 1}, viewer)
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "sagemaker:PutGroundTruth" in refused.value.response["Error"]["Message"]
 
 
 @pytest.mark.skip(reason="needs the data plane: integrator enables")
