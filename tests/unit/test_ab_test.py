@@ -177,3 +177,16 @@ def test_a_reused_inference_id_counts_its_latest_prediction() -> None:
     second = LabelledPrediction("x", "A", False, 1.0, 1.0, 2.0)
     unreadable = LabelledPrediction("y", "A", False, None, 1.0, 3.0)
     assert latest_predictions([second, first, unreadable]) == [second]
+
+
+def test_a_variant_seen_only_in_traffic_and_not_in_production_is_a_shadow() -> None:
+    traffic = (VariantTraffic("A", 10, 0, 0, 0, None, None, None),
+               VariantTraffic("S", 10, 0, 0, 0, None, None, None))  # fmt: skip
+    a, s = _report([], production=("A",), traffic=traffic).variants
+    assert (a.is_shadow, s.is_shadow) == (False, True)
+    assert (a.traffic_share, s.traffic_share) == (1.0, 1.0)  # S mirrors all of A's traffic
+
+
+def test_a_former_production_variant_is_not_taken_for_a_shadow() -> None:
+    report = _report(_labelled("A", 30, 0.8) + _labelled("OLD", 30, 0.8), production=("A",))
+    assert [v.is_shadow for v in report.variants] == [False, False]

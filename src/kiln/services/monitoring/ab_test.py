@@ -52,8 +52,10 @@ def build_report(
     """The A/B report of ``endpoint`` over ``window`` (epoch s, start and end)."""
     latest = latest_predictions(labelled)
     shadows = {p.variant for p in latest if p.is_shadow}
+    served = {p.variant for p in latest if not p.is_shadow}  # production then, if not now
     names = sorted({*production, *(t.variant for t in traffic), *(p.variant for p in latest)})
-    shadows |= {n for n in names if production and n not in production}
+    # The metrics store does not tell shadows apart: a variant only it knows is not production.
+    shadows |= {n for n in names if production and n not in production and n not in served}
     problem = problem_type([p.label for p in latest]) if latest else None
     outcomes = {name: _score([p for p in latest if p.variant == name], problem) for name in names}
     by_name = {t.variant: t for t in traffic}

@@ -48,8 +48,14 @@ class InferenceLog:
         self._clock = clock
         self._thread: threading.Thread | None = None
         self._next_prune = 0.0
-        self.dropped = 0
+        # One counter per thread that writes it: += is not atomic across threads.
+        self._dropped_full = 0
+        self._dropped_unwritten = 0
+
+    @property
+    def dropped(self) -> int:
         """Invocations not logged: the queue was full, or the database refused a batch."""
+        return self._dropped_full + self._dropped_unwritten
 
     def observe(self, record: InvocationRecord) -> None:
         """Queue ``record`` if it carries an InferenceId; never blocks or raises."""
@@ -58,7 +64,7 @@ class InferenceLog:
         try:
             self._queue.put_nowait(record)
         except queue.Full:
-            self.dropped += 1
+            self._dropped_full += 1
 
     def start(self) -> None:
         """Start the writer thread."""
@@ -69,7 +75,11 @@ class InferenceLog:
         """Write what is queued, then stop the writer thread."""
         if self._thread is None:
             return
-        self._queue.put(_STOP)
+        try:
+            self._queue.put(_STOP, timeout=timeout)
+        except queue.Full:
+            log.warning("inference log: the writer is stuck; %d invocation(s) not logged",
+                        self._queue.qsize())  # fmt: skip
         self._thread.join(timeout)
         self._thread = None
 
@@ -98,7 +108,7 @@ class InferenceLog:
         try:
             self.store.add([logged(r) for r in records])
         except (KilnError, SQLAlchemyError) as e:
-            self.dropped += len(records)
+            self._dropped_unwritten += len(records)
             log.warning("inference log: %d invocation(s) not logged: %s", len(records), e)
 
     def _prune_when_due(self) -> None:
