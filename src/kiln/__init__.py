@@ -18,6 +18,8 @@ if typing.TYPE_CHECKING:
         Session,
         TrainingJob,
         UnexpectedStatusError,
+        compare_variants,
+        send_ground_truth,
     )
 
 __all__ = [
@@ -31,6 +33,8 @@ __all__ = [
     "Session",
     "TrainingJob",
     "UnexpectedStatusError",
+    "compare_variants",
+    "send_ground_truth",
 ]
 
 

@@ -10,6 +10,7 @@
     kiln invoke ENDPOINT (--body JSON | --file F)      one prediction; the body on stdout
     kiln models ls | describe NAME | delete NAME       models
     kiln endpoints ls | describe NAME | delete NAME    endpoints (describe: replica start phases)
+    kiln endpoints compare NAME [--hours H]            the A/B report of its variants, a verdict
     kiln serve --model-data URI_OR_PATH [flags]        one replica here, in the foreground
     kiln keys create --user U [--policy P] [--bearer] | ls | revoke ID   credentials
     kiln roles put NAME --policy P                     what jobs with that RoleArn may do
@@ -43,11 +44,12 @@ from rich.table import Table
 
 from kiln.config import Settings
 from kiln.errors import KilnError, ValidationError
-from kiln.sdk import Estimator, Model, Predictor, Session
+from kiln.sdk import Estimator, Model, Predictor, Session, compare_variants
 from kiln.sdk.environment import client_environment, write_sagemaker_config
 from kiln.sdk.local import LOCAL_INSTANCE_TYPES, prepare_files
 from kiln.sdk.logs import POLL_SECONDS, JobFollower, endpoint_log, job_log
 from kiln.sdk.signing import call_native
+from kiln.services.monitoring.report import AbReport, ProblemType
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker.type_defs import TrainingJobSummaryTypeDef
@@ -618,6 +620,47 @@ def delete_endpoint(
     """Delete an endpoint and its endpoint config, as predictor.delete_endpoint() does."""
     Predictor(name, _session()).delete_endpoint(delete_endpoint_config=not keep_config)
     _stderr.print(f"Deleted endpoint {name}" + ("" if keep_config else " and its config"))
+
+
+@endpoints_app.command("compare")
+@_reports_errors
+def compare_endpoint_variants(
+    name: Annotated[str, typer.Argument(help="Endpoint name.")],
+    hours: Annotated[float, typer.Option(help="How far back to look.")] = 24,
+) -> None:
+    """Compare an endpoint's variants: traffic, latency, errors, accuracy or RMSE, and a verdict."""
+    report = compare_variants(name, hours, _session())
+    Console(highlight=False).print(_report_table(report))
+    typer.echo(report.verdict)
+
+
+def _report_table(report: AbReport) -> Table:
+    table = Table(title=f"{report.endpoint}: the last {_hours(report)}")
+    is_regression = report.problem_type is ProblemType.REGRESSION
+    quality = "RMSE" if is_regression else "accuracy"
+    for column in ("variant", "share", "p50 ms", "p95 ms", "p99 ms", "errors", "labelled", quality):
+        table.add_column(column, justify="left" if column == "variant" else "right")
+    for v in report.variants:
+        errors = [r for r in (v.client_error_rate, v.server_error_rate) if r is not None]
+        latencies = (v.latency_p50_ms, v.latency_p95_ms, v.latency_p99_ms)
+        table.add_row(
+            f"{v.variant} (shadow)" if v.is_shadow else v.variant,
+            _number(v.traffic_share, "{:.1%}"),
+            *(_number(ms, "{:.1f}") for ms in latencies),
+            _number(sum(errors) if errors else None, "{:.2%}"),
+            str(v.labelled),
+            _number(v.rmse, "{:.4g}") if is_regression else _number(v.accuracy, "{:.1%}"),
+        )
+    return table
+
+
+def _hours(report: AbReport) -> str:
+    hours = (report.end - report.start) / 3600
+    return f"{hours:g} hours"
+
+
+def _number(value: float | None, form: str) -> str:
+    return "–" if value is None else form.format(value)
 
 
 _Policy = Annotated[

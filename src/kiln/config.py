@@ -32,6 +32,8 @@ say otherwise.
 | ``KILN_CAPTURE_BUFFER_RECORDS`` | 10000 | capture: records an endpoint may hold unwritten |
 | ``KILN_CAPTURE_BUFFER_MIB`` | 64 | capture: body bytes an endpoint may hold unwritten |
 | ``KILN_CAPTURE_CLOSE_SECONDS`` | 10 | capture: how long a stopping server keeps writing |
+| ``KILN_GROUND_TRUTH_S3_URI`` | ``s3://kiln-default/model-monitor/ground-truth`` | labels |
+| ``KILN_INFERENCE_LOG_RETENTION_DAYS`` | 7 | how long predictions and labels are kept |
 """
 
 from __future__ import annotations
@@ -93,6 +95,8 @@ class Settings:
     capture_buffer_records: int = 10_000
     capture_buffer_mib: int = 64
     capture_close_seconds: float = 10.0
+    ground_truth_s3_uri: str = "s3://kiln-default/model-monitor/ground-truth"
+    inference_log_retention_days: float = 7.0
     instance_types: Mapping[str, InstanceType] = field(default_factory=lambda: INSTANCE_TYPES)
 
     @classmethod
@@ -163,6 +167,9 @@ class Settings:
             capture_buffer_records=_positive(env, "KILN_CAPTURE_BUFFER_RECORDS", 10_000),
             capture_buffer_mib=_positive(env, "KILN_CAPTURE_BUFFER_MIB", 64),
             capture_close_seconds=_number(env, "KILN_CAPTURE_CLOSE_SECONDS", 10.0),
+            ground_truth_s3_uri=env.get("KILN_GROUND_TRUTH_S3_URI")
+            or "s3://kiln-default/model-monitor/ground-truth",
+            inference_log_retention_days=_number(env, "KILN_INFERENCE_LOG_RETENTION_DAYS", 7.0),
         )
 
     def with_ports(self, *, port: int | None = None, s3_port: int | None = None) -> Settings:

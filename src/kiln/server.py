@@ -25,6 +25,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
+from kiln.api.ab_testing import ab_testing_routes
 from kiln.api.app import AwsApis, build_app, classify
 from kiln.api.cloudwatch_logs import logs_api
 from kiln.api.connections import DeadlineHttpProtocol
@@ -49,6 +50,7 @@ from kiln.config import (
     write_server_address,
 )
 from kiln.db import ResourceStore, TrainingJobRecord, TrainingJobStore, connect
+from kiln.db.inferences import InferenceStore
 from kiln.db.tables import endpoint_configs, endpoints, models
 from kiln.errors import KilnError
 from kiln.home_lock import HomeLock
@@ -60,7 +62,11 @@ from kiln.services.hosting.service import HostingService, HostingStores
 from kiln.services.identity import IdentityService
 from kiln.services.logs import FileLogStore
 from kiln.services.logs.cloudwatch import CloudWatchLogs
+from kiln.services.monitoring.ab_reports import AbReports
 from kiln.services.monitoring.capture import build_capture_writer
+from kiln.services.monitoring.feedback import FeedbackService
+from kiln.services.monitoring.inference_log import InferenceLog
+from kiln.services.monitoring.no_traffic import NoTraffic
 from kiln.services.process_credentials import ProcessCredentials
 from kiln.services.sweeper import Sweeper
 from kiln.services.tags import TagService
@@ -69,7 +75,7 @@ from kiln.services.training.runner import TrainingRunner
 from kiln.services.training.scheduler import TrainingScheduler
 from kiln.services.training.service import TrainingService, job_demand, parse_spec
 from kiln.services.training.stale_workspaces import sweep_workspaces
-from kiln.storage import EmbeddedS3Server, ObjectStore, free_port
+from kiln.storage import EmbeddedS3Server, ObjectStore, S3Uri, free_port
 from kiln.storefront.back import Back
 from kiln.storefront.listener import FrontListener
 from kiln.storefront.proxy import StoreFront
@@ -137,6 +143,19 @@ class KilnServer:
         )
         self._home_lock = HomeLock(settings.home)
         self.hosting = HostingService(settings, self.hosting_stores, self.endpoints)
+        inferences = InferenceStore(self.engine)
+        # An InvocationObserver: the integrator hands it to the data plane with the others.
+        self.inference_log = InferenceLog(
+            inferences, retention_days=settings.inference_log_retention_days
+        )
+        self.feedback = FeedbackService(
+            inferences,
+            self.objects,
+            S3Uri.parse(settings.ground_truth_s3_uri),
+            lambda name: self.hosting_stores.endpoints.get(name) is not None,
+        )
+        # NoTraffic until the metrics store (a TrafficSource) replaces it here.
+        self.ab_reports = AbReports(inferences, NoTraffic(), self._production_variants)
         self.tags = TagService(
             {
                 "training-job": self.jobs,
@@ -194,6 +213,7 @@ class KilnServer:
             logs=self.logs,
             job_progress=self._job_progress,
             endpoint_replicas=self._endpoint_replicas,
+            ab_testing=ab_testing_routes(self.feedback, self.ab_reports),
             lifespan=self._lifespan,
         )
 
@@ -232,6 +252,7 @@ class KilnServer:
                 self.s3_front.start()  # first: a taken KILN_S3_PORT fails before rclone starts
             if self.s3_server is not None:
                 self.s3_server.start()
+            self.inference_log.start()
             self.scheduler.start()
             self.endpoints.start()
             self.sweeper.start()
@@ -253,6 +274,7 @@ class KilnServer:
         self.sweeper.stop()
         self.endpoints.stop()
         self.scheduler.stop()
+        self.inference_log.stop()
         if self.s3_front is not None:
             self.s3_front.stop()
         if self.s3_server is not None:
@@ -289,6 +311,10 @@ class KilnServer:
     def _endpoint_replicas(self, name: str) -> list[dict[str, Any]] | None:
         record = self.hosting_stores.endpoints.get(name)
         return None if record is None else list(record.state.get("Replicas", []))
+
+    def _production_variants(self, name: str) -> list[str] | None:
+        record = self.hosting_stores.endpoints.get(name)
+        return None if record is None else sorted(record.state.get("Variants", {}))
 
     def _job_progress(self, name: str) -> JobProgress | None:
         record = self.jobs.get(name)

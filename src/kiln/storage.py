@@ -187,9 +187,21 @@ class ObjectStore:
             ),
         )
 
-    def put_bytes(self, uri: S3Uri, body: bytes) -> None:
-        """Write a small object in one request (boto3's own retries only); the bucket must exist."""
-        self.client.put_object(Bucket=uri.bucket, Key=uri.key, Body=body)
+    def put_bytes(self, uri: S3Uri, body: bytes, *, create_bucket: bool = False) -> None:
+        """Write a small object in one request.
+
+        With ``create_bucket``, its bucket is made first and the write retried while the store
+        restarts; without, boto3's own retries only and a missing bucket is an error (data
+        capture reports it rather than making buckets users did not ask for).
+        """
+        if not create_bucket:
+            self.client.put_object(Bucket=uri.bucket, Key=uri.key, Body=body)
+            return
+        self.ensure_bucket(uri.bucket)
+        self._retrying(
+            f"writing {uri}",
+            lambda: self.client.put_object(Bucket=uri.bucket, Key=uri.key, Body=body),
+        )
 
     def download_file(self, uri: S3Uri, path: Path, progress: Progress | None = None) -> None:
         """Download one object to ``path``, atomically (no partial file is left on failure)."""

@@ -92,3 +92,16 @@ def local() -> None:
         assert_type(e.returncode, int | None)
     finally:
         predictor.delete_endpoint()
+
+
+def ab_testing() -> None:
+    """Ground truth in, the A/B report out."""
+    result = kiln.send_ground_truth("churn", {"order-1": 1, "order-2": "cat", "order-3": 0.5})
+    assert_type(result.accepted, int)
+    assert_type(result.location, str | None)
+    report = kiln.compare_variants("churn", hours=6)
+    assert_type(report.verdict, str)
+    for variant in report.variants:
+        assert_type(variant.accuracy, float | None)
+    for comparison in report.comparisons:
+        assert_type(comparison.p_value, float | None)

@@ -7,6 +7,7 @@ POST /endpoints/{e}/invocations   sagemaker-runtime, straight to the router
 GET  /ping                     liveness (the only path open without credentials)
 GET  /kiln/v1/…                native paths for what the AWS APIs do not cover
      /kiln/v1/keys, /roles     key management (``api/keys.py``)
+     /kiln/v1/endpoints/{e}/feedback, /report   A/B testing (``api/ab_testing.py``)
 
 Everything passes the auth gate (``api/gate.py``) first; ``classify`` tells it which action a
 path is, and the AWS APIs authorise each operation once they have read it.
@@ -133,8 +134,11 @@ def _native_action(method: str, path: str, region: str) -> Action | None:
         case ["training-jobs", name, "logs"], _:
             group = log_group_arn(region, "/aws/sagemaker/TrainingJobs")
             return Action("logs:GetLogEvents", [group, sagemaker_arn(region, "training-job", name)])
-        case ["endpoints", name, "replicas"], _:
+        case ["endpoints", name, "replicas" | "report"], _:
             return Action("sagemaker:DescribeEndpoint", [sagemaker_arn(region, "endpoint", name)])
+        case ["endpoints", name, "feedback"], _:
+            # No AWS operation takes ground truth (Model Monitor reads it from S3): Kiln's own.
+            return Action("sagemaker:PutGroundTruth", [sagemaker_arn(region, "endpoint", name)])
         case ["keys"], "POST":
             return Action("iam:CreateAccessKey", users)
         case ["keys"], _:
@@ -155,6 +159,7 @@ def build_app(
     logs: LogStore,
     job_progress: Callable[[str], JobProgress | None],
     endpoint_replicas: Callable[[str], list[dict[str, Any]] | None],
+    ab_testing: Sequence[Route] = (),
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
 ) -> AuthGate:
     """The server's routes over the given APIs, behind the auth gate."""
@@ -175,6 +180,7 @@ def build_app(
         ),
         Route("/kiln/v1/endpoints/{name}/replicas", replicas, methods=["GET"]),
         *key_api,
+        *ab_testing,
     ]
     return gate(KilnApp(router, Starlette(routes=routes, lifespan=lifespan or _no_lifespan)))
 

@@ -6,7 +6,7 @@ JSON (``state``), and the columns that lists filter and sort on.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Float, MetaData, String, Table
+from sqlalchemy import JSON, Boolean, Column, Float, Index, Integer, MetaData, String, Table
 
 metadata = MetaData()
 
@@ -67,4 +67,28 @@ credentials = Table(
     Column("creation_time", Float, nullable=False),
     Column("expiry_time", Float, nullable=True),
     Column("revoked_time", Float, nullable=True),
+)
+
+# The inference log: what feedback and the A/B report need of each invocation that carried an
+# InferenceId (production and shadow copies alike), kept for a retention window.
+inferences = Table(
+    "inferences",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("endpoint", String(63), nullable=False),
+    Column("inference_id", String(64), nullable=False),
+    Column("variant", String(63), nullable=False),
+    Column("is_shadow", Boolean, nullable=False),
+    Column("prediction", JSON(none_as_null=True), nullable=True),
+    Column("arrived_at", Float, nullable=False, index=True),
+    Index("ix_inferences_endpoint_inference_id", "endpoint", "inference_id"),
+)
+
+ground_truth = Table(
+    "ground_truth",
+    metadata,
+    Column("endpoint", String(63), primary_key=True),
+    Column("inference_id", String(64), primary_key=True),
+    Column("label", JSON, nullable=False),
+    Column("received_at", Float, nullable=False, index=True),
 )

@@ -6,6 +6,8 @@ from __future__ import annotations
 # With __all__ imported rather than written out, ``X as X`` is what marks each re-export for
 # type checkers and linters.
 from kiln import __all__ as __all__
+from kiln.sdk.ab_testing import compare_variants as compare_variants
+from kiln.sdk.ab_testing import send_ground_truth as send_ground_truth
 from kiln.sdk.errors import ModelError as ModelError
 from kiln.sdk.errors import NotTrainedError as NotTrainedError
 from kiln.sdk.errors import ReplicaExitedError as ReplicaExitedError
