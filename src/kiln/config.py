@@ -27,6 +27,8 @@ say otherwise.
 | ``KILN_CHECK_RESPONSES`` | off | check every API answer against botocore's output shape (tests) |
 | ``KILN_AUTH`` | ``1`` | ``0`` turns the auth gate off; refused unless the server binds loopback |
 | ``KILN_SERVER_KEY_FILE`` | ``$KILN_HOME/server.key`` | the key that seals stored secrets |
+| ``KILN_METRICS_RETENTION_HOURS`` | 72 | how long the metrics store keeps 1-minute points |
+| ``KILN_INVOCATION_METRICS`` | ``1`` | ``0`` stops counting invocations (benchmarks compare) |
 """
 
 from __future__ import annotations
@@ -83,6 +85,8 @@ class Settings:
     check_responses: bool = False
     auth: bool = True
     server_key_file: Path | None = None
+    metrics_retention_hours: float = 72.0
+    invocation_metrics: bool = True
     instance_types: Mapping[str, InstanceType] = field(default_factory=lambda: INSTANCE_TYPES)
 
     @classmethod
@@ -148,6 +152,8 @@ class Settings:
             server_key_file=Path(env["KILN_SERVER_KEY_FILE"]).expanduser()
             if env.get("KILN_SERVER_KEY_FILE")
             else None,
+            metrics_retention_hours=_number(env, "KILN_METRICS_RETENTION_HOURS", 72.0),
+            invocation_metrics=not _flag_off(env, "KILN_INVOCATION_METRICS"),
         )
 
     def with_ports(self, *, port: int | None = None, s3_port: int | None = None) -> Settings:

@@ -26,12 +26,14 @@ import uvicorn
 from starlette.applications import Starlette
 
 from kiln.api.app import AwsApis, build_app, classify
+from kiln.api.cloudwatch import cloudwatch_api, cloudwatch_query_api
 from kiln.api.cloudwatch_logs import logs_api
 from kiln.api.connections import DeadlineHttpProtocol
 from kiln.api.gate import AuthGate
 from kiln.api.json_protocol import Operation
 from kiln.api.keys import key_routes
 from kiln.api.logs import JobProgress
+from kiln.api.prometheus import PrometheusMetrics
 from kiln.api.query_protocol import QueryApi
 from kiln.api.runtime import InvocationRouter
 from kiln.api.sagemaker import sagemaker_api
@@ -49,6 +51,7 @@ from kiln.config import (
     write_server_address,
 )
 from kiln.db import ResourceStore, TrainingJobRecord, TrainingJobStore, connect
+from kiln.db.metrics import MetricRows
 from kiln.db.tables import endpoint_configs, endpoints, models
 from kiln.errors import KilnError
 from kiln.home_lock import HomeLock
@@ -60,6 +63,7 @@ from kiln.services.hosting.service import HostingService, HostingStores
 from kiln.services.identity import IdentityService
 from kiln.services.logs import FileLogStore
 from kiln.services.logs.cloudwatch import CloudWatchLogs
+from kiln.services.monitoring.metrics import CloudWatchMetrics, MetricsStore
 from kiln.services.process_credentials import ProcessCredentials
 from kiln.services.sweeper import Sweeper
 from kiln.services.tags import TagService
@@ -117,6 +121,11 @@ class KilnServer:
             ResourceStore(self.engine, endpoints),
         )
         self.routing = RoutingTable()
+        self.metrics = MetricsStore(
+            MetricRows(self.engine),
+            retention_seconds=settings.metrics_retention_hours * 3600,
+            instances=self._instance_count,
+        )
         self.replicas = ReplicaLauncher(
             settings, self.objects, self.backend, self.logs, credentials=self.credentials
         )
@@ -159,6 +168,9 @@ class KilnServer:
                     CloudWatchLogs(self.logs, settings.region),
                     check_responses=settings.check_responses,
                 ),
+                cloudwatch_api(
+                    CloudWatchMetrics(self.metrics), check_responses=settings.check_responses
+                ),
             ],
             [
                 QueryApi(
@@ -174,10 +186,15 @@ class KilnServer:
                     },
                     check_responses=settings.check_responses,
                 ),
+                cloudwatch_query_api(
+                    CloudWatchMetrics(self.metrics), check_responses=settings.check_responses
+                ),
             ],
             authorizer.operation,
         )
-        router = InvocationRouter(self.routing, settings.region)
+        # The data plane will call these; until it lands, the router does.
+        observers = [self.metrics] if settings.invocation_metrics else []
+        router = InvocationRouter(self.routing, settings.region, observers=observers)
         anonymous = None if settings.auth else self.keys.principal(ADMIN_USER)
         self.app = build_app(
             self.apis,
@@ -191,6 +208,7 @@ class KilnServer:
             logs=self.logs,
             job_progress=self._job_progress,
             endpoint_replicas=self._endpoint_replicas,
+            metrics_page=PrometheusMetrics(self.metrics, self._instance_counts).handle,
             lifespan=self._lifespan,
         )
 
@@ -232,6 +250,7 @@ class KilnServer:
             self.scheduler.start()
             self.endpoints.start()
             self.sweeper.start()
+            self.metrics.start()
         except BaseException:
             self._stop_parts()  # each stops only what it started: a part-way start leaves nothing
             self._home_lock.release()
@@ -245,6 +264,7 @@ class KilnServer:
         self._home_lock.release()
 
     def _stop_parts(self) -> None:
+        self.metrics.stop()  # first: its last minutes go to the database while it is there
         self.sweeper.stop()
         self.endpoints.stop()
         self.scheduler.stop()
@@ -279,7 +299,23 @@ class KilnServer:
             record,
             self.logs,
             credentials=self.credentials,
+            on_metric=lambda host, name, value, at: self.metrics.training_metric(
+                record.name, host, name, value, at
+            ),
         )
+
+    def _instance_count(self, endpoint: str, variant: str) -> int:
+        """How many replicas serve ``variant`` now (``InvocationsPerInstance``)."""
+        route = self.routing.get(endpoint)
+        found = None if route is None else route.variant(variant)
+        return 0 if found is None else len(found.replicas)
+
+    def _instance_counts(self) -> list[tuple[str, str, int]]:
+        return [
+            (route.name, variant.name, len(variant.replicas))
+            for route in self.routing.routes()
+            for variant in route.variants
+        ]
 
     def _endpoint_replicas(self, name: str) -> list[dict[str, Any]] | None:
         record = self.hosting_stores.endpoints.get(name)
