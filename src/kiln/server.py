@@ -64,6 +64,7 @@ from kiln.services.identity import IdentityService
 from kiln.services.logs import FileLogStore
 from kiln.services.logs.cloudwatch import CloudWatchLogs
 from kiln.services.monitoring.metrics import CloudWatchMetrics, MetricsStore
+from kiln.services.monitoring.metrics.usage import ReplicaView, UsageSampler
 from kiln.services.process_credentials import ProcessCredentials
 from kiln.services.sweeper import Sweeper
 from kiln.services.tags import TagService
@@ -132,6 +133,7 @@ class KilnServer:
         self.endpoints = EndpointController(
             settings, self.hosting_stores, self.replicas, self.routing
         )
+        self.metrics.add_sampler(UsageSampler(self._replica_views, self.metrics.put))
         self.sweeper = Sweeper(
             {
                 "training jobs": self.scheduler.sweep,
@@ -309,6 +311,19 @@ class KilnServer:
         route = self.routing.get(endpoint)
         found = None if route is None else route.variant(variant)
         return 0 if found is None else len(found.replicas)
+
+    def _replica_views(self) -> list[ReplicaView]:
+        """Every serving replica, for the CPU and memory sampler."""
+        views = []
+        for route in self.routing.routes():
+            fleet = self.endpoints.fleet(route.name)
+            for replica in [] if fleet is None else fleet.all():
+                kind = self.settings.instance_types.get(replica.spec.instance_type)
+                views.append(
+                    ReplicaView(replica.id, route.name, replica.spec.variant,
+                                replica.process.pid, 0 if kind is None else kind.memory_mib)
+                )  # fmt: skip
+        return views
 
     def _instance_counts(self) -> list[tuple[str, str, int]]:
         return [

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 
 from conftest import invocation_record as record
+from kiln.compute.usage import Usage, tree_usage
 from kiln.services.hosting.invocations import Outcome
 from kiln.services.monitoring.metrics import Aggregate
 from kiln.services.monitoring.metrics.counting import Errors, VariantMinute, errors_of
 from kiln.services.monitoring.metrics.histogram import bucket_middle, bucket_of, percentile
 from kiln.services.monitoring.metrics.statistics import is_percentile, statistic
+from kiln.services.monitoring.metrics.usage import (
+    ReplicaView,
+    UsageSampler,
+    cpu_percent,
+    memory_percent,
+)
 
 
 @pytest.mark.parametrize("value", [0.5, 1.0, 37.0, 1_000.0, 123_456.0, 9.9e9])
@@ -154,3 +162,54 @@ def test_per_instance_is_left_out_when_no_instance_serves() -> None:
     minute = VariantMinute()
     minute.count(record())
     assert "InvocationsPerInstance" not in _sums(minute, instances=0)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "seconds", "expected"),
+    [
+        (0.0, 10.0, 10.0, 100.0),  # one busy core
+        (5.0, 45.0, 10.0, 400.0),  # four busy cores: SageMaker's scale goes past 100
+        (3.0, 3.0, 10.0, 0.0),
+        (3.0, 1.0, 10.0, 0.0),  # a restarted process' counter went back: no negative use
+        (0.0, 1.0, 0.0, 0.0),
+    ],
+)
+def test_cpu_utilization_is_a_hundred_per_busy_core(
+    before: float, after: float, seconds: float, expected: float
+) -> None:
+    assert cpu_percent(before, after, seconds) == expected
+
+
+@pytest.mark.parametrize(
+    ("rss", "mib", "expected"),
+    [(512 * 2**20, 1024, 50.0), (0, 1024, 0.0), (2**20, 0, 0.0)],
+)
+def test_memory_utilization_is_a_share_of_the_instances_memory(
+    rss: int, mib: int, expected: float
+) -> None:
+    assert memory_percent(rss, mib) == expected
+
+
+def test_the_sampler_reports_memory_at_once_and_cpu_from_the_second_sample() -> None:
+    put: list[tuple[str, float]] = []
+    readings = iter([Usage(1.0, 2**30), Usage(3.0, 2**30)])
+    view = ReplicaView("r1", "ep", "A", pid=1, memory_mib=4096)
+    sampler = UsageSampler(
+        lambda: [view],
+        lambda s, _at, a: put.append((s.metric, a.total)),
+        lambda _pid: next(readings),
+    )
+    sampler(100.0)
+    sampler(110.0)
+    # 2 CPU seconds over 10 s: 20 %; 1 GiB of 4 GiB: 25 %
+    assert put == [
+        ("MemoryUtilization", 25.0),
+        ("MemoryUtilization", 25.0),
+        ("CPUUtilization", 20.0),
+    ]
+
+
+def test_tree_usage_reads_this_process_from_proc() -> None:
+    used = tree_usage(os.getpid())
+    assert used.rss_bytes > 0
+    assert used.cpu_seconds > 0

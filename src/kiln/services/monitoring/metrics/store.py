@@ -66,6 +66,7 @@ class MetricsStore:
         self._retention = retention_seconds
         self._instances = instances
         self._clock = clock
+        self._samplers: list[Callable[[float], None]] = []
         # (endpoint, variant, minute) → counts: written on the event loop without a lock.
         self._invocations: dict[tuple[str, str, int], counting.VariantMinute] = {}
         self._other: dict[tuple[Series, int], Aggregate] = {}
@@ -105,6 +106,10 @@ class MetricsStore:
         """A training job's ``MetricDefinitions`` value, as SageMaker publishes it."""
         dimensions = {"Host": f"{job}/{host}"}
         self.put_value(Series.of("/aws/sagemaker/TrainingJobs", name, dimensions), at, value)
+
+    def add_sampler(self, sample: Callable[[float], None]) -> None:
+        """Call ``sample(now)`` on the flusher's thread before each flush (CPU, memory)."""
+        self._samplers.append(sample)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -229,6 +234,9 @@ class MetricsStore:
 
     def _run(self) -> None:
         while not self._stop.wait(_FLUSH_EVERY):
+            now = self._clock()
+            for sample in self._samplers:
+                sample(now)
             try:
                 self.flush()
             except SQLAlchemyError:
