@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -20,6 +23,8 @@ from conftest import (
     upload_model,
 )
 from kiln.config import Settings
+from kiln.sdk import Session
+from kiln.sdk.metrics import endpoint_metrics
 from kiln.sdk.signing import call_native
 
 ROW = [17.99, 10.38, 122.8, 1001.0, 0.1184, 0.2776, 0.3001, 0.1471, 0.2419, 0.07871, 1.095,
@@ -63,7 +68,9 @@ def _code(error: pytest.ExceptionInfo[ClientError]) -> str:
 
 
 @pytest.mark.slow
-def test_invocations_per_variant_are_counted_in_cloudwatch_and_prometheus(kiln: Kiln) -> None:
+def test_invocations_per_variant_are_counted_in_cloudwatch_and_prometheus(
+    kiln: Kiln, session: Session, cli_env: dict[str, str]
+) -> None:
     model = upload_model(kiln, sklearn_model_files())
     deploy(kiln, "m-ab", {"A": (model, 1, 1.0), "B": (model, 1, 1.0)})
     runtime = kiln.client("sagemaker-runtime")
@@ -84,6 +91,19 @@ def test_invocations_per_variant_are_counted_in_cloudwatch_and_prometheus(kiln: 
             in text
         )
     assert "process_cpu_seconds_total" in text
+    read = {v.variant: v for v in endpoint_metrics("m-ab", session, minutes=5)}
+    assert {name: v.invocations_per_minute * 5 for name, v in read.items()} == {"A": 7, "B": 4}
+    assert read["A"].instances == 1
+    assert read["A"].latency_p99_ms is not None
+    shown = subprocess.run(
+        [sys.executable, "-m", "kiln.cli", "endpoints", "metrics", "m-ab", "--once"],
+        env={**os.environ, **cli_env}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    rows = {line.split("\t")[0]: line.split("\t") for line in shown.stdout.splitlines()}
+    # not a terminal: tab-separated rows of variant, instances, invocations/min, …
+    assert rows["A"][1:3] == ["1", "1.4"]
+    assert rows["B"][1:3] == ["1", "0.8"]
 
 
 @pytest.mark.slow
