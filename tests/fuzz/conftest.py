@@ -238,9 +238,9 @@ def check_no_traceback(status: int, body: bytes) -> None:
 
 
 def check_shape(status: int, content_type: str, body: bytes) -> None:
-    """JSON 1.1 answers are objects, errors with ``__type`` and ``message``; query answers are
-    XML, errors an ``<ErrorResponse>`` with a code and a message."""
-    if content_type.startswith("application/x-amz-json-1.1"):
+    """JSON 1.1 and 1.0 answers are objects, errors with ``__type`` and ``message``; query answers
+    are XML, errors an ``<ErrorResponse>`` with a code and a message."""
+    if content_type.startswith(("application/x-amz-json-1.1", "application/x-amz-json-1.0")):
         document = orjson.loads(body)
         assert isinstance(document, dict), body[:2000]
         if status >= 300:

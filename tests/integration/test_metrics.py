@@ -56,7 +56,7 @@ def _invocations(kiln: Kiln, endpoint: str, variant: str) -> float:
 def _scrape(kiln: Kiln) -> str:
     settings = replace(kiln.settings, endpoint=kiln.endpoint)
     key = call_native(
-        settings, "POST", "/kiln/v1/keys", {"User": "scraper", "Policy": "admin", "Kind": "bearer"}
+        settings, "POST", "/kiln/v1/keys", {"User": "scraper", "Policy": "viewer", "Kind": "bearer"}
     )["ApiKey"]
     answer = httpx.get(f"{kiln.endpoint}/metrics", headers={"Authorization": f"Bearer {key}"})
     assert answer.status_code == 200, answer.text

@@ -174,7 +174,7 @@ def _number(value: float | None) -> float:
 def _offset(token: str | None) -> int:
     if token is None:
         return 0
-    if not token.isdigit():
+    if not (token.isascii() and token.isdigit() and len(token) <= 9):
         raise InvalidParameterValue(f"The NextToken {token!r} is not one this server handed out.")
     return int(token)
 
