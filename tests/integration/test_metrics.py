@@ -18,9 +18,11 @@ from botocore.exceptions import ClientError
 from conftest import (
     Kiln,
     deploy,
+    script_job,
     sklearn_model_files,
     start_kiln,
     upload_model,
+    upload_source,
 )
 from kiln.config import Settings
 from kiln.sdk import Session
@@ -271,3 +273,34 @@ def _query(kiln: Kiln, form: dict[str, str]) -> httpx.Response:
         kiln.settings, "POST", f"{kiln.endpoint}/", body, headers, service="monitoring"
     )
     return httpx.post(f"{kiln.endpoint}/", content=body, headers=signed)
+
+
+_TRAIN_WITH_LOSS = """
+import os
+for epoch, loss in enumerate([0.9, 0.5, 0.25]):
+    print(f"epoch {epoch} loss={loss}", flush=True)
+open(os.path.join(os.environ["SM_MODEL_DIR"], "model.txt"), "w").write("ok")
+"""
+
+
+@pytest.mark.slow
+def test_training_metric_definitions_become_series_per_host(kiln: Kiln) -> None:
+    source = upload_source(kiln, {"train.py": _TRAIN_WITH_LOSS})
+    job = script_job("m-train", source)
+    job["AlgorithmSpecification"]["MetricDefinitions"] = [
+        {"Name": "train:loss", "Regex": "loss=([0-9.]+)"}
+    ]
+    kiln.sagemaker.create_training_job(**job)
+    assert kiln.wait("m-train")["TrainingJobStatus"] == "Completed"
+    cw = kiln.client("cloudwatch")
+    host = [{"Name": "Host", "Value": "m-train/algo-1"}]
+    listed = cw.list_metrics(Namespace="/aws/sagemaker/TrainingJobs")["Metrics"]
+    assert listed == [
+        {"Namespace": "/aws/sagemaker/TrainingJobs", "MetricName": "train:loss", "Dimensions": host}
+    ]
+    answer = cw.get_metric_statistics(
+        Namespace="/aws/sagemaker/TrainingJobs", MetricName="train:loss", Dimensions=host,
+        Period=3600, Statistics=["SampleCount", "Minimum", "Maximum"], **_window(),
+    )  # fmt: skip
+    [point] = answer["Datapoints"]
+    assert (point["SampleCount"], point["Minimum"], point["Maximum"]) == (3.0, 0.25, 0.9)

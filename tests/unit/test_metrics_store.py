@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from conftest import invocation_record as record
 from kiln.db import connect
 from kiln.db.metrics import MetricRows
@@ -111,3 +113,10 @@ def test_variant_traffic_reads_each_variant(any_database_url: str) -> None:
     assert (a.variant, a.invocations, a.model_errors) == ("A", 4, 0)
     assert a.latency_p50_us == 1000
     assert (b.variant, b.invocations, b.client_errors, b.model_errors) == ("B", 1, 1, 1)
+
+
+def test_shadow_copies_count_under_the_shadow_variant(any_database_url: str) -> None:
+    store = _store(any_database_url, Clock(T0))
+    store.observe(record(variant="A", at=T0))
+    store.observe(replace(record(variant="Shadow", at=T0), is_shadow=True))
+    assert [(t.variant, t.invocations) for t in store.totals()] == [("A", 1), ("Shadow", 1)]
