@@ -133,15 +133,14 @@ def test_how_outcomes_count_as_errors(outcome: Outcome, status: int, expected: E
     assert errors_of(outcome, status) == expected
 
 
-def _sums(minute: VariantMinute, instances: int = 2) -> dict[str, tuple[float, float]]:
+def _sums(minute: VariantMinute) -> dict[str, tuple[float, float]]:
     return {
-        p.series.metric: (p.aggregate.count, p.aggregate.total)
-        for p in minute.points("ep", "A", 0, instances)
+        p.series.metric: (p.aggregate.count, p.aggregate.total) for p in minute.points("ep", "A", 0)
     }
 
 
 def test_a_minute_of_invocations_gives_sagemakers_metrics() -> None:
-    minute = VariantMinute()
+    minute = VariantMinute(instances=2)
     for r in [record(), record(), record(Outcome.MODEL_ERROR, 500), record(Outcome.UNAVAILABLE, 0,
               model_us=0)]:  # fmt: skip
         minute.count(r)
@@ -159,9 +158,9 @@ def test_a_minute_of_invocations_gives_sagemakers_metrics() -> None:
 
 
 def test_per_instance_is_left_out_when_no_instance_serves() -> None:
-    minute = VariantMinute()
+    minute = VariantMinute(instances=0)
     minute.count(record())
-    assert "InvocationsPerInstance" not in _sums(minute, instances=0)
+    assert "InvocationsPerInstance" not in _sums(minute)
 
 
 @pytest.mark.parametrize(

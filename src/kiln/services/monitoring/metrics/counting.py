@@ -3,8 +3,8 @@
 As AWS's "Monitor Amazon SageMaker with CloudWatch" defines them, per endpoint and variant:
 ``Invocations`` (1 per request), ``Invocation4XXErrors`` / ``Invocation5XXErrors`` (1 when the
 answer was 4xx / 5xx, else 0), ``InvocationModelErrors`` (1 when the model gave no 2xx: its 4xx
-and 5xx, broken connections and timeouts), ``InvocationsPerInstance`` (1 / instance count per
-request), ``ModelLatency`` (sending to the model until its whole answer, µs) and
+and 5xx, broken connections and timeouts), ``InvocationsPerInstance`` (1 / the active instance
+count per request), ``ModelLatency`` (sending to the model until its whole answer, µs) and
 ``OverheadLatency`` (the rest of the time Kiln held the request, µs).
 
 On the request path a record costs a dict lookup and a few integer additions on a
@@ -53,10 +53,13 @@ def errors_of(outcome: Outcome, model_status: int) -> Errors:
 class VariantMinute:
     """One variant's invocations in one minute, as plain numbers."""
 
-    __slots__ = ("client_errors", "invocations", "model_errors", "model_latency", "overhead",
-                 "server_errors")  # fmt: skip
+    __slots__ = ("client_errors", "instances", "invocations", "model_errors", "model_latency",
+                 "overhead", "server_errors")  # fmt: skip
 
-    def __init__(self) -> None:
+    def __init__(self, instances: int = 0) -> None:
+        # Active instances when the minute's first request came: SageMaker divides each request
+        # by the count "at the time of the request"; once a minute is close enough, and free.
+        self.instances = instances
         self.invocations = 0
         self.client_errors = 0
         self.server_errors = 0
@@ -76,8 +79,8 @@ class VariantMinute:
             self.model_latency.add(record.model_latency_us)
         self.overhead.add(record.overhead_latency_us)
 
-    def points(self, endpoint: str, variant: str, minute: int, instances: int) -> list[Point]:
-        """The minute's points of every invocation metric (``instances`` for the per-instance)."""
+    def points(self, endpoint: str, variant: str, minute: int) -> list[Point]:
+        """The minute's points of every invocation metric."""
         dimensions = {"EndpointName": endpoint, "VariantName": variant}
         n = self.invocations
         found = {
@@ -88,9 +91,9 @@ class VariantMinute:
             MODEL_LATENCY: self.model_latency.copy(),
             OVERHEAD_LATENCY: self.overhead.copy(),
         }
-        if instances > 0:
+        if self.instances > 0:
             per = Aggregate()
-            per.add(1 / instances, n)
+            per.add(1 / self.instances, n)
             found[PER_INSTANCE] = per
         return [
             Point(Series.of(NAMESPACE, name, dimensions), minute, aggregate)

@@ -83,7 +83,8 @@ class MetricsStore:
         key = (record.endpoint, record.variant, int(record.arrived_at) // MINUTE * MINUTE)
         counts = self._invocations.get(key)
         if counts is None:
-            counts = self._invocations[key] = counting.VariantMinute()
+            instances = self._instances(record.endpoint, record.variant)
+            counts = self._invocations[key] = counting.VariantMinute(instances)
         counts.count(record)
 
     def put(self, series: Series, at: float, aggregate: Aggregate) -> None:
@@ -255,7 +256,7 @@ class MetricsStore:
         self, key: tuple[str, str, int], counts: counting.VariantMinute
     ) -> list[Point]:
         endpoint, variant, minute = key
-        return counts.points(endpoint, variant, minute, self._instances(endpoint, variant))
+        return counts.points(endpoint, variant, minute)
 
 
 def _add_counts(into: counting.VariantMinute, counts: counting.VariantMinute) -> None:
