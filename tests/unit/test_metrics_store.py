@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
 from conftest import invocation_record as record
 from kiln.db import connect
 from kiln.db.metrics import MetricRows
+from kiln.db.tables import metadata
 from kiln.services.hosting.invocations import Outcome
 from kiln.services.monitoring.metrics import MetricsStore, Series
 from kiln.services.monitoring.metrics.statistics import statistic
@@ -120,3 +124,10 @@ def test_shadow_copies_count_under_the_shadow_variant(any_database_url: str) -> 
     store.observe(record(variant="A", at=T0))
     store.observe(replace(record(variant="Shadow", at=T0), is_shadow=True))
     assert [(t.variant, t.invocations) for t in store.totals()] == [("A", 1), ("Shadow", 1)]
+
+
+def test_the_migration_builds_the_table_the_code_declares(any_database_url: str) -> None:
+    engine = connect(any_database_url)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    assert [d for d in differences if "metric_points" in repr(d)] == []
