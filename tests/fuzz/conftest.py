@@ -84,8 +84,15 @@ _PHASES = {"create": 0, "add": 0, "delete": 2, "stop": 2}
 OPERATIONS = served_operations()
 
 
-JSON_OPERATIONS = [op for op in OPERATIONS if operation_model(*op).metadata["protocol"] == "json"]
-QUERY_OPERATIONS = [op for op in OPERATIONS if operation_model(*op).metadata["protocol"] == "query"]
+def _speaks(operation: tuple[str, str], protocol: str) -> bool:
+    """Whether botocore may send ``operation`` in ``protocol`` (CloudWatch: CBOR, JSON 1.0,
+    query; Kiln serves the last two)."""
+    metadata = operation_model(*operation).metadata
+    return protocol in metadata.get("protocols", [metadata["protocol"]])
+
+
+JSON_OPERATIONS = [op for op in OPERATIONS if _speaks(op, "json")]
+QUERY_OPERATIONS = [op for op in OPERATIONS if _speaks(op, "query")]
 
 
 def operation_id(operation: tuple[str, str]) -> str:

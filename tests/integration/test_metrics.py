@@ -10,6 +10,7 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ from conftest import (
     Kiln,
     deploy,
     script_job,
+    signed_headers,
     sklearn_model_files,
     start_kiln,
     upload_model,
@@ -263,10 +265,6 @@ def test_older_clients_query_protocol_reads_the_same_store(kiln: Kiln) -> None:
 
 def _query(kiln: Kiln, form: dict[str, str]) -> httpx.Response:
     """A query-protocol request, signed as older botocore signs CloudWatch's (``monitoring``)."""
-    from urllib.parse import urlencode
-
-    from conftest import signed_headers
-
     body = urlencode(form).encode()
     headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
     signed = signed_headers(
@@ -304,3 +302,21 @@ def test_training_metric_definitions_become_series_per_host(kiln: Kiln) -> None:
     )  # fmt: skip
     [point] = answer["Datapoints"]
     assert (point["SampleCount"], point["Minimum"], point["Maximum"]) == (3.0, 0.25, 0.9)
+
+
+def test_query_maps_are_read_and_bad_form_members_are_a_400(kiln: Kiln) -> None:
+    form = {
+        "Action": "PutMetricData",
+        "Version": "2010-08-01",
+        "Namespace": "Old",
+        "EntityMetricData.member.1.Entity.KeyAttributes.entry.1.key": "Type",
+        "EntityMetricData.member.1.Entity.KeyAttributes.entry.1.value": "Service",
+        "EntityMetricData.member.1.Entity.KeyAttributes.entry.2.key": "Type",
+        "EntityMetricData.member.1.Entity.KeyAttributes.entry.2.value": "Again",
+        "MetricData.member.1.MetricName": "Hits",
+        "MetricData.member.1.Value": "1",
+    }
+    assert _query(kiln, form).status_code == 200
+    refused = _query(kiln, {**form, "MetricData.member.1.Value": "many"})
+    assert refused.status_code == 400
+    assert "<Code>ValidationError</Code>" in refused.text

@@ -89,6 +89,8 @@ class QueryApi:
                 self.authorize(self.service, name, params)
             validate(model, params)
             answer = await run_in_threadpool(operation, params)
+        except BadRequest as e:
+            return self._error(e.status, e.code, str(e))
         except AuthError as e:
             return self._error(e.refusal.status, e.refusal.code("query"), e.message)
         except KilnError as e:
@@ -151,11 +153,21 @@ def _read_value(form: Mapping[str, str], shape: Shape, key: str) -> Any:
             items.append(item)
         return items if items or key in form else None
     if isinstance(shape, MapShape):
-        raise BadRequest(400, "ValidationError", f"{key}: maps are not read by Kiln's query API")
+        return _read_map(form, shape, key)
     raw = form.get(key)
     if raw is None:
         return None
     return _scalar(raw, shape, key)
+
+
+def _read_map(form: Mapping[str, str], shape: MapShape, key: str) -> dict[str, Any] | None:
+    """A map as botocore's query serializer writes it: ``<key>.entry.<n>.key`` / ``.value``."""
+    found: dict[str, Any] = {}
+    entry = 1
+    while (name := form.get(f"{key}.entry.{entry}.key")) is not None:
+        found[name] = _read_value(form, shape.value, f"{key}.entry.{entry}.value")
+        entry += 1
+    return found or None
 
 
 def _scalar(raw: str, shape: Shape, key: str) -> Any:
