@@ -18,6 +18,10 @@ with the systems interleaved (the order rotates), so each ratio is taken within 
 Predictions are checked against in-process ones before and after every load run. Only loopback
 is used. Run: ``.venv/bin/python bench/serving.py [--repeat N] [--duration S] [--quick]``.
 Results also go to ``bench/results/serving.json``.
+
+``--metrics`` measures what invocation counting costs instead: two Kiln servers, one with
+``KILN_INVOCATION_METRICS=0``, the same endpoint on each, the same 1-row load at c=1, 8, 64
+interleaved; it prints req/s with counting ÷ without, per repetition's pair (target ≥ 0.98).
 """
 
 from __future__ import annotations
@@ -76,6 +80,7 @@ ROWS = (1, 64)
 TARGET_OVERHEAD_MS = 1.0
 TARGET_THROUGHPUT_RATIO = 0.8
 TARGET_COLD_START_S = 2.0
+TARGET_METRICS_RATIO = 0.98
 START_TIMEOUT_S = 60.0
 POLL_S = 0.005
 
@@ -282,18 +287,21 @@ def _client(settings: Settings, service: str, endpoint: str) -> Any:
     )
 
 
-def start_kiln(workload: Workload, workdir: Path, stack: ExitStack) -> Kiln:
+def start_kiln(
+    workload: Workload, workdir: Path, stack: ExitStack, home_name: str = "kiln-home", **env_: str
+) -> Kiln:
     """``python -m kiln.cli server`` pinned, in a fresh KILN_HOME; the model uploaded to it."""
-    home = workdir / "kiln-home"
+    home = workdir / home_name
     env = server_environment(
         home,
         KILN_STOP_GRACE_SECONDS="3",
         KILN_CAPACITY_VCPUS="64",
         KILN_CAPACITY_MEMORY_MIB="65536",
+        **env_,
     )
     settings = Settings.from_env(env)  # writes the key pair the server will read
     launched = launch(
-        "kiln server", [PYTHON, "-m", "kiln.cli", "server"], workdir / "kiln.log", env
+        "kiln server", [PYTHON, "-m", "kiln.cli", "server"], workdir / f"{home_name}.log", env
     )
     stack.callback(stop, launched)
     _wait_for_ping(launched, settings.port)
@@ -659,6 +667,62 @@ def write_results(
     print(f"results: {RESULTS}")
 
 
+# -- what invocation counting costs ---------------------------------------------------------------
+
+
+def measure_metrics_cost(workload: Workload, workdir: Path, timing: Timing, repeat: int) -> bool:
+    """req/s with invocation counting ÷ without, same load, servers interleaved; whether ≥ 0.98."""
+    ratios: dict[int, list[float]] = {}
+    with ExitStack() as stack:
+        servers = {
+            "on": start_kiln(workload, workdir, stack, "home-on"),
+            "off": start_kiln(workload, workdir, stack, "home-off", KILN_INVOCATION_METRICS="0"),
+        }
+        targets = {}
+        for label, kiln in servers.items():
+            stack.callback(undeploy, kiln, f"metrics-{label}")
+            targets[label] = deploy(kiln, workload, f"metrics-{label}")
+        for rep in range(repeat):
+            for step, concurrency in enumerate(CONCURRENCY):
+                cell = {
+                    label: measure(targets[label], workload, 1, concurrency, timing, workdir)
+                    for label in _rotated(("on", "off"), rep + step)
+                }
+                ratio = cell["on"]["req_s"] / cell["off"]["req_s"]
+                ratios.setdefault(concurrency, []).append(ratio)
+                on, off = cell["on"]["req_s"], cell["off"]["req_s"]
+                line = f"on {on:6.0f}/s, off {off:6.0f}/s, ratio {ratio:.3f}"
+                print(f"  rep {rep + 1} c={concurrency:<2} counting {line}", flush=True)
+    print(f"\nCounting one invocation in-process: {counting_cost_us():.1f} µs (record + observe)")
+    print(f"Invocation counting, req/s on ÷ off, 1 row, median (min–max) of {repeat}:")
+    worst = min(statistics.median(values) for values in ratios.values())
+    for concurrency, values in ratios.items():
+        print(f"  c={concurrency:<2} {_fmt(_stats(values), digits=3)}")
+    ok = worst >= TARGET_METRICS_RATIO
+    print(
+        f"{'PASS' if ok else 'FAIL'}: worst median {worst:.3f} (target >= {TARGET_METRICS_RATIO})"
+    )
+    return ok
+
+
+def counting_cost_us() -> float:
+    """What the router's record and the store's count cost per invocation, on this CPU."""
+    from kiln.api.runtime import InvocationRouter, _Served
+    from kiln.db import connect
+    from kiln.db.metrics import MetricRows
+    from kiln.services.hosting.invocations import Outcome
+    from kiln.services.hosting.routing import RoutingTable
+    from kiln.services.monitoring.metrics import MetricsStore
+
+    store = MetricsStore(MetricRows(connect("sqlite://")), retention_seconds=3600)
+    router = InvocationRouter(RoutingTable(), "us-east-1", observers=[store])
+    served = _Served(Outcome.ANSWERED, "/tmp/r.sock", 200, 0.0, 0.0015, b"{}", b"application/json")
+    headers = {b"content-type": b"application/json"}
+    return 1e6 * per_call_seconds(
+        lambda: router._tell(served, "ep", "main", headers, b"{}", time.time(), 0.0), 20_000
+    )
+
+
 # -- main -----------------------------------------------------------------------------------------
 
 
@@ -669,6 +733,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warm-up", type=float, help="warm-up seconds per run (default 2)")
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: 1 repetition of 2 s after 1 s warm-up"
+    )
+    parser.add_argument(
+        "--metrics", action="store_true", help="only what invocation counting costs (on ÷ off)"
     )
     args = parser.parse_args()
     quick = {"repeat": 1, "duration": 2.0, "warm_up": 1.0}
@@ -699,6 +766,9 @@ def main() -> int:
     with sigterm_as_exit(), tempfile.TemporaryDirectory(prefix="kiln-serving-") as tmp:
         workdir = Path(tmp)
         workload = build_workload(workdir)
+        if args.metrics:
+            timing = Timing(args.duration, args.warm_up)
+            return 0 if measure_metrics_cost(workload, workdir, timing, args.repeat) else 1
         in_process = measure_in_process(workload, calls=200)
         in_process["auth_us"] = measure_auth_on_server_cpu()
         with ExitStack() as stack:

@@ -25,6 +25,7 @@ from kiln.config import Settings
 from kiln.sdk import Session
 from kiln.sdk.signing import signed_headers as sdk_signed_headers
 from kiln.server import ServerThread
+from kiln.services.hosting.invocations import InvocationRecord, Outcome
 from kiln.services.logs import FileLogStore
 from kiln.services.logs.following import JobLogCursor
 from kiln.storage import free_port as free_port  # tests import it from here
@@ -406,3 +407,22 @@ def cancer_data(tmp_path: Path) -> Path:
     rows = np.column_stack([cancer.target, cancer.data])
     np.savetxt(folder / "train.csv", rows, delimiter=",", fmt="%.10g")
     return folder
+
+
+def invocation_record(
+    outcome: Outcome = Outcome.ANSWERED,
+    status: int = 200,
+    model_us: int = 1500,
+    overhead_us: int = 100,
+    variant: str = "A",
+    at: float = 1_000_000.0,
+    endpoint: str = "ep",
+) -> InvocationRecord:
+    """An invocation as the data plane reports it, with what the metrics read."""
+    return InvocationRecord(
+        endpoint=endpoint, variant=variant, is_shadow=False, replica="r", event_id="e",
+        inference_id=None, arrived_at=at, outcome=outcome, model_status=status,
+        model_latency_us=model_us, overhead_latency_us=overhead_us, request_body=b"",
+        request_content_type="application/json", request_accept=None, response_body=b"",
+        response_content_type=None, capture=None,
+    )  # fmt: skip

@@ -11,6 +11,7 @@
     kiln models ls | describe NAME | delete NAME       models
     kiln endpoints ls | describe NAME | delete NAME    endpoints (describe: replica start phases)
     kiln endpoints compare NAME [--hours H]            the A/B report of its variants, a verdict
+    kiln endpoints metrics NAME [--once]               per-variant traffic, latency, load (live)
     kiln serve --model-data URI_OR_PATH [flags]        one replica here, in the foreground
     kiln keys create --user U [--policy P] [--bearer] | ls | revoke ID   credentials
     kiln roles put NAME --policy P                     what jobs with that RoleArn may do
@@ -609,6 +610,48 @@ def describe_endpoint(name: Annotated[str, typer.Argument(help="Endpoint name.")
     described: dict[str, Any] = dict(session.sagemaker_client.describe_endpoint(EndpointName=name))
     described["Replicas"] = session.describe_endpoint_replicas(name)
     _print_json(described)
+
+
+@endpoints_app.command("metrics")
+@_reports_errors
+def endpoint_metrics(
+    name: Annotated[str, typer.Argument(help="Endpoint name.")],
+    once: Annotated[bool, typer.Option(help="Print once and exit (for scripts).")] = False,
+    minutes: Annotated[int, typer.Option(min=1, max=1440, help="Window to read.")] = 5,
+    interval: Annotated[float, typer.Option(min=0.5, help="Seconds between refreshes.")] = 5.0,
+) -> None:
+    """Per variant: invocations/min, errors, model latency p50/p99, instances, CPU and memory."""
+    from rich.live import Live
+
+    from kiln.sdk.metrics import endpoint_metrics as read_metrics
+
+    session = _session()
+    if once:
+        rows = [_metrics_row(v) for v in read_metrics(name, session, minutes)]
+        _print_rows(_METRICS_HEADER, rows)
+        return
+    with Live(auto_refresh=False) as live:
+        while True:
+            table = Table(*_METRICS_HEADER, title=f"{name}: last {minutes} min")
+            for variant in read_metrics(name, session, minutes):
+                table.add_row(*_metrics_row(variant))
+            live.update(table, refresh=True)
+            time.sleep(interval)
+
+
+_METRICS_HEADER = ("variant", "instances", "inv/min", "4xx", "5xx", "model err", "p50 ms",
+                   "p99 ms", "cpu %", "mem %")  # fmt: skip
+
+
+def _metrics_row(v: Any) -> tuple[str, ...]:
+    def number(value: float | None, digits: int = 1) -> str:
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    return (
+        v.variant, str(v.instances), number(v.invocations_per_minute), str(v.client_errors),
+        str(v.server_errors), str(v.model_errors), number(v.latency_p50_ms, 2),
+        number(v.latency_p99_ms, 2), number(v.cpu_percent), number(v.memory_percent),
+    )  # fmt: skip
 
 
 @endpoints_app.command("delete")

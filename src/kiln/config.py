@@ -34,6 +34,8 @@ say otherwise.
 | ``KILN_CAPTURE_CLOSE_SECONDS`` | 10 | capture: how long a stopping server keeps writing |
 | ``KILN_GROUND_TRUTH_S3_URI`` | ``s3://kiln-default/model-monitor/ground-truth`` | labels |
 | ``KILN_INFERENCE_LOG_RETENTION_DAYS`` | 7 | how long predictions and labels are kept |
+| ``KILN_METRICS_RETENTION_HOURS`` | 72 | how long the metrics store keeps 1-minute points |
+| ``KILN_INVOCATION_METRICS`` | ``1`` | ``0`` stops counting invocations (benchmarks compare) |
 """
 
 from __future__ import annotations
@@ -97,6 +99,8 @@ class Settings:
     capture_close_seconds: float = 10.0
     ground_truth_s3_uri: str = "s3://kiln-default/model-monitor/ground-truth"
     inference_log_retention_days: float = 7.0
+    metrics_retention_hours: float = 72.0
+    invocation_metrics: bool = True
     instance_types: Mapping[str, InstanceType] = field(default_factory=lambda: INSTANCE_TYPES)
 
     @classmethod
@@ -170,6 +174,8 @@ class Settings:
             ground_truth_s3_uri=env.get("KILN_GROUND_TRUTH_S3_URI")
             or "s3://kiln-default/model-monitor/ground-truth",
             inference_log_retention_days=_number(env, "KILN_INFERENCE_LOG_RETENTION_DAYS", 7.0),
+            metrics_retention_hours=_number(env, "KILN_METRICS_RETENTION_HOURS", 72.0),
+            invocation_metrics=not _flag_off(env, "KILN_INVOCATION_METRICS"),
         )
 
     def with_ports(self, *, port: int | None = None, s3_port: int | None = None) -> Settings:

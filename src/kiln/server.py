@@ -27,12 +27,14 @@ from starlette.applications import Starlette
 
 from kiln.api.ab_testing import ab_testing_routes
 from kiln.api.app import AwsApis, build_app, classify
+from kiln.api.cloudwatch import cloudwatch_api, cloudwatch_query_api
 from kiln.api.cloudwatch_logs import logs_api
 from kiln.api.connections import DeadlineHttpProtocol
 from kiln.api.gate import AuthGate
 from kiln.api.json_protocol import Operation
 from kiln.api.keys import key_routes
 from kiln.api.logs import JobProgress
+from kiln.api.prometheus import PrometheusMetrics
 from kiln.api.query_protocol import QueryApi
 from kiln.api.runtime import InvocationRouter
 from kiln.api.sagemaker import sagemaker_api
@@ -51,11 +53,13 @@ from kiln.config import (
 )
 from kiln.db import ResourceStore, TrainingJobRecord, TrainingJobStore, connect
 from kiln.db.inferences import InferenceStore
+from kiln.db.metrics import MetricRows
 from kiln.db.tables import endpoint_configs, endpoints, models
 from kiln.errors import KilnError
 from kiln.home_lock import HomeLock
 from kiln.services.capacity import machine_capacity
 from kiln.services.hosting.controller import EndpointController
+from kiln.services.hosting.invocations import InvocationObserver
 from kiln.services.hosting.replicas import ReplicaLauncher
 from kiln.services.hosting.routing import RoutingTable
 from kiln.services.hosting.service import HostingService, HostingStores
@@ -66,7 +70,8 @@ from kiln.services.monitoring.ab_reports import AbReports
 from kiln.services.monitoring.capture import build_capture_writer
 from kiln.services.monitoring.feedback import FeedbackService
 from kiln.services.monitoring.inference_log import InferenceLog
-from kiln.services.monitoring.no_traffic import NoTraffic
+from kiln.services.monitoring.metrics import CloudWatchMetrics, MetricsStore
+from kiln.services.monitoring.metrics.usage import ReplicaView, UsageSampler
 from kiln.services.process_credentials import ProcessCredentials
 from kiln.services.sweeper import Sweeper
 from kiln.services.tags import TagService
@@ -126,12 +131,18 @@ class KilnServer:
             ResourceStore(self.engine, endpoints),
         )
         self.routing = RoutingTable()
+        self.metrics = MetricsStore(
+            MetricRows(self.engine),
+            retention_seconds=settings.metrics_retention_hours * 3600,
+            instances=self._instance_count,
+        )
         self.replicas = ReplicaLauncher(
             settings, self.objects, self.backend, self.logs, credentials=self.credentials
         )
         self.endpoints = EndpointController(
             settings, self.hosting_stores, self.replicas, self.routing
         )
+        self.metrics.add_sampler(UsageSampler(self._replica_views, self.metrics.put))
         self.sweeper = Sweeper(
             {
                 "training jobs": self.scheduler.sweep,
@@ -154,8 +165,7 @@ class KilnServer:
             S3Uri.parse(settings.ground_truth_s3_uri),
             lambda name: self.hosting_stores.endpoints.get(name) is not None,
         )
-        # NoTraffic until the metrics store (a TrafficSource) replaces it here.
-        self.ab_reports = AbReports(inferences, NoTraffic(), self._production_variants)
+        self.ab_reports = AbReports(inferences, self.metrics, self._production_variants)
         self.tags = TagService(
             {
                 "training-job": self.jobs,
@@ -181,6 +191,9 @@ class KilnServer:
                     CloudWatchLogs(self.logs, settings.region),
                     check_responses=settings.check_responses,
                 ),
+                cloudwatch_api(
+                    CloudWatchMetrics(self.metrics), check_responses=settings.check_responses
+                ),
             ],
             [
                 QueryApi(
@@ -196,10 +209,16 @@ class KilnServer:
                     },
                     check_responses=settings.check_responses,
                 ),
+                cloudwatch_query_api(
+                    CloudWatchMetrics(self.metrics), check_responses=settings.check_responses
+                ),
             ],
             authorizer.operation,
         )
-        router = InvocationRouter(self.routing, settings.region)
+        observers: list[InvocationObserver] = [self.capture, self.inference_log]
+        if settings.invocation_metrics:
+            observers.insert(0, self.metrics)
+        router = InvocationRouter(self.routing, settings.region, observers=observers)
         anonymous = None if settings.auth else self.keys.principal(ADMIN_USER)
         self.app = build_app(
             self.apis,
@@ -214,6 +233,7 @@ class KilnServer:
             job_progress=self._job_progress,
             endpoint_replicas=self._endpoint_replicas,
             ab_testing=ab_testing_routes(self.feedback, self.ab_reports),
+            metrics_page=PrometheusMetrics(self.metrics, self._instance_counts).handle,
             lifespan=self._lifespan,
         )
 
@@ -257,6 +277,7 @@ class KilnServer:
             self.endpoints.start()
             self.sweeper.start()
             self.capture.start()
+            self.metrics.start()
         except BaseException:
             self._stop_parts()  # each stops only what it started: a part-way start leaves nothing
             self._home_lock.release()
@@ -271,6 +292,7 @@ class KilnServer:
 
     def _stop_parts(self) -> None:
         self.capture.close()  # first: it writes what it holds while the store still runs
+        self.metrics.stop()  # first: its last minutes go to the database while it is there
         self.sweeper.stop()
         self.endpoints.stop()
         self.scheduler.stop()
@@ -306,7 +328,36 @@ class KilnServer:
             record,
             self.logs,
             credentials=self.credentials,
+            on_metric=lambda host, name, value, at: self.metrics.training_metric(
+                record.name, host, name, value, at
+            ),
         )
+
+    def _instance_count(self, endpoint: str, variant: str) -> int:
+        """How many replicas serve ``variant`` now (``InvocationsPerInstance``)."""
+        route = self.routing.get(endpoint)
+        found = None if route is None else route.variant(variant)
+        return 0 if found is None else len(found.replicas)
+
+    def _replica_views(self) -> list[ReplicaView]:
+        """Every serving replica, for the CPU and memory sampler."""
+        views = []
+        for route in self.routing.routes():
+            fleet = self.endpoints.fleet(route.name)
+            for replica in [] if fleet is None else fleet.all():
+                kind = self.settings.instance_types.get(replica.spec.instance_type)
+                views.append(
+                    ReplicaView(replica.id, route.name, replica.spec.variant,
+                                replica.process.pid, 0 if kind is None else kind.memory_mib)
+                )  # fmt: skip
+        return views
+
+    def _instance_counts(self) -> list[tuple[str, str, int]]:
+        return [
+            (route.name, variant.name, len(variant.replicas))
+            for route in self.routing.routes()
+            for variant in route.variants
+        ]
 
     def _endpoint_replicas(self, name: str) -> list[dict[str, Any]] | None:
         record = self.hosting_stores.endpoints.get(name)

@@ -84,8 +84,15 @@ _PHASES = {"create": 0, "add": 0, "delete": 2, "stop": 2}
 OPERATIONS = served_operations()
 
 
-JSON_OPERATIONS = [op for op in OPERATIONS if operation_model(*op).metadata["protocol"] == "json"]
-QUERY_OPERATIONS = [op for op in OPERATIONS if operation_model(*op).metadata["protocol"] == "query"]
+def _speaks(operation: tuple[str, str], protocol: str) -> bool:
+    """Whether botocore may send ``operation`` in ``protocol`` (CloudWatch: CBOR, JSON 1.0,
+    query; Kiln serves the last two)."""
+    metadata = operation_model(*operation).metadata
+    return protocol in metadata.get("protocols", [metadata["protocol"]])
+
+
+JSON_OPERATIONS = [op for op in OPERATIONS if _speaks(op, "json")]
+QUERY_OPERATIONS = [op for op in OPERATIONS if _speaks(op, "query")]
 
 
 def operation_id(operation: tuple[str, str]) -> str:
@@ -238,9 +245,9 @@ def check_no_traceback(status: int, body: bytes) -> None:
 
 
 def check_shape(status: int, content_type: str, body: bytes) -> None:
-    """JSON 1.1 answers are objects, errors with ``__type`` and ``message``; query answers are
-    XML, errors an ``<ErrorResponse>`` with a code and a message."""
-    if content_type.startswith("application/x-amz-json-1.1"):
+    """JSON 1.1 and 1.0 answers are objects, errors with ``__type`` and ``message``; query answers
+    are XML, errors an ``<ErrorResponse>`` with a code and a message."""
+    if content_type.startswith(("application/x-amz-json-1.1", "application/x-amz-json-1.0")):
         document = orjson.loads(body)
         assert isinstance(document, dict), body[:2000]
         if status >= 300:

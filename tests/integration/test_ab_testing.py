@@ -146,7 +146,7 @@ def test_the_report_finds_a_planted_accuracy_difference(kiln: Kiln, session: Ses
     assert a.accuracy == pytest.approx(0.7, abs=0.07)
     assert b.accuracy == pytest.approx(0.9, abs=0.07)
     assert report.verdict == "B is more accurate than A (p < 0.001)"
-    assert a.invocations == 0  # NoTraffic until the metrics store is wired in
+    assert a.invocations == 0  # fed to the inference log directly: no invocation was counted
 
 
 def test_kiln_endpoints_compare_prints_the_table_and_the_verdict(

@@ -4,6 +4,7 @@ output shape (``KILN_CHECK_RESPONSES``, on in tests), so an incomplete answer fa
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import httpx
@@ -103,6 +104,23 @@ def _tear_down(sm: Any) -> None:
     sm.delete_model(ModelName="walk-model")
 
 
+def _exercise_cloudwatch(cw: Any) -> None:
+    now = time.time()
+    window = {"StartTime": now - 600, "EndTime": now + 60}
+    dims = [{"Name": "EndpointName", "Value": "walk-ep"}, {"Name": "VariantName", "Value": "a"}]
+    cw.put_metric_data(Namespace="Walk", MetricData=[{"MetricName": "M", "Value": 1.0}])
+    cw.list_metrics(Namespace="AWS/SageMaker")
+    cw.get_metric_statistics(
+        Namespace="AWS/SageMaker", MetricName="ModelLatency", Dimensions=dims, Period=60,
+        Statistics=["Sum", "Average"], **window,
+    )  # fmt: skip
+    cw.get_metric_statistics(
+        Namespace="Walk", MetricName="M", Period=60, ExtendedStatistics=["p99"], **window
+    )
+    stat = {"Metric": {"Namespace": "Walk", "MetricName": "M"}, "Period": 60, "Stat": "p50"}
+    cw.get_metric_data(MetricDataQueries=[{"Id": "m", "MetricStat": stat}], **window)
+
+
 def test_every_served_operation_answers_within_its_output_shape(kiln: Kiln) -> None:
     called: set[tuple[str, str]] = set()
     sm = _client(kiln, "sagemaker", called)
@@ -117,6 +135,7 @@ def test_every_served_operation_answers_within_its_output_shape(kiln: Kiln) -> N
     name = stream["logStreams"][0]["logStreamName"]
     logs.get_log_events(logGroupName=group, logStreamName=name, startFromHead=True)
     logs.filter_log_events(logGroupName=group, logStreamNamePrefix="walk-job/")
+    _exercise_cloudwatch(_client(kiln, "cloudwatch", called))
     _client(kiln, "sts", called).get_caller_identity()
     iam = _client(kiln, "iam", called)
     iam.get_role(RoleName="SageMakerRole")

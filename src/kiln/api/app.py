@@ -5,6 +5,7 @@ POST /                         every AWS API Kiln serves: JSON 1.1 by ``X-Amz-Ta
                                (STS, IAM), told apart by the SigV4 scope's service
 POST /endpoints/{e}/invocations   sagemaker-runtime, straight to the router
 GET  /ping                     liveness (the only path open without credentials)
+GET  /metrics                  Prometheus text (``api/prometheus.py``), as cloudwatch:GetMetricData
 GET  /kiln/v1/…                native paths for what the AWS APIs do not cover
      /kiln/v1/keys, /roles     key management (``api/keys.py``)
      /kiln/v1/endpoints/{e}/feedback, /report   A/B testing (``api/ab_testing.py``)
@@ -15,7 +16,7 @@ path is, and the AWS APIs authorise each operation once they have read it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -79,7 +80,7 @@ class AwsApis:
 
     async def _query(self, request: Request) -> Response:
         scope = _signing_service(request.headers.get("authorization", ""))
-        chosen = next((api for api in self._query_apis if api.service == scope), None)
+        chosen = next((api for api in self._query_apis if api.signing_name == scope), None)
         if chosen is None:
             return query_error(400, "InvalidAction", f"Kiln does not serve {scope or 'this'} API")
         return await chosen.handle(request)
@@ -120,6 +121,8 @@ def classify(router: InvocationRouter, region: str) -> Classifier:
             headers = dict(scope["headers"])
             form = headers.get(b"content-type", b"").startswith(b"application/x-www-form")
             return ("query" if form and b"x-amz-target" not in headers else "json"), None
+        if path == "/metrics":
+            return "json", Action("cloudwatch:GetMetricData", ["*"])
         return "json", _native_action(scope["method"], path, region)
 
     return read
@@ -160,6 +163,7 @@ def build_app(
     job_progress: Callable[[str], JobProgress | None],
     endpoint_replicas: Callable[[str], list[dict[str, Any]] | None],
     ab_testing: Sequence[Route] = (),
+    metrics_page: Callable[[Request], Awaitable[Response]] | None = None,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
 ) -> AuthGate:
     """The server's routes over the given APIs, behind the auth gate."""
@@ -182,6 +186,8 @@ def build_app(
         *key_api,
         *ab_testing,
     ]
+    if metrics_page is not None:
+        routes.append(Route("/metrics", metrics_page, methods=["GET"]))
     return gate(KilnApp(router, Starlette(routes=routes, lifespan=lifespan or _no_lifespan)))
 
 

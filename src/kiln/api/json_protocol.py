@@ -1,10 +1,13 @@
-"""AWS's JSON 1.1 protocol, one implementation for every service Kiln serves over it.
+"""AWS's JSON protocols (1.1 and 1.0), one implementation for every service Kiln serves over them.
 
-    POST /   X-Amz-Target: <targetPrefix>.<Operation>   (SageMaker., Logs_20140328., …)
-             Content-Type: application/x-amz-json-1.1
+    POST /   X-Amz-Target: <targetPrefix>.<Operation>   (SageMaker., Logs_20140328.,
+                                                         GraniteServiceVersion20100801., …)
+             Content-Type: application/x-amz-json-<jsonVersion>   (1.1; CloudWatch's 1.0)
              body: the operation's input shape as JSON (timestamps as epoch seconds)
     200      the output shape as JSON, ``{}`` for operations without one
-    4xx/5xx  {"__type": "<Code>", "message": "<text>"}
+    4xx/5xx  {"__type": "<Code>", "message": "<text>"}; a service that moved from the query
+             protocol (``awsQueryCompatible``: CloudWatch) also sends
+             ``x-amzn-query-error: <query code>;Sender``, the code its clients know
 
 Each request is checked against botocore's model of the operation, then handed to the service
 method registered for it; the services are plain synchronous Python, run off the event loop.
@@ -54,7 +57,10 @@ class JsonApi:
         authorize: Authorize | None = None,
     ) -> None:
         self.service = service
-        self.target_prefix = str(service_model(service).metadata["targetPrefix"]) + "."
+        metadata = service_model(service).metadata
+        self.target_prefix = str(metadata["targetPrefix"]) + "."
+        self._media_type = f"application/x-amz-json-{metadata.get('jsonVersion', '1.1')}"
+        self._query_types = _query_error_types(service) if "awsQueryCompatible" in metadata else {}
         self.operations = dict(operations)
         self._error_codes = list(error_codes)
         self._default_code = default_code
@@ -80,28 +86,41 @@ class JsonApi:
             validate(model, params)
             answer = await run_in_threadpool(operation, params)
         except BadRequest as e:
-            return json_error(e.status, e.code, str(e))
+            return self._error(e.status, e.code, str(e))
         except AuthError as e:
-            return json_error(e.refusal.status, e.refusal.code("json"), e.message)
+            return self._error(e.refusal.status, e.refusal.code("json"), e.message)
         except Exception as e:
             return self._failure(name, e)
         if self._check_responses:
             problems = check_output(model, answer)
             if problems:
                 log.error("%s%s answered outside its shape: %s", self.target_prefix, name, problems)
-                return json_error(500, "InternalFailure", f"{name} answer: " + "; ".join(problems))
-        return json_response(200, answer)
+                return self._error(500, "InternalFailure", f"{name} answer: " + "; ".join(problems))
+        return json_response(200, answer, self._media_type)
+
+    def _error(self, status: int, code: str, message: str) -> Response:
+        """An error in this service's JSON dialect (with the query code where it has one)."""
+        if not self._query_types:
+            return json_response(status, error_body(code, message), self._media_type)
+        kind = "Sender" if status < 500 else "Receiver"
+        response = json_response(
+            status, error_body(self._query_types.get(code, code), message), self._media_type
+        )
+        response.headers["x-amzn-query-error"] = f"{code};{kind}"
+        return response
 
     def _failure(self, name: str, error: Exception) -> Response:
         """The answer to an operation that raised ``error``."""
         unavailable = unavailable_error(error)
         if unavailable is not None:
             # 503: botocore retries it, and the server goes on serving what it can.
-            return json_error(503, "ServiceUnavailable", unavailable.message)
+            return self._error(503, "ServiceUnavailable", unavailable.message)
         if isinstance(error, KilnError):
-            return json_error(400, self.error_code(error), error.message)
+            return self._error(400, self.error_code(error), error.message)
         log.exception("%s%s failed", self.target_prefix, name, exc_info=error)
-        return _internal_failure()
+        return self._error(
+            500, "InternalFailure", "The request processing has failed because of an unknown error."
+        )
 
     def error_code(self, error: KilnError) -> str:
         """This service's error code for ``error``."""
@@ -155,12 +174,24 @@ def _too_large() -> str:
     return f"Request body exceeds the {MAX_BODY_BYTES} byte limit of the control plane"
 
 
-def json_response(status: int, document: Mapping[str, Any]) -> Response:
-    """A JSON 1.1 response with a request id."""
+def _query_error_types(service: str) -> dict[str, str]:
+    """Query error code → the error shape's name (``InvalidParameterValue`` →
+    ``InvalidParameterValueException``), from the service's model."""
+    model = service_model(service)
+    return {
+        str(shape.metadata.get("error", {}).get("code", shape.name)): shape.name
+        for shape in model.error_shapes
+    }
+
+
+def json_response(
+    status: int, document: Mapping[str, Any], media_type: str = "application/x-amz-json-1.1"
+) -> Response:
+    """A JSON response with a request id."""
     return Response(
         orjson.dumps(document),
         status_code=status,
-        media_type="application/x-amz-json-1.1",
+        media_type=media_type,
         headers={"x-amzn-RequestId": str(uuid.uuid4())},
     )
 
@@ -174,9 +205,3 @@ def unknown_operation(target: str) -> Response:
     """The answer to a target no service of Kiln's implements."""
     what = f"operation {target!r}" if target else "a request without X-Amz-Target"
     return json_error(400, "UnknownOperationException", f"Kiln does not implement {what}")
-
-
-def _internal_failure() -> Response:
-    return json_error(
-        500, "InternalFailure", "The request processing has failed because of an unknown error."
-    )

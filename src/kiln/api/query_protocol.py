@@ -1,4 +1,5 @@
-"""AWS's query protocol (STS, IAM): form-encoded requests, XML answers, as botocore speaks it.
+"""AWS's query protocol (STS, IAM, CloudWatch for older clients): form-encoded requests, XML
+answers, as botocore speaks it.
 
     POST /   Content-Type: application/x-www-form-urlencoded
              Action=<Operation>&Version=<apiVersion>&<Member>=…&<List>.member.<n>=…
@@ -27,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kiln.api.json_protocol import Authorize, BadRequest, Operation, read_limited
+from kiln.api.json_protocol import Authorize, BadRequest, ErrorCodes, Operation, read_limited
 from kiln.api.validation import check_output, operation_model, validate
 from kiln.auth.errors import AuthError
 from kiln.errors import KilnError
@@ -52,14 +53,20 @@ class QueryApi:
         *,
         check_responses: bool = False,
         authorize: Authorize | None = None,
+        error_codes: ErrorCodes = (),
     ) -> None:
         self.service = service
         self.operations = dict(operations)
-        self._namespace = (
-            f"https://{service}.amazonaws.com/doc/"
-            + str(service_model(service).metadata["apiVersion"])
-            + "/"
+        metadata = service_model(service).metadata
+        # The service in a request's SigV4 scope: CloudWatch signs as ``monitoring``.
+        self.signing_name = str(
+            metadata.get("signingName") or metadata.get("endpointPrefix") or service
         )
+        self._namespace = str(
+            metadata.get("xmlNamespace")
+            or f"https://{service}.amazonaws.com/doc/{metadata['apiVersion']}/"
+        )
+        self._error_codes = list(error_codes)
         self._check_responses = check_responses
         self.authorize = authorize  # set by AwsApis for every API it serves
 
@@ -82,10 +89,13 @@ class QueryApi:
                 self.authorize(self.service, name, params)
             validate(model, params)
             answer = await run_in_threadpool(operation, params)
+        except BadRequest as e:
+            return self._error(e.status, e.code, str(e))
         except AuthError as e:
             return self._error(e.refusal.status, e.refusal.code("query"), e.message)
         except KilnError as e:
-            return self._error(400, "ValidationError", e.message)
+            code = next((c for kind, c in self._error_codes if isinstance(e, kind)), None)
+            return self._error(400, code or "ValidationError", e.message)
         except Exception:
             log.exception("%s.%s failed", self.service, name)
             return self._error(500, "InternalFailure", "The request processing has failed.")
@@ -143,11 +153,21 @@ def _read_value(form: Mapping[str, str], shape: Shape, key: str) -> Any:
             items.append(item)
         return items if items or key in form else None
     if isinstance(shape, MapShape):
-        raise BadRequest(400, "ValidationError", f"{key}: maps are not read by Kiln's query API")
+        return _read_map(form, shape, key)
     raw = form.get(key)
     if raw is None:
         return None
     return _scalar(raw, shape, key)
+
+
+def _read_map(form: Mapping[str, str], shape: MapShape, key: str) -> dict[str, Any] | None:
+    """A map as botocore's query serializer writes it: ``<key>.entry.<n>.key`` / ``.value``."""
+    found: dict[str, Any] = {}
+    entry = 1
+    while (name := form.get(f"{key}.entry.{entry}.key")) is not None:
+        found[name] = _read_value(form, shape.value, f"{key}.entry.{entry}.value")
+        entry += 1
+    return found or None
 
 
 def _scalar(raw: str, shape: Shape, key: str) -> Any:
@@ -160,7 +180,24 @@ def _scalar(raw: str, shape: Shape, key: str) -> Any:
         raise KilnError(f"{key}: {raw!r} is not a {shape.type_name}") from None
     if shape.type_name == "boolean":
         return raw.lower() == "true"
+    if shape.type_name == "timestamp":
+        return _timestamp(raw, key)
     return raw
+
+
+def _timestamp(raw: str, key: str) -> float:
+    """A query timestamp (ISO 8601, as botocore sends it; or epoch seconds) as epoch seconds."""
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise KilnError(f"{key}: {raw!r} is not an ISO 8601 timestamp") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.timestamp()
 
 
 def _members_xml(value: Mapping[str, Any], shape: StructureShape) -> str:
@@ -178,6 +215,12 @@ def _value_xml(value: Any, shape: Shape) -> str:
     if isinstance(shape, ListShape):
         tag = shape.member.serialization.get("name", "member")
         return "".join(f"<{tag}>{_value_xml(v, shape.member)}</{tag}>" for v in value)
+    if isinstance(shape, MapShape):
+        return "".join(
+            f"<entry><key>{_xml_text(str(k))}</key><value>{_value_xml(v, shape.value)}</value>"
+            "</entry>"
+            for k, v in value.items()
+        )
     if shape.type_name == "timestamp":
         moment = datetime.datetime.fromtimestamp(float(value), tz=datetime.UTC)
         return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -13,12 +13,18 @@
 
 A raw ASGI callable: bytes in, bytes out. No JSON parsing of payloads, no database, no log line
 per request. The variant is chosen by weight (or the target header), the replica by least
-outstanding requests; a request refused by a dead replica is retried on another.
+outstanding requests; a request refused by a dead replica is retried on another. Each request
+that reached a variant leaves one ``InvocationRecord`` for the observers (metrics), after its
+answer is sent.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
+import time
+import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -26,6 +32,7 @@ import orjson
 from kiln.api.replica_client import ReplicaClient, ReplicaTimeout, ReplicaUnreachable
 from kiln.config import ACCOUNT_ID
 from kiln.runtime.asgi import ClientDisconnected, Receive, Scope, Send, read_body
+from kiln.services.hosting.invocations import InvocationObserver, InvocationRecord, Outcome
 from kiln.services.hosting.routing import RoutingTable, pick_replica
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
@@ -43,10 +50,22 @@ _FORWARDED = (
 class InvocationRouter:
     """Routes invocations to replicas through the in-memory routing table."""
 
-    def __init__(self, routing: RoutingTable, region: str, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        routing: RoutingTable,
+        region: str,
+        timeout: float = 60.0,
+        observers: Sequence[InvocationObserver] = (),
+    ) -> None:
         self._routing = routing
         self._region = region
         self._timeout = timeout
+        self._observers = tuple(observers)
+        # Event ids: a random UUID-shaped prefix per router and a counter, unique and far
+        # cheaper than uuid4() per request (which reads the OS's random source each time).
+        head = uuid.uuid4().hex
+        self._id_prefix = f"{head[:8]}-{head[8:12]}-{head[12:16]}-{head[16:20]}-"
+        self._ids = itertools.count()
         self._client = ReplicaClient()
         self._rng = random.Random()
 
@@ -64,6 +83,8 @@ class InvocationRouter:
         return path[len(_PREFIX) : -len(_SUFFIX)]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        arrived_at = time.time()
+        started = time.perf_counter()
         endpoint = self.endpoint_of(scope)
         route = self._routing.get(endpoint)
         if scope["method"] != "POST":
@@ -96,7 +117,11 @@ class InvocationRouter:
         forwarded = [(k, v) for k, v in scope["headers"] if k in _FORWARDED]
         if b"content-type" not in headers:
             forwarded.append((b"content-type", b"application/json"))
-        await self._forward(send, endpoint, variant.name, variant.replicas, forwarded, body)
+        served = await self._forward(
+            send, endpoint, variant.name, variant.replicas, forwarded, body
+        )
+        if self._observers:
+            self._tell(served, endpoint, variant.name, headers, body, arrived_at, started)
 
     async def _forward(
         self,
@@ -106,11 +131,12 @@ class InvocationRouter:
         replicas: Any,
         headers: list[tuple[bytes, bytes]],
         body: bytes,
-    ) -> None:
+    ) -> _Served:
         tried: list[Any] = []
         while (replica := pick_replica(replicas, tried)) is not None:
             tried.append(replica)
             replica.outstanding += 1
+            sent = time.perf_counter()
             try:
                 response = await self._client.post(
                     replica.socket_path, b"/invocations", headers, body, self._timeout
@@ -119,22 +145,92 @@ class InvocationRouter:
                 continue  # nothing reached the model: another replica may take it
             except ReplicaTimeout:
                 await _model_error(send, endpoint, variant, 0, _timeout_message(self._timeout))
-                return
+                return _Served(Outcome.MODEL_FAILURE, replica.socket_path, 0, sent)
             except ConnectionError as e:
                 await _model_error(send, endpoint, variant, 0, f"connection lost: {e}")
-                return
+                return _Served(Outcome.MODEL_FAILURE, replica.socket_path, 0, sent)
             finally:
                 replica.outstanding -= 1
+            served = _Served(Outcome.ANSWERED, replica.socket_path, response.status, sent,
+                             time.perf_counter(), response.body,
+                             response.headers.get(b"content-type"))  # fmt: skip
             if 200 <= response.status < 300:
                 await _answer(send, variant, response.headers, response.body)
             else:
+                served.outcome = Outcome.MODEL_ERROR
                 text = response.body.decode("utf-8", errors="replace")
                 await _model_error(send, endpoint, variant, response.status, text)
-            return
+            return served
         await _error(
             send, 503, b"ServiceUnavailable",
             f"No replica of variant {variant} of endpoint {endpoint} is available right now.",
         )  # fmt: skip
+        return _Served(Outcome.UNAVAILABLE, None, 0, 0.0)
+
+    def _tell(
+        self,
+        served: _Served,
+        endpoint: str,
+        variant: str,
+        headers: dict[bytes, bytes],
+        body: bytes,
+        arrived_at: float,
+        started: float,
+    ) -> None:
+        """One record of this invocation to every observer."""
+        total_us = int((time.perf_counter() - started) * 1e6)
+        model_us = int((served.answered - served.sent) * 1e6) if served.answered else 0
+        inference_id = headers.get(b"x-amzn-sagemaker-inference-id")
+        accept = headers.get(b"accept")
+        record = InvocationRecord(
+            endpoint=endpoint,
+            variant=variant,
+            is_shadow=False,
+            replica=served.replica,
+            event_id=f"{self._id_prefix}{next(self._ids):012x}",
+            inference_id=None if inference_id is None else inference_id.decode("latin-1"),
+            arrived_at=arrived_at,
+            outcome=served.outcome,
+            model_status=served.status,
+            model_latency_us=model_us,
+            overhead_latency_us=max(total_us - model_us, 0),
+            request_body=body,
+            request_content_type=headers.get(b"content-type", b"application/json").decode(
+                "latin-1"
+            ),
+            request_accept=None if accept is None else accept.decode("latin-1"),
+            response_body=served.body,
+            response_content_type=None
+            if served.content_type is None
+            else served.content_type.decode("latin-1"),
+            capture=None,
+        )
+        for observer in self._observers:
+            observer.observe(record)
+
+
+class _Served:
+    """How ``_forward`` ended, for the invocation's record."""
+
+    __slots__ = ("answered", "body", "content_type", "outcome", "replica", "sent", "status")
+
+    def __init__(
+        self,
+        outcome: Outcome,
+        replica: str | None,
+        status: int,
+        sent: float,
+        answered: float = 0.0,
+        body: bytes = b"",
+        content_type: bytes | None = None,
+    ) -> None:
+        self.outcome = outcome
+        self.replica = replica
+        self.status = status
+        self.sent = sent
+        self.answered = answered
+        self.body = body
+        self.content_type = content_type
 
 
 def _declares_too_much(headers: dict[bytes, bytes]) -> bool:

@@ -142,6 +142,8 @@ _READS = [
     "logs:Describe*",
     "logs:Get*",
     "logs:Filter*",
+    "cloudwatch:Get*",
+    "cloudwatch:List*",
     "s3:Get*",
     "s3:List*",
     "sts:GetCallerIdentity",

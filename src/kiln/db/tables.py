@@ -92,3 +92,22 @@ ground_truth = Table(
     Column("label", JSON, nullable=False),
     Column("received_at", Float, nullable=False, index=True),
 )
+
+# One row per series and minute as the metrics store flushed it; a minute may have several rows
+# (a flush, then a restart or a late PutMetricData), which readers merge.
+metric_points = Table(
+    "metric_points",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("namespace", String(255), nullable=False),
+    Column("metric", String(255), nullable=False),
+    Column("dimensions", String(8192), nullable=False),
+    Column("minute", Integer, nullable=False, index=True),
+    Column("count", Float, nullable=False),
+    Column("total", Float, nullable=False),
+    Column("low", Float, nullable=False),
+    Column("high", Float, nullable=False),
+    Column("unit", String(32), nullable=False),
+    Column("buckets", JSON, nullable=False),
+    Index("ix_metric_points_series", "namespace", "metric", "minute"),
+)

@@ -63,6 +63,11 @@ class Session:
         """A boto3 ``logs`` client (CloudWatch Logs: job and endpoint logs) for the same server."""
         return logs_client(self.settings)
 
+    @cached_property
+    def cloudwatch_client(self) -> Any:
+        """A boto3 ``cloudwatch`` client (metrics) for the same server."""
+        return _server_client(self.settings, "cloudwatch")
+
     def default_bucket(self) -> str:
         """The bucket the SDK puts code, data and models in by default (created if absent)."""
         self.s3.ensure_bucket(DEFAULT_BUCKET)

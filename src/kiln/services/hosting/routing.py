@@ -85,6 +85,10 @@ class RoutingTable:
         """The current route of ``endpoint`` (a plain dict read: safe without the lock)."""
         return self._routes.get(endpoint)
 
+    def routes(self) -> list[EndpointRoute]:
+        """Every route now published."""
+        return list(self._routes.values())
+
     def publish(self, route: EndpointRoute) -> None:
         """Replace the route of ``route.name``."""
         with self._lock:

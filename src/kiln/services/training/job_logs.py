@@ -12,7 +12,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import IO
 
 from kiln.services.logs import LogStore
@@ -21,6 +21,9 @@ from kiln.services.logs.tolerant import TolerantWriter
 from kiln.shapes.training import MetricDefinition
 
 _TAIL_LINES = 20
+
+# (host, metric name, value, epoch seconds): each MetricDefinitions match, as it is found.
+MetricSink = Callable[[str, str, float, float], None]
 _NOTES_HOST = "algo-1"
 
 
@@ -34,8 +37,10 @@ class JobLog:
         metric_definitions: Sequence[MetricDefinition],
         *,
         started: int,
+        on_metric: MetricSink | None = None,
     ) -> None:
         self._store = store
+        self._on_metric = on_metric
         self._job = job
         self._started = started
         self._writers: dict[str, TolerantWriter] = {}
@@ -59,7 +64,7 @@ class JobLog:
                 line = raw.decode("utf-8", errors="replace").rstrip("\n")
                 if is_stderr:
                     tail.append(line)
-                self._scan(line)
+                self._scan(line, host)
                 writer.write(line)
             stream.close()
 
@@ -88,7 +93,7 @@ class JobLog:
                 )
             return writer
 
-    def _scan(self, line: str) -> None:
+    def _scan(self, line: str, host: str) -> None:
         if self.first_line_at is None:
             self.first_line_at = time.time()
         for name, pattern in self._metrics:
@@ -99,4 +104,7 @@ class JobLog:
                 value = float(match.group(1) if pattern.groups else match.group(0))
             except ValueError:
                 continue
-            self.final_metrics[name] = (value, time.time())
+            at = time.time()
+            self.final_metrics[name] = (value, at)
+            if self._on_metric is not None:
+                self._on_metric(host, name, value, at)

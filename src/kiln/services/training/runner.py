@@ -55,7 +55,7 @@ from kiln.services.training.channels import ChannelObject, manifest_objects, pre
 from kiln.services.training.checkpoints import CheckpointSync
 from kiln.services.training.job_envs import python_for
 from kiln.services.training.job_files import read_text
-from kiln.services.training.job_logs import JobLog
+from kiln.services.training.job_logs import JobLog, MetricSink
 from kiln.services.training.kept_workspaces import KeptWorkspace, keep
 from kiln.services.training.service import (
     capacity_note,
@@ -120,6 +120,7 @@ class TrainingRunner:
         logs: LogStore,
         *,
         credentials: ProcessCredentials,
+        on_metric: MetricSink | None = None,
     ) -> None:
         self.name = record.name
         self._settings = settings
@@ -141,6 +142,7 @@ class TrainingRunner:
             record.name,
             self._spec.algorithm_specification.metric_definitions,
             started=int(time.time()),
+            on_metric=on_metric,
         )
         self._checkpoints: list[CheckpointSync] = []
         self._python = Path(sys.executable)
