@@ -3,28 +3,38 @@
 Starts an embedded Kiln server (API + S3 store) in ``.kiln-demo/``, uploads scikit-learn's
 breast-cancer data set as CSV, trains ``examples/sklearn/train.py`` with ``kiln.Estimator`` (the
 sagemaker SDK's interface), prints the job's metrics and model artifact, loads the model back,
-deploys it with ``estimator.deploy()`` to a real-time endpoint, predicts over HTTP, deletes the
-endpoint and stops the server. Nothing leaves this machine.
+deploys it with ``estimator.deploy()`` to a real-time endpoint and predicts over HTTP. Then it
+runs an A/B test in production: two challengers are trained, the endpoint is updated (blue/green)
+to split traffic between the champion and one challenger while the other shadows it, with data
+capture on; labelled traffic is sent with ground truth fed back, and the A/B report, the captured
+records and the endpoint's metrics are printed. Last it deletes the endpoint and stops the
+server. Nothing leaves this machine.
 """
 
 from __future__ import annotations
 
+import json
 import socket
 import tarfile
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import joblib
 import numpy as np
 from rich.console import Console
+from rich.syntax import Syntax
 from rich.table import Table
 from sklearn.datasets import load_breast_cancer
 
 import kiln
+from kiln.cli import report_table
 from kiln.config import Settings
+from kiln.sdk.metrics import endpoint_metrics
 from kiln.sdk.serializers import JSONDeserializer, JSONSerializer
 from kiln.server import ServerThread
+from kiln.services.monitoring.report import AbReport
 from kiln.storage import S3Uri
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +44,8 @@ METRICS = [
     {"Name": "validation:accuracy", "Regex": r"validation_accuracy=([0-9.]+)"},
 ]
 
-STEPS = 7
+STEPS = 11
+TRAFFIC = 400  # labelled requests for the A/B test, one row each
 SAMPLE_ROWS = np.arange(0, 569, 71)  # a spread of both classes
 
 console = Console(highlight=False, soft_wrap=True)
@@ -93,8 +104,8 @@ def load_model_back(session: kiln.Session, model_uri: str) -> None:
     console.print(f"    rows {rows.tolist()}: predicted {predicted}, truth {truth}", markup=False)
 
 
-def deploy_and_predict(estimator: kiln.Estimator) -> float:
-    """Serve the model on an endpoint, predict the sample rows over HTTP; deploy→answer seconds."""
+def deploy_and_predict(estimator: kiln.Estimator) -> kiln.Predictor:
+    """Serve the model on an endpoint, predict the sample rows over HTTP; the predictor."""
     data = load_breast_cancer()
     started = time.monotonic()
     # train.py is the inference code too (SDK v2's scikit-learn way): it defines no model_fn, so
@@ -118,11 +129,165 @@ def deploy_and_predict(estimator: kiln.Estimator) -> float:
         markup=False,
     )
     console.print(f"    deploy() → first prediction: [bold green]{first_prediction:.2f} s[/]")
-    step(7, "Delete the endpoint (predictor.delete_endpoint(), predictor.delete_model())")
+    return predictor
+
+
+def train_challengers(session: kiln.Session, data_uri: str) -> dict[str, str]:
+    """Two smaller forests trained side by side; variant name → model artifact."""
+    settings = {"Challenger": (3, 1), "Shadow": (10, 2)}
+    estimators = {}
+    for variant, (trees, depth) in settings.items():
+        estimator = kiln.Estimator(
+            entry_point="train.py",
+            source_dir=str(ROOT / "examples" / "sklearn"),
+            hyperparameters={"n-estimators": trees, "max-depth": depth},
+            base_job_name=f"demo-{variant.lower()}",
+            sagemaker_session=session,
+        )
+        estimator.fit({"train": data_uri}, wait=False)
+        estimators[variant] = estimator
+        console.print(f"    {variant}: {trees} trees of depth {depth}")
+    artifacts = {}
+    for variant, estimator in estimators.items():
+        assert estimator.latest_training_job is not None
+        estimator.latest_training_job.wait(logs=False)
+        artifacts[variant] = estimator.model_data
+        console.print(f"    {variant} model: [green]{artifacts[variant]}[/]")
+    return artifacts
+
+
+def start_ab_test(session: kiln.Session, endpoint: str, artifacts: dict[str, str]) -> str:
+    """Update the endpoint: champion vs challenger 50/50, a shadow, capture on; the capture URI."""
+    sagemaker = session.sagemaker_client
+    champion = sagemaker.describe_model(ModelName=endpoint)
+    for name, artifact in artifacts.items():
+        sagemaker.create_model(
+            ModelName=f"{endpoint}-{name.lower()}",
+            PrimaryContainer={**champion["PrimaryContainer"], "ModelDataUrl": artifact},
+            ExecutionRoleArn=champion["ExecutionRoleArn"],
+        )
+    capture_uri = f"s3://{session.default_bucket()}/demo/capture"
+
+    def variant(name: str, model: str) -> dict[str, Any]:
+        return {"VariantName": name, "ModelName": model, "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large", "InitialVariantWeight": 1.0}  # fmt: skip
+
+    config = f"{endpoint}-ab"
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=config,
+        ProductionVariants=[
+            variant("Champion", endpoint),
+            variant("Challenger", f"{endpoint}-challenger"),
+        ],
+        ShadowProductionVariants=[variant("Shadow", f"{endpoint}-shadow")],
+        DataCaptureConfig={
+            "EnableCapture": True,
+            "InitialSamplingPercentage": 100,
+            "DestinationS3Uri": capture_uri,
+            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+            "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"]},
+        },
+    )
+    started = time.monotonic()
+    sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=config)
+    session.wait_for_endpoint(endpoint)
+    console.print(
+        f"    UpdateEndpoint → {config}: Champion 50 % / Challenger 50 %, Shadow mirrored, "
+        f"capture 100 % → {capture_uri} (InService again after {time.monotonic() - started:.1f} s;"
+        " the old replica served until the new ones were ready)"
+    )
+    return capture_uri
+
+
+def send_labelled_traffic(session: kiln.Session, endpoint: str) -> None:
+    """One row per request with an InferenceId, then the true labels as feedback."""
+    data = load_breast_cancer()
+    runtime = session.sagemaker_runtime_client
+    rows = np.random.default_rng(0).integers(0, len(data.target), TRAFFIC)
+    served: dict[str, int] = {}
+    started = time.monotonic()
+    for number, row in enumerate(rows):
+        inference_id = f"demo-{number}"
+        answer = runtime.invoke_endpoint(
+            EndpointName=endpoint,
+            Body=json.dumps({"inputs": [data.data[row].tolist()]}),
+            ContentType="application/json",
+            InferenceId=inference_id,
+        )
+        variant = answer["InvokedProductionVariant"]
+        served[variant] = served.get(variant, 0) + 1
+    seconds = time.monotonic() - started
+    shares = ", ".join(f"{v} {n}" for v, n in sorted(served.items()))
+    console.print(f"    {TRAFFIC} requests in {seconds:.1f} s ({shares}); the shadow saw copies")
+    labels = {f"demo-{n}": int(data.target[row]) for n, row in enumerate(rows)}
+    result = kiln.send_ground_truth(endpoint, labels, session)
+    console.print(
+        f"    ground truth for {result.accepted} inference ids → [green]{result.location}[/]"
+    )
+
+
+def show_what_was_learned(session: kiln.Session, endpoint: str, capture_uri: str) -> None:
+    """The A/B report, one captured record and its file, and the endpoint's metrics."""
+    report = wait_for_report(session, endpoint)
+    console.print(report_table(report))
+    console.print(f"    verdict: [bold]{report.verdict}[/]")
+    files = wait_for_captured_files(session, endpoint, capture_uri)
+    console.print(f"    {len(files)} capture file(s), e.g. [green]{files[0]}[/]")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "capture.jsonl"
+        session.s3.download_file(S3Uri.parse(files[0]), path)
+        first = json.loads(path.read_text().splitlines()[0])
+    console.print(Syntax(json.dumps(first, indent=2)[:900], "json", theme="ansi_dark"))
+    table = Table("variant", "instances", "invocations/min", "p50 ms", "p99 ms", "errors")
+    for metrics in endpoint_metrics(endpoint, session, minutes=5):
+        table.add_row(
+            metrics.variant,
+            str(metrics.instances),
+            f"{metrics.invocations_per_minute:.0f}",
+            _ms(metrics.latency_p50_ms),
+            _ms(metrics.latency_p99_ms),
+            str(metrics.client_errors + metrics.server_errors),
+        )
+    console.print("    CloudWatch metrics (namespace AWS/SageMaker, kiln endpoints metrics NAME):")
+    console.print(table)
+
+
+def wait_for_report(session: kiln.Session, endpoint: str) -> AbReport:
+    """The report once the inference log has every labelled prediction (it writes in batches)."""
+    deadline = time.monotonic() + 30
+    while True:
+        report = kiln.compare_variants(endpoint, session=session)
+        labelled = sum(v.labelled for v in report.variants if not v.is_shadow)
+        if labelled >= TRAFFIC or time.monotonic() > deadline:
+            return report
+        time.sleep(0.2)
+
+
+def wait_for_captured_files(session: kiln.Session, endpoint: str, capture_uri: str) -> list[str]:
+    """The capture files of ``endpoint`` (the writer flushes on update; a minute at most)."""
+    prefix = S3Uri.parse(f"{capture_uri}/{endpoint}/")
+    deadline = time.monotonic() + 90
+    while True:
+        files = [f"s3://{prefix.bucket}/{key}" for key, _ in session.s3.keys(prefix)]
+        if files or time.monotonic() > deadline:
+            return files
+        time.sleep(0.5)
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
+def delete_everything(session: kiln.Session, predictor: kiln.Predictor) -> None:
+    """Delete the endpoint, its configs and models."""
+    sagemaker = session.sagemaker_client
+    endpoint = predictor.endpoint_name
     predictor.delete_endpoint()
-    predictor.delete_model()
-    console.print(f"    endpoint {predictor.endpoint_name}, its config and model are deleted")
-    return first_prediction
+    for config in (endpoint, f"{endpoint}-ab"):
+        sagemaker.delete_endpoint_config(EndpointConfigName=config)
+    for model in (endpoint, f"{endpoint}-challenger", f"{endpoint}-shadow"):
+        sagemaker.delete_model(ModelName=model)
+    console.print(f"    endpoint {endpoint}, its configs and models are deleted")
 
 
 def main() -> None:
@@ -157,7 +322,17 @@ def main() -> None:
         step(5, "Load the trained model from the store and predict")
         load_model_back(session, model_uri)
         step(6, "Deploy it to a real-time endpoint with estimator.deploy() and predict over HTTP")
-        deploy_and_predict(estimator)
+        predictor = deploy_and_predict(estimator)
+        step(7, "Train two challengers side by side (fit(wait=False))")
+        artifacts = train_challengers(session, data_uri)
+        step(8, "A/B test: UpdateEndpoint to champion vs challenger, a shadow, data capture on")
+        capture_uri = start_ab_test(session, predictor.endpoint_name, artifacts)
+        step(9, f"Send {TRAFFIC} requests with InferenceIds, then their ground truth")
+        send_labelled_traffic(session, predictor.endpoint_name)
+        step(10, "What the endpoint learned: the A/B report, captured data, metrics")
+        show_what_was_learned(session, predictor.endpoint_name, capture_uri)
+        step(11, "Delete the endpoint, its configs and models")
+        delete_everything(session, predictor)
     finally:
         server.stop()
     console.print(

@@ -673,11 +673,12 @@ def compare_endpoint_variants(
 ) -> None:
     """Compare an endpoint's variants: traffic, latency, errors, accuracy or RMSE, and a verdict."""
     report = compare_variants(name, hours, _session())
-    Console(highlight=False).print(_report_table(report))
+    Console(highlight=False).print(report_table(report))
     typer.echo(report.verdict)
 
 
-def _report_table(report: AbReport) -> Table:
+def report_table(report: AbReport) -> Table:
+    """The A/B report as a rich table (the CLI's and the demo's)."""
     table = Table(title=f"{report.endpoint}: the last {_hours(report)}")
     is_regression = report.problem_type is ProblemType.REGRESSION
     quality = "RMSE" if is_regression else "accuracy"
