@@ -54,9 +54,11 @@ from kiln.errors import KilnError
 from kiln.home_lock import HomeLock
 from kiln.services.capacity import machine_capacity
 from kiln.services.hosting.controller import EndpointController
+from kiln.services.hosting.data_plane import DataPlane
+from kiln.services.hosting.invocations import InvocationObserver
 from kiln.services.hosting.replicas import ReplicaLauncher
 from kiln.services.hosting.routing import RoutingTable
-from kiln.services.hosting.service import HostingService, HostingStores
+from kiln.services.hosting.service import HostingService, HostingStores, endpoint_state
 from kiln.services.identity import IdentityService
 from kiln.services.logs import FileLogStore
 from kiln.services.logs.cloudwatch import CloudWatchLogs
@@ -72,6 +74,7 @@ from kiln.storage import EmbeddedS3Server, ObjectStore, free_port
 from kiln.storefront.back import Back
 from kiln.storefront.listener import FrontListener
 from kiln.storefront.proxy import StoreFront
+from kiln.transport.unix import UnixReplicaTransport
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +124,11 @@ class KilnServer:
             settings, self.objects, self.backend, self.logs, credentials=self.credentials
         )
         self.endpoints = EndpointController(
-            settings, self.hosting_stores, self.replicas, self.routing
+            settings, self.hosting_stores, self.replicas, self.routing, capture=None
         )
+        # The seam for what learns of every invocation: metrics, data capture, the inference log.
+        observers: list[InvocationObserver] = []
+        self.data_plane = DataPlane(self.routing, UnixReplicaTransport(), observers)
         self.sweeper = Sweeper(
             {
                 "training jobs": self.scheduler.sweep,
@@ -177,7 +183,7 @@ class KilnServer:
             ],
             authorizer.operation,
         )
-        router = InvocationRouter(self.routing, settings.region)
+        router = InvocationRouter(self.data_plane)
         anonymous = None if settings.auth else self.keys.principal(ADMIN_USER)
         self.app = build_app(
             self.apis,
@@ -283,7 +289,9 @@ class KilnServer:
 
     def _endpoint_replicas(self, name: str) -> list[dict[str, Any]] | None:
         record = self.hosting_stores.endpoints.get(name)
-        return None if record is None else list(record.state.get("Replicas", []))
+        if record is None:
+            return None
+        return [replica.to_dict() for replica in endpoint_state(record).replicas]
 
     def _job_progress(self, name: str) -> JobProgress | None:
         record = self.jobs.get(name)
@@ -297,6 +305,7 @@ class KilnServer:
         try:
             yield
         finally:
+            await self.data_plane.aclose()
             await asyncio.to_thread(self.stop)
 
 
