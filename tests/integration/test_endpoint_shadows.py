@@ -220,6 +220,8 @@ def test_bad_shadow_and_capture_configs_are_refused_and_write_nothing(kiln: Kiln
     )
     assert "Could not find model" in message
     message = _refused(
-        kiln, ProductionVariants=one, DataCaptureConfig={**CAPTURE, "DestinationS3Uri": "/tmp/x"}
+        kiln,
+        ProductionVariants=one,
+        DataCaptureConfig={**CAPTURE, "DestinationS3Uri": "https://b/x"},
     )
     assert "DestinationS3Uri" in message
