@@ -123,10 +123,12 @@ class KilnServer:
         self.replicas = ReplicaLauncher(
             settings, self.objects, self.backend, self.logs, credentials=self.credentials
         )
+        # capture: the data capture writer's CaptureSink (flushed on update, delete and stop).
         self.endpoints = EndpointController(
             settings, self.hosting_stores, self.replicas, self.routing, capture=None
         )
-        # The seam for what learns of every invocation: metrics, data capture, the inference log.
+        # What learns of every invocation: the metrics store, the capture writer and the
+        # inference log go here (each an InvocationObserver).
         observers: list[InvocationObserver] = []
         self.data_plane = DataPlane(self.routing, UnixReplicaTransport(), observers)
         self.sweeper = Sweeper(

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from kiln.services.hosting.invocations import CaptureConfig
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class ReplicaAddress:
     """Where one replica listens and how busy it is."""
 
@@ -30,7 +30,7 @@ class ReplicaAddress:
     replica_id: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VariantRoute:
     """One production variant: its traffic weight and its serving replicas."""
 
