@@ -113,7 +113,7 @@ class Seen:
 def _invocation(target: str | None = None, inference_id: bytes | None = None) -> Invocation:
     return Invocation(
         b"[1]", b"application/json", None, b"a=1", inference_id, target,
-        time.perf_counter(), time.time(),
+        time.perf_counter(),
     )  # fmt: skip
 
 
@@ -157,9 +157,11 @@ async def _serve(plane: DataPlane, invocation: Invocation) -> InvocationOutcome:
 
 async def test_answer_carries_the_variant_and_the_replicas_body() -> None:
     plane, seen = _plane({"a1": _replica("a1")}, _route({"A": ["a1"]}))
+    before = time.time()
     outcome = await _serve(plane, _invocation(inference_id=b"id-7"))
     assert outcome == Answered("A", b"text/plain", b"a1:id-7", b"a=1")
     (record,) = seen.records
+    assert before - 0.1 <= record.arrived_at <= time.time()
     assert (record.endpoint, record.variant, record.is_shadow) == ("e", "A", False)
     assert (record.outcome, record.model_status, record.inference_id) == (
         Outcome.ANSWERED, 200, "id-7",

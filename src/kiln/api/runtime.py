@@ -61,7 +61,7 @@ class InvocationRouter:
         return path[len(_PREFIX) : -len(_SUFFIX)]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        arrived, arrived_at = time.perf_counter(), time.time()
+        arrived = time.perf_counter()
         endpoint = self.endpoint_of(scope)
         route = self._plane.route(endpoint)
         if scope["method"] != "POST":
@@ -108,7 +108,6 @@ class InvocationRouter:
             # Header bytes need not be UTF-8 (HTTP carries any latin-1 byte): an unknown variant.
             target.decode("utf-8", "replace") if target else None,
             arrived,
-            arrived_at,
         )
         await self._plane.invoke(route, invocation, partial(_respond, send))
 
