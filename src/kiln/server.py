@@ -59,10 +59,11 @@ from kiln.errors import KilnError
 from kiln.home_lock import HomeLock
 from kiln.services.capacity import machine_capacity
 from kiln.services.hosting.controller import EndpointController
+from kiln.services.hosting.data_plane import DataPlane
 from kiln.services.hosting.invocations import InvocationObserver
 from kiln.services.hosting.replicas import ReplicaLauncher
 from kiln.services.hosting.routing import RoutingTable
-from kiln.services.hosting.service import HostingService, HostingStores
+from kiln.services.hosting.service import HostingService, HostingStores, endpoint_state
 from kiln.services.identity import IdentityService
 from kiln.services.logs import FileLogStore
 from kiln.services.logs.cloudwatch import CloudWatchLogs
@@ -84,6 +85,7 @@ from kiln.storage import EmbeddedS3Server, ObjectStore, S3Uri, free_port
 from kiln.storefront.back import Back
 from kiln.storefront.listener import FrontListener
 from kiln.storefront.proxy import StoreFront
+from kiln.transport.unix import UnixReplicaTransport
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +142,7 @@ class KilnServer:
             settings, self.objects, self.backend, self.logs, credentials=self.credentials
         )
         self.endpoints = EndpointController(
-            settings, self.hosting_stores, self.replicas, self.routing
+            settings, self.hosting_stores, self.replicas, self.routing, capture=self.capture
         )
         self.metrics.add_sampler(UsageSampler(self._replica_views, self.metrics.put))
         self.sweeper = Sweeper(
@@ -218,7 +220,9 @@ class KilnServer:
         observers: list[InvocationObserver] = [self.capture, self.inference_log]
         if settings.invocation_metrics:
             observers.insert(0, self.metrics)
-        router = InvocationRouter(self.routing, settings.region, observers=observers)
+        # What learns of every invocation: the metrics store, the capture writer, the inference log.
+        self.data_plane = DataPlane(self.routing, UnixReplicaTransport(), observers)
+        router = InvocationRouter(self.data_plane)
         anonymous = None if settings.auth else self.keys.principal(ADMIN_USER)
         self.app = build_app(
             self.apis,
@@ -361,11 +365,15 @@ class KilnServer:
 
     def _endpoint_replicas(self, name: str) -> list[dict[str, Any]] | None:
         record = self.hosting_stores.endpoints.get(name)
-        return None if record is None else list(record.state.get("Replicas", []))
+        if record is None:
+            return None
+        return [replica.to_dict() for replica in endpoint_state(record).replicas]
 
     def _production_variants(self, name: str) -> list[str] | None:
         record = self.hosting_stores.endpoints.get(name)
-        return None if record is None else sorted(record.state.get("Variants", {}))
+        if record is None:
+            return None
+        return sorted(v.name for v in endpoint_state(record).deployment.variants)
 
     def _job_progress(self, name: str) -> JobProgress | None:
         record = self.jobs.get(name)
@@ -379,6 +387,7 @@ class KilnServer:
         try:
             yield
         finally:
+            await self.data_plane.aclose()
             await asyncio.to_thread(self.stop)
 
 

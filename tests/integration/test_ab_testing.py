@@ -177,7 +177,6 @@ def test_a_viewer_may_read_the_report_but_not_send_ground_truth(session: Session
     assert "sagemaker:PutGroundTruth" in refused.value.response["Error"]["Message"]
 
 
-@pytest.mark.skip(reason="needs the data plane: integrator enables")
 def test_real_invocations_then_feedback_find_the_planted_difference(
     kiln: Kiln, session: Session
 ) -> None:

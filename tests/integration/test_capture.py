@@ -309,7 +309,6 @@ def test_writes_resume_and_the_problem_clears_once_the_bucket_exists(
 
 
 @pytest.mark.slow
-@pytest.mark.skip(reason="needs the data plane: integrator enables")
 def test_invocations_with_capture_on_are_written_as_sagemaker_does(kiln: Kiln) -> None:
     from conftest import ROLE, sklearn_model_files, upload_model, wait_in_service
 

@@ -477,7 +477,11 @@ def test_prepare_model_dir_leaves_s3_uris_to_the_caller(tmp_path: Path) -> None:
         prepare_model_dir("s3://b/model.tar.gz", tmp_path)
 
 
-def call_app(app: ReplicaApp, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def call_app(
+    app: ReplicaApp,
+    messages: list[dict[str, Any]],
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> list[dict[str, Any]]:
     """Run one POST /invocations through ``app`` in-process; the messages it sent."""
     sent: list[dict[str, Any]] = []
 
@@ -487,9 +491,25 @@ def call_app(app: ReplicaApp, messages: list[dict[str, Any]]) -> list[dict[str, 
     async def send(message: Any) -> None:
         sent.append(dict(message))
 
-    scope = {"type": "http", "path": "/invocations", "method": "POST", "headers": []}
+    scope = {"type": "http", "path": "/invocations", "method": "POST", "headers": headers or []}
     asyncio.run(app(scope, receive, send))
     return sent
+
+
+def test_inference_id_reaches_the_handlers_and_comes_back() -> None:
+    seen: list[Any] = []
+
+    async def dispatch(*args: Any) -> Reply:
+        seen.append(args[4])
+        return Reply(b"{}", "application/json", None)
+
+    sent = call_app(
+        ReplicaApp(dispatch),
+        [{"type": "http.request", "body": b"[1]"}],
+        [(b"x-amzn-sagemaker-inference-id", b"inf-42")],
+    )
+    assert seen == ["inf-42"]
+    assert (b"x-amzn-sagemaker-inference-id", b"inf-42") in sent[0]["headers"]
 
 
 def test_handler_chosen_header_values_that_would_inject_are_a_500() -> None:

@@ -63,13 +63,25 @@ class Context:
 
     ``custom_attributes`` is the request's ``X-Amzn-SageMaker-Custom-Attributes`` (or None); set
     ``response_custom_attributes`` to send that header back. ``system_properties`` holds
-    ``model_dir`` and ``gpu_id``, as the toolkit's context does.
+    ``model_dir`` and ``gpu_id``, as the toolkit's context does. ``inference_id`` is the
+    request's ``X-Amzn-SageMaker-Inference-Id`` (``InvokeEndpoint``'s ``InferenceId``), or None.
     """
 
-    __slots__ = ("custom_attributes", "response_custom_attributes", "system_properties")
+    __slots__ = (
+        "custom_attributes",
+        "inference_id",
+        "response_custom_attributes",
+        "system_properties",
+    )
 
-    def __init__(self, custom_attributes: str | None, system_properties: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        custom_attributes: str | None,
+        system_properties: Mapping[str, Any],
+        inference_id: str | None = None,
+    ) -> None:
         self.custom_attributes = custom_attributes
+        self.inference_id = inference_id
         self.response_custom_attributes: str | None = None
         self.system_properties = system_properties
 
@@ -180,13 +192,18 @@ class Predictor:
         self._default_predict = frameworks.predictor_for(model) if needs_default else _unused
 
     def invoke(
-        self, body: bytes, content_type: str | None, accept: str | None, attributes: str | None
+        self,
+        body: bytes,
+        content_type: str | None,
+        accept: str | None,
+        attributes: str | None,
+        inference_id: str | None = None,
     ) -> Reply:
         """Run the chain on one request; errors propagate (the server maps them to statuses)."""
         content_type = content_type or codecs.JSON
         if not accept or accept == codecs.ANY:
             accept = self.default_accept
-        context = Context(attributes, self.system_properties)
+        context = Context(attributes, self.system_properties, inference_id)
         handlers = self.handlers
         if handlers.transform_fn is not None:
             output = handlers.transform_fn(

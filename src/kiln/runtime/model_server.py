@@ -8,7 +8,9 @@ Wire contract (CONTRACTS.md §2.1):
   chain's Content-Type. Request headers: ``Content-Type`` (default ``application/json``),
   ``Accept`` (missing or ``*/*``: ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT``, else
   ``application/json``), ``X-Amzn-SageMaker-Custom-Attributes`` (to the handlers' context; the
-  context's ``response_custom_attributes`` comes back in the same header).
+  context's ``response_custom_attributes`` comes back in the same header),
+  ``X-Amzn-SageMaker-Inference-Id`` (to the handlers' context as ``inference_id``, and back on
+  the response, as SageMaker's containers keep the id they are given).
 - Errors, as ``text/plain``: 400 body does not parse; 406 no encoder for Accept; 413 body over
   6 MiB (or ``SAGEMAKER_MAX_PAYLOAD_IN_MB``); 415 no decoder for Content-Type; an
   :class:`~kiln.runtime.handlers.InferenceError`'s own status and message; any other exception
@@ -75,11 +77,12 @@ MAX_BODY_BYTES = 6 * _MIB + _SLACK
 EXIT_LOAD_FAILED = 2
 EXIT_BIND_FAILED = 3
 
-Dispatch = Callable[[bytes, str | None, str | None, str | None], Awaitable[Reply]]
-"""(body, content type, accept, custom attributes) → the reply; errors propagate."""
+Dispatch = Callable[[bytes, str | None, str | None, str | None, str | None], Awaitable[Reply]]
+"""(body, content type, accept, custom attributes, inference id) → the reply; errors propagate."""
 
 _TEXT = b"text/plain; charset=utf-8"
 _ATTRIBUTES = b"x-amzn-sagemaker-custom-attributes"
+_INFERENCE_ID = b"x-amzn-sagemaker-inference-id"
 
 
 class InlineDispatcher:
@@ -89,9 +92,14 @@ class InlineDispatcher:
         self._invoke = predictor.invoke
 
     async def __call__(
-        self, body: bytes, content_type: str | None, accept: str | None, attributes: str | None
+        self,
+        body: bytes,
+        content_type: str | None,
+        accept: str | None,
+        attributes: str | None,
+        inference_id: str | None,
     ) -> Reply:
-        return self._invoke(body, content_type, accept, attributes)
+        return self._invoke(body, content_type, accept, attributes, inference_id)
 
 
 class ReplicaApp:
@@ -119,7 +127,7 @@ class ReplicaApp:
             await _respond(send, 404, b"not found: use GET /ping or POST /invocations\n")
 
     async def _invocations(self, scope: Scope, receive: Receive, send: Send) -> None:
-        content_type = accept = attributes = None
+        content_type = accept = attributes = inference_id = None
         length = 0
         for name, value in scope["headers"]:
             if name == b"content-type":
@@ -128,6 +136,8 @@ class ReplicaApp:
                 accept = value.decode("latin-1")
             elif name == _ATTRIBUTES:
                 attributes = value.decode("latin-1")
+            elif name == _INFERENCE_ID:
+                inference_id = value
             elif name == b"content-length" and value.isdigit():
                 length = int(value)
         if length > self.max_body_bytes:
@@ -142,8 +152,10 @@ class ReplicaApp:
             await _respond(send, 413, self._too_large())
             return
         try:
-            reply = await self.dispatch(body, content_type, accept, attributes)
+            reply = await self.dispatch(body, content_type, accept, attributes, _text(inference_id))
             headers = _reply_headers(reply)
+            if inference_id is not None:
+                headers.append((_INFERENCE_ID, inference_id))
         except (InferenceError, codecs.CodecError) as e:
             await _respond(send, e.status_code, str(e).encode())
             return
@@ -156,6 +168,10 @@ class ReplicaApp:
 
     def _too_large(self) -> bytes:
         return f"request body is over the {self.max_body_bytes} byte limit\n".encode()
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")
 
 
 def _reply_headers(reply: Reply) -> list[tuple[bytes, bytes]]:

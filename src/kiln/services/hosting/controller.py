@@ -18,15 +18,31 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 from kiln.config import Settings
 from kiln.db import ResourceRecord
 from kiln.errors import unavailable_error
+from kiln.services.hosting.capture_sink import CaptureSink
+from kiln.services.hosting.fleet_plan import (
+    health_verdict,
+    initial_counts,
+    initial_weights,
+    shadow_fraction,
+    variant_numbers,
+    weights_and_capacities,
+)
 from kiln.services.hosting.replicas import Replica, ReplicaLauncher, ReplicaSpec, ReplicaStartError
-from kiln.services.hosting.routing import EndpointRoute, RoutingTable, VariantRoute
-from kiln.services.hosting.service import HostingStores, initial_variants
+from kiln.services.hosting.routing import (
+    EndpointRoute,
+    ReplicaAddress,
+    RoutingTable,
+    ShadowRoute,
+    VariantRoute,
+)
+from kiln.services.hosting.service import HostingStores, endpoint_state
+from kiln.services.hosting.shapes import Deployment, EndpointState, ReplicaSummary, VariantSpec
+from kiln.services.hosting.states import EndpointStatus, can_transition
 from kiln.services.sweeping import (
     EndpointAction,
     EndpointDecision,
@@ -37,24 +53,23 @@ from kiln.services.sweeping import (
 log = logging.getLogger(__name__)
 
 _DRAIN_SECONDS = 60.0
-_FAILED_PINGS_BEFORE_REPLACING = 3
 
 
 @dataclass
 class Fleet:
-    """The replicas serving one deployment (a config's variants, each with its container)."""
+    """The replicas serving one deployment (production variants and shadows)."""
 
-    deployment: dict[str, Any]
+    deployment: Deployment
     weights: dict[str, float]
     replicas: dict[str, list[Replica]] = field(default_factory=dict)
-
-    def variant(self, name: str) -> dict[str, Any] | None:
-        """The deployment's variant called ``name``."""
-        return next((v for v in self.deployment["Variants"] if v["VariantName"] == name), None)
 
     def all(self) -> list[Replica]:
         """Every replica of every variant."""
         return [r for group in self.replicas.values() for r in group]
+
+    def counts(self) -> dict[str, int]:
+        """Replicas per variant."""
+        return {name: len(group) for name, group in self.replicas.items()}
 
 
 class EndpointController:
@@ -68,8 +83,10 @@ class EndpointController:
         routing: RoutingTable,
         *,
         health_interval: float = 1.0,
+        capture: CaptureSink | None = None,
     ) -> None:
         self._settings = settings
+        self._capture = capture
         self._stores = stores
         self._launcher = launcher
         self._routing = routing
@@ -85,10 +102,10 @@ class EndpointController:
     def start(self) -> None:
         """Bring endpoints back after a restart, then watch replica health."""
         for record in self._stores.endpoints.all():
-            if record.status in ("InService", "Updating"):
+            if record.status in (EndpointStatus.IN_SERVICE, EndpointStatus.UPDATING):
                 # Until its replicas are back, the router answers 503, not "no such endpoint".
-                self._publish(record.name, Fleet(record.state["Deployment"], {}))
-            if record.status != "Failed":
+                self._publish(record.name, Fleet(endpoint_state(record).deployment, {}))
+            if record.status != EndpointStatus.FAILED:
                 self.wake(record.name)
         self._health_thread = threading.Thread(
             target=self._watch_health, name="kiln-endpoint-health", daemon=True
@@ -110,6 +127,8 @@ class EndpointController:
             self._stop_all(fleet.all(), grace=5.0)
         if self._health_thread is not None:
             self._health_thread.join(timeout=10)
+        if self._capture is not None:
+            self._capture.close()
 
     def wake(self, endpoint: str) -> None:
         """Drive ``endpoint`` on its worker (started if none runs)."""
@@ -134,7 +153,9 @@ class EndpointController:
     def sweep(self) -> None:
         """Finish the endpoint changes no worker carries on any more."""
         before = self._live_workers()
-        records = self._stores.endpoints.all(["Creating", "Updating", "Deleting"])
+        records = self._stores.endpoints.all(
+            [EndpointStatus.CREATING, EndpointStatus.UPDATING, EndpointStatus.DELETING]
+        )
         after = self._live_workers()
         for record in records:
             with self._lock:
@@ -169,16 +190,19 @@ class EndpointController:
         is_settled = decision.action is EndpointAction.SETTLE
 
         def change(record: ResourceRecord) -> None:
-            if record.status != decision.status:
+            to = EndpointStatus.IN_SERVICE if is_settled else EndpointStatus.FAILED
+            current = EndpointStatus(record.status)
+            if record.status != decision.status or not can_transition(current, to):
                 return
-            record.status = "InService" if is_settled else "Failed"
+            record.status = to
+            state = endpoint_state(record)
             if decision.reason:
-                record.state["FailureReason"] = decision.reason
+                state = replace(state, failure_reason=decision.reason)
             if is_settled:
-                record.state.pop("PendingDeployment", None)
-                record.state.pop("DesiredWeightsAndCapacities", None)
+                state = replace(state, pending=None, desired=None)
                 if fleet is not None:
-                    _describe_fleet(record, fleet)
+                    state = _describe_fleet(state, fleet)
+            record.state = state.to_dict()
             record.last_modified_time = time.time()
 
         self._stores.endpoints.modify(decision.name, change)
@@ -205,69 +229,78 @@ class EndpointController:
 
     def _drive(self, endpoint: str) -> None:
         record = self._stores.endpoints.get(endpoint)
-        if record is None or record.status == "Deleting":
+        if record is None or record.status == EndpointStatus.DELETING:
             self._delete(endpoint)
             return
-        if record.status == "Failed":
+        if record.status == EndpointStatus.FAILED:
             return
+        state = endpoint_state(record)
         if self.fleet(endpoint) is None:
-            self._create(record)
+            self._create(endpoint, state)
             return  # a change that arrived meanwhile has set the rerun flag
-        if record.state.get("PendingDeployment"):
-            self._switch_config(record)
-        elif record.state.get("DesiredWeightsAndCapacities"):
-            self._apply_weights_and_capacities(record)
+        if state.pending is not None:
+            self._switch_config(endpoint, state.pending)
+        elif state.desired is not None:
+            self._apply_weights_and_capacities(endpoint, state)
         self._repair(endpoint)
 
-    def _create(self, record: ResourceRecord) -> None:
+    def _create(self, endpoint: str, state: EndpointState) -> None:
         try:
-            fleet = self._start_fleet(record.name, record.state["Deployment"])
+            fleet = self._start_fleet(endpoint, state.deployment)
         except ReplicaStartError as e:
-            self._record(record.name, status="Failed", failure=str(e))
+            self._record(endpoint, status=EndpointStatus.FAILED, failure=str(e))
             return
         with self._lock:
-            self._fleets[record.name] = fleet
-        self._publish(record.name, fleet)
-        self._record(record.name, status="InService", fleet=fleet)
+            self._fleets[endpoint] = fleet
+        self._publish(endpoint, fleet)
+        self._record(endpoint, status=EndpointStatus.IN_SERVICE, fleet=fleet)
 
-    def _switch_config(self, record: ResourceRecord) -> None:
-        old = self.fleet(record.name)
+    def _switch_config(self, endpoint: str, pending: Deployment) -> None:
+        old = self.fleet(endpoint)
         try:
-            fleet = self._start_fleet(record.name, record.state["PendingDeployment"])
+            fleet = self._start_fleet(endpoint, pending)
         except ReplicaStartError as e:
             # Rolled back: the old replicas never stopped serving.
-            self._record(record.name, status="InService", failure=f"Update failed: {e}", clear=True)
+            self._record(
+                endpoint,
+                status=EndpointStatus.IN_SERVICE,
+                failure=f"Update failed: {e}",
+                clear=True,
+            )
             return
         with self._lock:
-            self._fleets[record.name] = fleet
-        self._publish(record.name, fleet)
-        self._record(record.name, status="InService", fleet=fleet, clear=True)
+            self._fleets[endpoint] = fleet
+        self._publish(endpoint, fleet)
+        self._record(endpoint, status=EndpointStatus.IN_SERVICE, fleet=fleet, clear=True)
+        if self._capture is not None and (old is None or old.deployment.capture != pending.capture):
+            self._capture.flush(endpoint)
         if old is not None:
             self._drain_and_stop(old.all())
 
-    def _apply_weights_and_capacities(self, record: ResourceRecord) -> None:
-        fleet = self.fleet(record.name)
+    def _apply_weights_and_capacities(self, endpoint: str, state: EndpointState) -> None:
+        fleet = self.fleet(endpoint)
         assert fleet is not None
+        assert state.desired is not None
+        plan = weights_and_capacities(
+            fleet.deployment, fleet.weights, fleet.counts(), state.desired
+        )
+        fleet.weights.update(plan.weights)
         retired: list[Replica] = []
         failure = None
-        for desired in record.state["DesiredWeightsAndCapacities"]:
-            name = desired["VariantName"]
-            if "DesiredWeight" in desired:
-                fleet.weights[name] = float(desired["DesiredWeight"])
-            count = desired.get("DesiredInstanceCount")
-            if count is None:
-                continue
-            group = fleet.replicas.setdefault(name, [])
-            if count < len(group):
-                retired += group[count:]
-                del group[count:]
-            elif count > len(group) and (variant := fleet.variant(name)) is not None:
+        for step in plan.steps:
+            group = fleet.replicas.setdefault(step.variant, [])
+            if step.stop:
+                retired += group[len(group) - step.stop :]
+                del group[len(group) - step.stop :]
+            elif (variant := fleet.deployment.variant(step.variant)) is not None:
                 try:
-                    group += self._start_replicas(record.name, variant, count - len(group))
+                    group += self._start_replicas(endpoint, variant, step.start)
                 except ReplicaStartError as e:
-                    failure = f"Scaling variant {name} failed: {e}"
-        self._publish(record.name, fleet)
-        self._record(record.name, status="InService", fleet=fleet, failure=failure, clear=True)
+                    failure = f"Scaling variant {step.variant} failed: {e}"
+        self._publish(endpoint, fleet)
+        self._record(
+            endpoint, status=EndpointStatus.IN_SERVICE, fleet=fleet, failure=failure, clear=True
+        )
         self._drain_and_stop(retired)
 
     def _repair(self, endpoint: str) -> None:
@@ -275,11 +308,13 @@ class EndpointController:
         if fleet is None:
             return
         for name, group in fleet.replicas.items():
-            variant = fleet.variant(name)
-            for broken in [r for r in group if not r.address.is_healthy and variant]:
+            variant = fleet.deployment.variant(name)
+            if variant is None:
+                continue
+            for broken in [r for r in group if not r.address.is_healthy]:
                 log.warning("endpoint %s: replacing replica %s", endpoint, broken.id)
                 try:
-                    (replacement,) = self._start_replicas(endpoint, variant or {}, 1)
+                    (replacement,) = self._start_replicas(endpoint, variant, 1)
                 except ReplicaStartError as e:
                     log.error("endpoint %s: replacement failed: %s", endpoint, e)
                     continue
@@ -294,28 +329,25 @@ class EndpointController:
             fleet = self._fleets.pop(endpoint, None)
         if fleet is not None:
             self._stop_all(fleet.all(), grace=30.0)
+        if self._capture is not None:
+            self._capture.flush(endpoint)
         self._stores.endpoints.remove(endpoint)
 
     # -- replicas ------------------------------------------------------------------------------
 
-    def _start_fleet(self, endpoint: str, deployment: dict[str, Any]) -> Fleet:
-        variants = deployment["Variants"]
-        fleet = Fleet(
-            deployment,
-            {v["VariantName"]: float(v.get("InitialVariantWeight", 1.0)) for v in variants},
-        )
+    def _start_fleet(self, endpoint: str, deployment: Deployment) -> Fleet:
+        fleet = Fleet(deployment, initial_weights(deployment))
         try:
-            for variant in variants:
-                count = int(variant.get("InitialInstanceCount", 1))
-                fleet.replicas[variant["VariantName"]] = self._start_replicas(
-                    endpoint, variant, count
-                )
+            for name, count in initial_counts(deployment).items():
+                variant = deployment.variant(name)
+                assert variant is not None
+                fleet.replicas[name] = self._start_replicas(endpoint, variant, count)
         except ReplicaStartError:
             self._stop_all(fleet.all(), grace=0)
             raise
         return fleet
 
-    def _start_replicas(self, endpoint: str, variant: dict[str, Any], count: int) -> list[Replica]:
+    def _start_replicas(self, endpoint: str, variant: VariantSpec, count: int) -> list[Replica]:
         spec = self._replica_spec(endpoint, variant)
         with ThreadPoolExecutor(max_workers=max(1, count)) as pool:
             futures = [pool.submit(self._launcher.start, spec) for _ in range(count)]
@@ -330,19 +362,17 @@ class EndpointController:
             raise errors[0]
         return started
 
-    def _replica_spec(self, endpoint: str, variant: dict[str, Any]) -> ReplicaSpec:
-        timeout = variant.get(
-            "ContainerStartupHealthCheckTimeoutInSeconds",
-            self._settings.replica_startup_timeout_seconds,
-        )
+    def _replica_spec(self, endpoint: str, variant: VariantSpec) -> ReplicaSpec:
+        limit = self._settings.replica_startup_timeout_seconds
+        timeout = variant.startup_timeout
         return ReplicaSpec(
             endpoint=endpoint,
-            variant=variant["VariantName"],
-            container=variant["Container"],
-            instance_type=variant["InstanceType"],
-            startup_timeout=min(float(timeout), self._settings.replica_startup_timeout_seconds),
-            volume_size_gb=variant.get("VolumeSizeInGB"),
-            role_arn=variant.get("ExecutionRoleArn"),
+            variant=variant.name,
+            container=dict(variant.container),
+            instance_type=variant.instance_type,
+            startup_timeout=limit if timeout is None else min(timeout, limit),
+            volume_size_gb=variant.volume_size_gb,
+            role_arn=variant.role_arn,
         )
 
     def _drain_and_stop(self, replicas: Sequence[Replica]) -> None:
@@ -361,36 +391,44 @@ class EndpointController:
     # -- routes, records and health ------------------------------------------------------------
 
     def _publish(self, endpoint: str, fleet: Fleet) -> None:
-        variants = [
-            VariantRoute(
-                name,
-                fleet.weights.get(name, float(variant.get("InitialVariantWeight", 1.0))),
-                tuple(r.address for r in fleet.replicas.get(name, [])),
-            )
-            for variant in fleet.deployment["Variants"]
-            if (name := variant["VariantName"])
+        deployment = fleet.deployment
+
+        def weight(variant: VariantSpec) -> float:
+            return fleet.weights.get(variant.name, variant.initial_weight)
+
+        def addresses(variant: VariantSpec) -> tuple[ReplicaAddress, ...]:
+            return tuple(r.address for r in fleet.replicas.get(variant.name, []))
+
+        variants = [VariantRoute(v.name, weight(v), addresses(v)) for v in deployment.variants]
+        production = weight(deployment.variants[0]) if deployment.variants else 0.0
+        shadows = [
+            ShadowRoute(v.name, shadow_fraction(production, weight(v)), addresses(v))
+            for v in deployment.shadows
         ]
-        self._routing.publish(EndpointRoute.build(endpoint, variants))
+        capture = None if deployment.capture is None else deployment.capture.active
+        self._routing.publish(EndpointRoute.build(endpoint, variants, shadows, capture))
 
     def _record(
         self,
         endpoint: str,
         *,
-        status: str | None = None,
+        status: EndpointStatus | None = None,
         fleet: Fleet | None = None,
         failure: str | None = None,
         clear: bool = False,
     ) -> None:
         def change(record: ResourceRecord) -> None:
-            if status is not None and record.status != "Deleting":
+            # A delete that arrived meanwhile wins: Deleting goes nowhere else.
+            if status is not None and can_transition(EndpointStatus(record.status), status):
                 record.status = status
+            state = endpoint_state(record)
             if failure is not None:
-                record.state["FailureReason"] = failure
+                state = replace(state, failure_reason=failure)
             if clear:
-                record.state.pop("PendingDeployment", None)
-                record.state.pop("DesiredWeightsAndCapacities", None)
+                state = replace(state, pending=None, desired=None)
             if fleet is not None:
-                _describe_fleet(record, fleet)
+                state = _describe_fleet(state, fleet)
+            record.state = state.to_dict()
             record.last_modified_time = time.time()
 
         self._stores.endpoints.modify(endpoint, change)
@@ -407,24 +445,24 @@ class EndpointController:
         """Ping one replica; whether it just turned unhealthy."""
         if not replica.address.is_healthy:
             return False
-        alive = replica.is_running() and self._launcher.ping(replica)
-        replica.failed_pings = 0 if alive else replica.failed_pings + 1
-        if not replica.is_running() or replica.failed_pings >= _FAILED_PINGS_BEFORE_REPLACING:
+        is_running = replica.is_running()
+        verdict = health_verdict(
+            is_running, is_running and self._launcher.ping(replica), replica.failed_pings
+        )
+        replica.failed_pings = verdict.failed_pings
+        if verdict.is_broken:
             replica.address.is_healthy = False
-            return True
-        return False
+        return verdict.is_broken
 
 
-def _describe_fleet(record: ResourceRecord, fleet: Fleet) -> None:
-    variants = initial_variants(fleet.deployment["Variants"])
-    for name, numbers in variants.items():
-        group = fleet.replicas.get(name, [])
-        numbers["CurrentWeight"] = numbers["DesiredWeight"] = fleet.weights.get(name, 0.0)
-        numbers["CurrentInstanceCount"] = sum(1 for r in group if r.address.is_healthy)
-        numbers["DesiredInstanceCount"] = len(group)
-    record.state["Deployment"] = fleet.deployment
-    record.state["Variants"] = variants
-    record.state["Replicas"] = [
-        {"VariantName": r.spec.variant, "ReplicaId": r.id, "Phases": dict(r.phases)}
-        for r in fleet.all()
-    ]
+def _describe_fleet(state: EndpointState, fleet: Fleet) -> EndpointState:
+    healthy = {
+        name: sum(1 for r in group if r.address.is_healthy)
+        for name, group in fleet.replicas.items()
+    }
+    return replace(
+        state,
+        deployment=fleet.deployment,
+        variants=variant_numbers(fleet.deployment, fleet.weights, healthy, fleet.counts()),
+        replicas=tuple(ReplicaSummary(r.spec.variant, r.id, dict(r.phases)) for r in fleet.all()),
+    )

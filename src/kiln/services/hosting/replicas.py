@@ -134,7 +134,7 @@ class ReplicaLauncher:
             replica_id,
             spec,
             workspace,
-            ReplicaAddress(str(socket_path), spec.variant),
+            ReplicaAddress(str(socket_path), spec.variant, replica_id=replica_id),
             process,
             phases,
             keys=keys,
@@ -161,7 +161,7 @@ class ReplicaLauncher:
         replica.process.release()
         self._credentials.revoke(replica.keys)
         shutil.rmtree(replica.workspace, ignore_errors=True)
-        Path(replica.address.socket_path).unlink(missing_ok=True)
+        Path(replica.address.location).unlink(missing_ok=True)
         self._pid_file(replica.id).unlink(missing_ok=True)
 
     def reap_leftovers(self) -> int:
@@ -187,7 +187,7 @@ class ReplicaLauncher:
 
     def ping(self, replica: Replica, timeout: float = 2.0) -> bool:
         """Whether the replica answers ``GET /ping`` with 200 within ``timeout``."""
-        return ping_unix(replica.address.socket_path, timeout)
+        return ping_unix(replica.address.location, timeout)
 
     # -- preparation ---------------------------------------------------------------------------
 

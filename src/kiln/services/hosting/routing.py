@@ -2,8 +2,9 @@
 
 The endpoint controller publishes a whole ``EndpointRoute`` per endpoint (replaced atomically,
 never mutated in place); the router only reads, so the request path never touches the database.
-Each ``ReplicaAddress`` carries its live count of outstanding requests, which the router keeps
-and the controller reads to drain old replicas after an update.
+Each ``ReplicaAddress`` carries its live count of outstanding requests, which the data plane
+keeps and the controller reads to drain old replicas after an update. Its ``location`` is opaque
+here: only the replica transport reads it (a Unix socket path today).
 """
 
 from __future__ import annotations
@@ -15,18 +16,21 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from kiln.services.hosting.invocations import CaptureConfig
 
-@dataclass(eq=False)
+
+@dataclass(eq=False, slots=True)
 class ReplicaAddress:
-    """Where one replica listens (a Unix socket) and how busy it is."""
+    """Where one replica listens and how busy it is."""
 
-    socket_path: str
+    location: str
     variant: str
     outstanding: int = 0
     is_healthy: bool = True
+    replica_id: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VariantRoute:
     """One production variant: its traffic weight and its serving replicas."""
 
@@ -35,19 +39,37 @@ class VariantRoute:
     replicas: tuple[ReplicaAddress, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class ShadowRoute:
+    """One shadow variant: the share of production requests mirrored to it, and its replicas."""
+
+    name: str
+    fraction: float
+    replicas: tuple[ReplicaAddress, ...]
+
+
 @dataclass(frozen=True)
 class EndpointRoute:
-    """Everything the router needs to serve one endpoint."""
+    """Everything the data plane needs to serve one endpoint."""
 
     name: str
     variants: tuple[VariantRoute, ...]
     _cumulative: tuple[float, ...] = field(default=(), repr=False)
+    shadows: tuple[ShadowRoute, ...] = ()
+    capture: CaptureConfig | None = None
+    """The endpoint's data capture, when on: the data plane samples by it."""
 
     @classmethod
-    def build(cls, name: str, variants: Sequence[VariantRoute]) -> EndpointRoute:
+    def build(
+        cls,
+        name: str,
+        variants: Sequence[VariantRoute],
+        shadows: Sequence[ShadowRoute] = (),
+        capture: CaptureConfig | None = None,
+    ) -> EndpointRoute:
         """A route with its cumulative weights precomputed for ``pick_variant``."""
         cumulative = tuple(itertools.accumulate(max(v.weight, 0.0) for v in variants))
-        return cls(name, tuple(variants), cumulative)
+        return cls(name, tuple(variants), cumulative, tuple(shadows), capture)
 
     def variant(self, name: str) -> VariantRoute | None:
         """The variant called ``name``."""

@@ -2,26 +2,30 @@
 
 Calls validate, write desired state and wake the endpoint controller, which starts and stops
 replicas. Missing resources answer ``ValidationException`` "Could not find …", as the SDKs expect.
-
-``EndpointStatus``:
-    Creating   replicas of every variant are starting; not yet routed
-    InService  every replica loaded its model and answered /ping; traffic flows
-    Updating   a new config or new weights/capacities are being applied; the old keep serving
-    Deleting   replicas are being stopped; the endpoint disappears when they are gone
-    Failed     replicas could not start; FailureReason says why (delete it and try again)
+Endpoint state is typed (:mod:`kiln.services.hosting.shapes`); statuses and their transitions are
+in :mod:`kiln.services.hosting.states`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
 from kiln.config import Settings
 from kiln.db import DuplicateNameError, ResourceRecord, ResourceStore
 from kiln.errors import NotFoundError, ResourceLimitError, UnsupportedError, ValidationError
 from kiln.services.capacity import machine_capacity, quota_exceeded, shortfall
+from kiln.services.hosting.capture_config import parse_data_capture
 from kiln.services.hosting.model_code import code_location
+from kiln.services.hosting.shapes import (
+    Deployment,
+    DesiredWeightAndCapacity,
+    EndpointState,
+    VariantSpec,
+)
+from kiln.services.hosting.states import EndpointStatus, transition
 from kiln.services.images import KILN_PYTHON, resolve_image
 from kiln.services.listing import list_query
 from kiln.services.tags import check_tags, merged_tags
@@ -96,12 +100,22 @@ class HostingService:
         """Register production variants: model, instance type and count, weight."""
         name = request["EndpointConfigName"]
         variants = request["ProductionVariants"]
-        names = [v["VariantName"] for v in variants]
+        shadows = request.get("ShadowProductionVariants") or []
+        names = [v["VariantName"] for v in [*variants, *shadows]]
         if len(set(names)) != len(names):
-            raise ValidationError(f"ProductionVariants: variant names must be unique: {names}")
-        for variant in variants:
+            raise ValidationError(
+                "ProductionVariants and ShadowProductionVariants: variant names must be unique: "
+                f"{names}"
+            )
+        if shadows and (len(variants) != 1 or len(shadows) != 1):
+            raise ValidationError(
+                "With ShadowProductionVariants, specify exactly one variant in "
+                "ProductionVariants and one in ShadowProductionVariants"
+            )
+        for variant in [*variants, *shadows]:
             self._check_variant(variant)
-        for key in ("ShadowProductionVariants", "AsyncInferenceConfig", "ExplainerConfig"):
+        parse_data_capture(request.get("DataCaptureConfig"))
+        for key in ("AsyncInferenceConfig", "ExplainerConfig"):
             if request.get(key):
                 raise UnsupportedError(f"{key} is not supported by Kiln yet")
         arn = self._settings.arn("endpoint-config", name)
@@ -117,7 +131,10 @@ class HostingService:
             "CreationTime": record.creation_time,
         }
         shaped = project(answer, output_shape("sagemaker", "DescribeEndpointConfig"))
-        return with_defaults(shaped, {"ProductionVariants": [{"InitialVariantWeight": 1.0}]})
+        defaults: dict[str, Any] = {"ProductionVariants": [{"InitialVariantWeight": 1.0}]}
+        if shaped.get("ShadowProductionVariants"):
+            defaults["ShadowProductionVariants"] = [{"InitialVariantWeight": 1.0}]
+        return with_defaults(shaped, defaults)
 
     def list_endpoint_configs(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """One page of config summaries."""
@@ -149,11 +166,10 @@ class HostingService:
         name = request["EndpointName"]
         config = self._config(request["EndpointConfigName"])
         arn = self._settings.arn("endpoint", name)
-        state = {
-            "Deployment": self._deployment(config),
-            "Variants": initial_variants(config.spec["ProductionVariants"]),
-        }
-        self._add(self._stores.endpoints, name, arn, "Creating", request, "endpoint", state)
+        state = EndpointState.initial(self._deployment(config)).to_dict()
+        self._add(
+            self._stores.endpoints, name, arn, EndpointStatus.CREATING, request, "endpoint", state
+        )
         self._controller.wake(name)
         return {"EndpointArn": arn}
 
@@ -180,7 +196,7 @@ class HostingService:
         """Stop an endpoint's replicas and remove it (its config and models stay)."""
         name = request["EndpointName"]
         self._endpoint(name)
-        self._stores.endpoints.modify(name, lambda r: _set_status(r, "Deleting"))
+        self._stores.endpoints.modify(name, lambda r: _set_status(r, EndpointStatus.DELETING))
         self._controller.wake(name)
         return {}
 
@@ -194,9 +210,9 @@ class HostingService:
         deployment = self._deployment(config)
 
         def update(r: ResourceRecord) -> None:
-            r.state["PendingDeployment"] = deployment
-            r.state.pop("FailureReason", None)
-            _set_status(r, "Updating")
+            state = endpoint_state(r)
+            r.state = replace(state, pending=deployment, failure_reason=None).to_dict()
+            _set_status(r, EndpointStatus.UPDATING)
 
         self._stores.endpoints.modify(name, update)
         self._controller.wake(name)
@@ -207,27 +223,24 @@ class HostingService:
         name = request["EndpointName"]
         record = self._endpoint(name)
         _require_in_service(record, "update")
-        known = record.state.get("Variants", {})
-        for desired in request["DesiredWeightsAndCapacities"]:
-            if desired["VariantName"] not in known:
+        state = endpoint_state(record)
+        changes = tuple(
+            DesiredWeightAndCapacity.from_dict(d) for d in request["DesiredWeightsAndCapacities"]
+        )
+        for desired in changes:
+            deployed = state.deployment.variant(desired.variant)
+            if desired.variant not in state.variants or deployed is None:
                 raise ValidationError(
-                    f"The variant name(s) [{desired['VariantName']}] is/are not present in "
+                    f"The variant name(s) [{desired.variant}] is/are not present in "
                     f"endpoint {name!r}."
                 )
-            deployed = record.state.get("Deployment", {}).get("Variants", [])
-            instance_type = next(
-                (v["InstanceType"] for v in deployed if v["VariantName"] == desired["VariantName"]),
-                "ml.instance",
-            )
-            count = int(desired.get("DesiredInstanceCount", 0))
-            over = quota_exceeded(instance_type, "endpoint usage", count)
+            over = quota_exceeded(deployed.instance_type, "endpoint usage", desired.count or 0)
             if over is not None:
-                raise ResourceLimitError(f"Variant {desired['VariantName']!r}: {over}")
+                raise ResourceLimitError(f"Variant {desired.variant!r}: {over}")
 
         def update(r: ResourceRecord) -> None:
-            r.state["DesiredWeightsAndCapacities"] = list(request["DesiredWeightsAndCapacities"])
-            r.state.pop("FailureReason", None)
-            _set_status(r, "Updating")
+            r.state = replace(endpoint_state(r), desired=changes, failure_reason=None).to_dict()
+            _set_status(r, EndpointStatus.UPDATING)
 
         self._stores.endpoints.modify(name, update)
         self._controller.wake(name)
@@ -258,20 +271,27 @@ class HostingService:
                 "what there is)"
             )
 
-    def _deployment(self, config: ResourceRecord) -> dict[str, Any]:
+    def _deployment(self, config: ResourceRecord) -> Deployment:
         """A snapshot of the config with each variant's container: the endpoint runs on it even
         if the config or the models are deleted later, as on AWS."""
-        variants = []
-        for variant in config.spec["ProductionVariants"]:
-            model = self._model(variant["ModelName"])
-            variants.append(
-                {
-                    **variant,
-                    "Container": model_container(model.spec),
-                    "ExecutionRoleArn": model.spec.get("ExecutionRoleArn"),
-                }
-            )
-        return {"EndpointConfigName": config.name, "Variants": variants}
+        return Deployment(
+            config_name=config.name,
+            variants=tuple(self._variant(v) for v in config.spec["ProductionVariants"]),
+            shadows=tuple(
+                self._variant(v) for v in config.spec.get("ShadowProductionVariants") or []
+            ),
+            capture=parse_data_capture(config.spec.get("DataCaptureConfig")),
+        )
+
+    def _variant(self, variant: Mapping[str, Any]) -> VariantSpec:
+        model = self._model(variant["ModelName"])
+        return VariantSpec.from_dict(
+            {
+                **variant,
+                "Container": model_container(model.spec),
+                "ExecutionRoleArn": model.spec.get("ExecutionRoleArn"),
+            }
+        )
 
     def _add(
         self,
@@ -338,68 +358,70 @@ def model_container(request: Mapping[str, Any]) -> dict[str, Any]:
     raise UnsupportedError("Inference pipelines (several Containers) are not supported yet")
 
 
-def initial_variants(variants: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per-variant weights and counts as a config asks for them."""
-    return {
-        v["VariantName"]: {
-            "DesiredWeight": float(v.get("InitialVariantWeight", 1.0)),
-            "CurrentWeight": float(v.get("InitialVariantWeight", 1.0)),
-            "DesiredInstanceCount": int(v.get("InitialInstanceCount", 1)),
-            "CurrentInstanceCount": 0,
-        }
-        for v in variants
-    }
+def endpoint_state(record: ResourceRecord) -> EndpointState:
+    """The typed state of an endpoint record."""
+    return EndpointState.from_dict(record.state)
 
 
 def describe_endpoint(record: ResourceRecord) -> dict[str, Any]:
     """The ``DescribeEndpoint`` answer for a record."""
-    images = _deployed_images(record)
+    state = endpoint_state(record)
+    deployment = state.deployment
+
+    def summaries(variants: tuple[VariantSpec, ...]) -> list[dict[str, Any]]:
+        return [
+            {
+                "VariantName": v.name,
+                **state.variants[v.name].to_dict(),
+                "DeployedImages": _deployed_images(v, record.creation_time),
+            }
+            for v in variants
+            if v.name in state.variants
+        ]
+
     answer: dict[str, Any] = {
         "EndpointName": record.name,
         "EndpointArn": record.arn,
-        "EndpointConfigName": record.state["Deployment"]["EndpointConfigName"],
-        "ProductionVariants": [
-            {"VariantName": name, **numbers, "DeployedImages": images.get(name, [])}
-            for name, numbers in record.state.get("Variants", {}).items()
-        ],
+        "EndpointConfigName": deployment.config_name,
+        "ProductionVariants": summaries(deployment.variants),
         "EndpointStatus": record.status,
         "CreationTime": record.creation_time,
         "LastModifiedTime": record.last_modified_time,
     }
-    if record.state.get("FailureReason"):
-        answer["FailureReason"] = record.state["FailureReason"]
-    pending = record.state.get("PendingDeployment")
-    if pending and record.status == "Updating":
+    if deployment.shadows:
+        answer["ShadowProductionVariants"] = summaries(deployment.shadows)
+    if deployment.capture is not None:
+        answer["DataCaptureConfig"] = deployment.capture.summary()
+    if state.failure_reason:
+        answer["FailureReason"] = state.failure_reason
+    if state.pending is not None and record.status == EndpointStatus.UPDATING:
         answer["PendingDeploymentSummary"] = {
-            "EndpointConfigName": pending["EndpointConfigName"],
+            "EndpointConfigName": state.pending.config_name,
             "StartTime": record.last_modified_time,
         }
     return answer
 
 
-def _deployed_images(record: ResourceRecord) -> dict[str, list[dict[str, Any]]]:
-    """Per variant, the image its replicas run (SageMaker resolves tags to digests; Kiln's
-    images are runtimes, so the resolved name is the runtime's)."""
-    deployment = record.state.get("Deployment", {})
-    return {
-        variant["VariantName"]: [
-            {
-                "SpecifiedImage": variant["Container"].get("Image") or KILN_PYTHON,
-                "ResolvedImage": resolve_image(variant["Container"].get("Image")),
-                "ResolutionTime": record.creation_time,
-            }
-        ]
-        for variant in deployment.get("Variants", [])
-    }
+def _deployed_images(variant: VariantSpec, resolved_at: float) -> list[dict[str, Any]]:
+    """The image a variant's replicas run (SageMaker resolves tags to digests; Kiln's images are
+    runtimes, so the resolved name is the runtime's)."""
+    image = variant.container.get("Image")
+    return [
+        {
+            "SpecifiedImage": image or KILN_PYTHON,
+            "ResolvedImage": resolve_image(image),
+            "ResolutionTime": resolved_at,
+        }
+    ]
 
 
-def _set_status(record: ResourceRecord, status: str) -> None:
-    record.status = status
+def _set_status(record: ResourceRecord, status: EndpointStatus) -> None:
+    record.status = transition(EndpointStatus(record.status), status)
     record.last_modified_time = time.time()
 
 
 def _require_in_service(record: ResourceRecord, action: str) -> None:
-    if record.status != "InService":
+    if record.status != EndpointStatus.IN_SERVICE:
         raise ValidationError(
             f"Cannot {action} endpoint {record.name!r}: its status is {record.status}, "
             "not InService."

@@ -1,4 +1,7 @@
-"""A minimal HTTP/1.1 client for replicas: pooled keep-alive connections over Unix sockets.
+"""The replica transport over Unix sockets: a minimal pooled keep-alive HTTP/1.1 client.
+
+The adapter of :class:`~kiln.services.hosting.transport.ReplicaTransport`; a replica's address is
+its socket's path.
 
 On the invocation path a generic HTTP client costs more than the model (DESIGN.md), so this is
 an asyncio protocol with httptools' parser: one request in flight per connection, connections
@@ -19,28 +22,11 @@ from typing import cast
 
 import httptools
 
+from kiln.services.hosting.transport import ReplicaResponse, ReplicaTimeout, ReplicaUnreachable
+
 MAX_IN_FLIGHT = 4
 # The replica drops keep-alive connections idle for 75 s; retire ours well before.
 _IDLE_SECONDS = 60.0
-
-
-class ReplicaUnreachable(Exception):
-    """The connection failed before any response byte arrived: safe to retry elsewhere."""
-
-
-class ReplicaTimeout(Exception):
-    """The replica did not answer in time."""
-
-
-class ReplicaResponse:
-    """A replica's answer."""
-
-    __slots__ = ("body", "headers", "status")
-
-    def __init__(self, status: int, headers: dict[bytes, bytes], body: bytes) -> None:
-        self.status = status
-        self.headers = headers
-        self.body = body
 
 
 class _Connection(asyncio.Protocol):
@@ -116,7 +102,7 @@ class _Connection(asyncio.Protocol):
             self._transport.close()
 
 
-class ReplicaClient:
+class UnixReplicaTransport:
     """Keep-alive connection pools, one per replica socket."""
 
     def __init__(self) -> None:
@@ -125,13 +111,14 @@ class ReplicaClient:
 
     async def post(
         self,
-        socket_path: str,
+        address: str,
         path: bytes,
         headers: list[tuple[bytes, bytes]],
         body: bytes,
         timeout: float,
     ) -> ReplicaResponse:
-        """POST ``body`` to ``path`` on the replica at ``socket_path``."""
+        """POST ``body`` to ``path`` on the replica listening on the socket ``address``."""
+        socket_path = address
         slots = self._slots.get(socket_path)
         if slots is None:
             slots = self._slots[socket_path] = asyncio.Semaphore(MAX_IN_FLIGHT)

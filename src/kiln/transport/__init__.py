@@ -1,0 +1,1 @@
+"""Adapters for the ports the services define: how Kiln reaches what runs outside it."""
