@@ -45,7 +45,7 @@ METRICS = [
 ]
 
 STEPS = 11
-TRAFFIC = 400  # labelled requests for the A/B test, one row each
+TRAFFIC = 300  # labelled requests per test, one row each
 SAMPLE_ROWS = np.arange(0, 569, 71)  # a spread of both classes
 
 console = Console(highlight=False, soft_wrap=True)
@@ -134,7 +134,7 @@ def deploy_and_predict(estimator: kiln.Estimator) -> kiln.Predictor:
 
 def train_challengers(session: kiln.Session, data_uri: str) -> dict[str, str]:
     """Two smaller forests trained side by side; variant name → model artifact."""
-    settings = {"Challenger": (3, 1), "Shadow": (10, 2)}
+    settings = {"Shadow": (10, 2), "Challenger": (3, 1)}
     estimators = {}
     for variant, (trees, depth) in settings.items():
         estimator = kiln.Estimator(
@@ -156,8 +156,8 @@ def train_challengers(session: kiln.Session, data_uri: str) -> dict[str, str]:
     return artifacts
 
 
-def start_ab_test(session: kiln.Session, endpoint: str, artifacts: dict[str, str]) -> str:
-    """Update the endpoint: champion vs challenger 50/50, a shadow, capture on; the capture URI."""
+def create_models(session: kiln.Session, endpoint: str, artifacts: dict[str, str]) -> None:
+    """One model per challenger: the champion's container with the challenger's artifact."""
     sagemaker = session.sagemaker_client
     champion = sagemaker.describe_model(ModelName=endpoint)
     for name, artifact in artifacts.items():
@@ -166,20 +166,35 @@ def start_ab_test(session: kiln.Session, endpoint: str, artifacts: dict[str, str
             PrimaryContainer={**champion["PrimaryContainer"], "ModelDataUrl": artifact},
             ExecutionRoleArn=champion["ExecutionRoleArn"],
         )
+
+
+def _variant(name: str, model: str) -> dict[str, Any]:
+    return {"VariantName": name, "ModelName": model, "InitialInstanceCount": 1,
+            "InstanceType": "ml.m5.large", "InitialVariantWeight": 1.0}  # fmt: skip
+
+
+def update_endpoint(session: kiln.Session, endpoint: str, config: str, **request: Any) -> None:
+    """Create ``config`` and switch the endpoint to it (blue/green), narrating how long it took."""
+    sagemaker = session.sagemaker_client
+    sagemaker.create_endpoint_config(EndpointConfigName=config, **request)
+    started = time.monotonic()
+    sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=config)
+    session.wait_for_endpoint(endpoint)
+    console.print(
+        f"    UpdateEndpoint → {config}: InService again after {time.monotonic() - started:.1f} s"
+        " (the old replicas served until the new ones were ready)"
+    )
+
+
+def start_shadow_test(session: kiln.Session, endpoint: str) -> str:
+    """Champion serves, the Shadow model gets a copy of every request; capture on. Its URI."""
     capture_uri = f"s3://{session.default_bucket()}/demo/capture"
-
-    def variant(name: str, model: str) -> dict[str, Any]:
-        return {"VariantName": name, "ModelName": model, "InitialInstanceCount": 1,
-                "InstanceType": "ml.m5.large", "InitialVariantWeight": 1.0}  # fmt: skip
-
-    config = f"{endpoint}-ab"
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=config,
-        ProductionVariants=[
-            variant("Champion", endpoint),
-            variant("Challenger", f"{endpoint}-challenger"),
-        ],
-        ShadowProductionVariants=[variant("Shadow", f"{endpoint}-shadow")],
+    update_endpoint(
+        session,
+        endpoint,
+        f"{endpoint}-shadow-test",
+        ProductionVariants=[_variant("Champion", endpoint)],
+        ShadowProductionVariants=[_variant("Shadow", f"{endpoint}-shadow")],
         DataCaptureConfig={
             "EnableCapture": True,
             "InitialSamplingPercentage": 100,
@@ -188,38 +203,44 @@ def start_ab_test(session: kiln.Session, endpoint: str, artifacts: dict[str, str
             "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"]},
         },
     )
-    started = time.monotonic()
-    sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=config)
-    session.wait_for_endpoint(endpoint)
-    console.print(
-        f"    UpdateEndpoint → {config}: Champion 50 % / Challenger 50 %, Shadow mirrored, "
-        f"capture 100 % → {capture_uri} (InService again after {time.monotonic() - started:.1f} s;"
-        " the old replica served until the new ones were ready)"
-    )
+    console.print(f"    Champion answers; Shadow gets copies; capture 100 % → {capture_uri}")
     return capture_uri
 
 
-def send_labelled_traffic(session: kiln.Session, endpoint: str) -> None:
+def start_ab_test(session: kiln.Session, endpoint: str) -> None:
+    """Champion and Challenger split live traffic 50/50."""
+    update_endpoint(
+        session,
+        endpoint,
+        f"{endpoint}-ab-test",
+        ProductionVariants=[
+            _variant("Champion", endpoint),
+            _variant("Challenger", f"{endpoint}-challenger"),
+        ],
+    )
+    console.print("    Champion 50 % / Challenger 50 % (capture off: this config has none)")
+
+
+def send_labelled_traffic(session: kiln.Session, endpoint: str, first: int) -> None:
     """One row per request with an InferenceId, then the true labels as feedback."""
     data = load_breast_cancer()
     runtime = session.sagemaker_runtime_client
-    rows = np.random.default_rng(0).integers(0, len(data.target), TRAFFIC)
+    rows = np.random.default_rng(first).integers(0, len(data.target), TRAFFIC)
     served: dict[str, int] = {}
     started = time.monotonic()
-    for number, row in enumerate(rows):
-        inference_id = f"demo-{number}"
+    for number, row in enumerate(rows, start=first):
         answer = runtime.invoke_endpoint(
             EndpointName=endpoint,
             Body=json.dumps({"inputs": [data.data[row].tolist()]}),
             ContentType="application/json",
-            InferenceId=inference_id,
+            InferenceId=f"demo-{number}",
         )
         variant = answer["InvokedProductionVariant"]
         served[variant] = served.get(variant, 0) + 1
     seconds = time.monotonic() - started
     shares = ", ".join(f"{v} {n}" for v, n in sorted(served.items()))
-    console.print(f"    {TRAFFIC} requests in {seconds:.1f} s ({shares}); the shadow saw copies")
-    labels = {f"demo-{n}": int(data.target[row]) for n, row in enumerate(rows)}
+    console.print(f"    {TRAFFIC} requests in {seconds:.1f} s, answered by {shares}")
+    labels = {f"demo-{n}": int(data.target[row]) for n, row in enumerate(rows, start=first)}
     result = kiln.send_ground_truth(endpoint, labels, session)
     console.print(
         f"    ground truth for {result.accepted} inference ids → [green]{result.location}[/]"
@@ -258,7 +279,7 @@ def wait_for_report(session: kiln.Session, endpoint: str) -> AbReport:
     while True:
         report = kiln.compare_variants(endpoint, session=session)
         labelled = sum(v.labelled for v in report.variants if not v.is_shadow)
-        if labelled >= TRAFFIC or time.monotonic() > deadline:
+        if labelled >= 2 * TRAFFIC or time.monotonic() > deadline:
             return report
         time.sleep(0.2)
 
@@ -283,7 +304,7 @@ def delete_everything(session: kiln.Session, predictor: kiln.Predictor) -> None:
     sagemaker = session.sagemaker_client
     endpoint = predictor.endpoint_name
     predictor.delete_endpoint()
-    for config in (endpoint, f"{endpoint}-ab"):
+    for config in (endpoint, f"{endpoint}-shadow-test", f"{endpoint}-ab-test"):
         sagemaker.delete_endpoint_config(EndpointConfigName=config)
     for model in (endpoint, f"{endpoint}-challenger", f"{endpoint}-shadow"):
         sagemaker.delete_model(ModelName=model)
@@ -325,10 +346,13 @@ def main() -> None:
         predictor = deploy_and_predict(estimator)
         step(7, "Train two challengers side by side (fit(wait=False))")
         artifacts = train_challengers(session, data_uri)
-        step(8, "A/B test: UpdateEndpoint to champion vs challenger, a shadow, data capture on")
-        capture_uri = start_ab_test(session, predictor.endpoint_name, artifacts)
-        step(9, f"Send {TRAFFIC} requests with InferenceIds, then their ground truth")
-        send_labelled_traffic(session, predictor.endpoint_name)
+        create_models(session, predictor.endpoint_name, artifacts)
+        step(8, "Shadow test with data capture, then labelled traffic and its ground truth")
+        capture_uri = start_shadow_test(session, predictor.endpoint_name)
+        send_labelled_traffic(session, predictor.endpoint_name, first=0)
+        step(9, "A/B test: Champion vs Challenger 50/50, labelled traffic and ground truth")
+        start_ab_test(session, predictor.endpoint_name)
+        send_labelled_traffic(session, predictor.endpoint_name, first=TRAFFIC)
         step(10, "What the endpoint learned: the A/B report, captured data, metrics")
         show_what_was_learned(session, predictor.endpoint_name, capture_uri)
         step(11, "Delete the endpoint, its configs and models")
