@@ -34,7 +34,7 @@ from kiln.api.gate import AuthGate
 from kiln.api.json_protocol import Operation
 from kiln.api.keys import key_routes
 from kiln.api.logs import JobProgress
-from kiln.api.prometheus import PrometheusMetrics
+from kiln.api.prometheus import DataPathSources, PrometheusMetrics
 from kiln.api.query_protocol import QueryApi
 from kiln.api.runtime import InvocationRouter
 from kiln.api.sagemaker import sagemaker_api
@@ -155,7 +155,9 @@ class KilnServer:
             }
         )
         self._home_lock = HomeLock(settings.home)
-        self.hosting = HostingService(settings, self.hosting_stores, self.endpoints)
+        self.hosting = HostingService(
+            settings, self.hosting_stores, self.endpoints, self.capture.problem
+        )
         inferences = InferenceStore(self.engine)
         # An InvocationObserver: the integrator hands it to the data plane with the others.
         self.inference_log = InferenceLog(
@@ -237,7 +239,11 @@ class KilnServer:
             job_progress=self._job_progress,
             endpoint_replicas=self._endpoint_replicas,
             ab_testing=ab_testing_routes(self.feedback, self.ab_reports),
-            metrics_page=PrometheusMetrics(self.metrics, self._instance_counts).handle,
+            metrics_page=PrometheusMetrics(
+                self.metrics,
+                self._instance_counts,
+                DataPathSources(self.capture, lambda: self.data_plane.shadow_dropped),
+            ).handle,
             lifespan=self._lifespan,
         )
 

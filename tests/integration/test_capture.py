@@ -383,3 +383,46 @@ def test_a_record_that_cannot_be_json_is_dropped_and_counted_alone(
     assert writer.counters("ep") == CaptureCounters(
         captured=1, dropped=1, failed_writes=0, pending=0
     )
+
+
+@pytest.mark.slow
+def test_an_unwritable_destination_keeps_the_endpoint_serving_and_says_so(
+    kiln_settings: Settings,
+) -> None:
+    from conftest import ROLE, sklearn_model_files, upload_model, wait_in_service
+
+    with start_kiln(replace(kiln_settings, capture_flush_seconds=0.2)) as kiln:
+        sm = kiln.sagemaker
+        sm.create_model(
+            ModelName="lost",
+            ExecutionRoleArn=ROLE,
+            PrimaryContainer={"Image": "kiln/python", "ModelDataUrl": upload_model(
+                kiln, sklearn_model_files())},
+        )  # fmt: skip
+        sm.create_endpoint_config(
+            EndpointConfigName="lost",
+            ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": "lost",
+                                 "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}],
+            DataCaptureConfig={"EnableCapture": True, "InitialSamplingPercentage": 100,
+                               "DestinationS3Uri": "s3://no-such-bucket/capture",
+                               "CaptureOptions": [{"CaptureMode": "Input"}]},
+        )  # fmt: skip
+        sm.create_endpoint(EndpointName="lost", EndpointConfigName="lost")
+        wait_in_service(kiln, "lost")
+        runtime = kiln.client("sagemaker-runtime")
+        for _ in range(5):
+            answer = runtime.invoke_endpoint(
+                EndpointName="lost", Body=",".join(["1.0"] * 30), ContentType="text/csv"
+            )
+            assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+        def reason() -> str:
+            return str(sm.describe_endpoint(EndpointName="lost").get("FailureReason", ""))
+
+        wait_until(lambda: "NoSuchBucket" in reason(), "the capture problem is described", 30)
+        described = sm.describe_endpoint(EndpointName="lost")
+        assert described["EndpointStatus"] == "InService"
+        assert reason().startswith(
+            "Data capture: cannot write captured data to s3://no-such-bucket"
+        )
+        assert kiln.thread.kiln.capture.counters("lost").failed_writes >= 1

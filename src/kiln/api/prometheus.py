@@ -5,6 +5,9 @@
     kiln_model_latency_seconds{endpoint,variant}             histogram (ModelLatency)
     kiln_overhead_latency_seconds{endpoint,variant}          histogram (OverheadLatency)
     kiln_endpoint_instances{endpoint,variant}                gauge: replicas in the route now
+    kiln_capture_records_total{endpoint,outcome}             counter: captured | dropped records
+    kiln_capture_failed_writes_total{endpoint}               counter: failed capture file writes
+    kiln_shadow_copies_dropped_total                         counter: shadow copies shed
     process_*, python_*                                      the server process (prometheus-client)
 
 Counts run since the server started (Prometheus' counters reset with it). Histogram buckets
@@ -15,6 +18,8 @@ Behind the auth gate as ``cloudwatch:GetMetricData``: scrapers send a bearer key
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
@@ -26,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from kiln.services.monitoring.capture.writer import CaptureCounters
 from kiln.services.monitoring.metrics import Aggregate, MetricsStore
 from kiln.services.monitoring.metrics.histogram import bucket_upper
 
@@ -37,10 +43,28 @@ _LABELS = ["endpoint", "variant"]
 InstanceCounts = Callable[[], Iterable[tuple[str, str, int]]]
 
 
+class CaptureCounts(Protocol):
+    """The capture writer's per-endpoint counters."""
+
+    def counters(self, endpoint: str) -> CaptureCounters:
+        """``endpoint``'s counters so far."""
+
+
+@dataclass(frozen=True)
+class DataPathSources:
+    """What ``/metrics`` reads besides the store: capture and shadow counters."""
+
+    capture: CaptureCounts
+    shadow_dropped: Callable[[], int]
+
+
 class _StoreCollector(Collector):
-    def __init__(self, store: MetricsStore, instances: InstanceCounts) -> None:
+    def __init__(
+        self, store: MetricsStore, instances: InstanceCounts, sources: DataPathSources | None
+    ) -> None:
         self._store = store
         self._instances = instances
+        self._sources = sources
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         counters = {
@@ -65,9 +89,35 @@ class _StoreCollector(Collector):
                 histogram.add_metric([t.endpoint, t.variant], buckets, total)
             yield histogram
         gauge = GaugeMetricFamily("kiln_endpoint_instances", "Replicas serving", labels=_LABELS)
-        for endpoint, variant, count in self._instances():
+        served = list(self._instances())
+        for endpoint, variant, count in served:
             gauge.add_metric([endpoint, variant], count)
         yield gauge
+        if self._sources is not None:
+            yield from _data_path(self._sources, sorted({endpoint for endpoint, _, _ in served}))
+
+
+def _data_path(sources: DataPathSources, endpoints: list[str]) -> Iterator[CounterMetricFamily]:
+    records = CounterMetricFamily(
+        "kiln_capture_records",
+        "Sampled records captured or dropped",
+        labels=["endpoint", "outcome"],
+    )
+    failures = CounterMetricFamily(
+        "kiln_capture_failed_writes", "Capture file writes that failed", labels=["endpoint"]
+    )
+    for endpoint in endpoints:
+        counts = sources.capture.counters(endpoint)
+        records.add_metric([endpoint, "captured"], counts.captured)
+        records.add_metric([endpoint, "dropped"], counts.dropped)
+        failures.add_metric([endpoint], counts.failed_writes)
+    yield records
+    yield failures
+    yield CounterMetricFamily(
+        "kiln_shadow_copies_dropped",
+        "Shadow copies dropped because the shadow queue was full",
+        value=sources.shadow_dropped(),
+    )
 
 
 def _histogram(latency_us: Aggregate) -> tuple[list[tuple[str, float]], float]:
@@ -87,9 +137,14 @@ def _histogram(latency_us: Aggregate) -> tuple[list[tuple[str, float]], float]:
 class PrometheusMetrics:
     """The ``/metrics`` route over one store, with the process' own metrics."""
 
-    def __init__(self, store: MetricsStore, instances: InstanceCounts) -> None:
+    def __init__(
+        self,
+        store: MetricsStore,
+        instances: InstanceCounts,
+        sources: DataPathSources | None = None,
+    ) -> None:
         self._registry = CollectorRegistry(auto_describe=False)
-        self._registry.register(_StoreCollector(store, instances))
+        self._registry.register(_StoreCollector(store, instances, sources))
         ProcessCollector(registry=self._registry)
         PlatformCollector(registry=self._registry)
         GCCollector(registry=self._registry)

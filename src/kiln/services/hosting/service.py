@@ -9,7 +9,7 @@ in :mod:`kiln.services.hosting.states`.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -52,10 +52,17 @@ class HostingStores:
 class HostingService:
     """SageMaker's model, endpoint-config and endpoint operations."""
 
-    def __init__(self, settings: Settings, stores: HostingStores, controller: Controller) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        stores: HostingStores,
+        controller: Controller,
+        capture_problem: Callable[[str], str | None] = lambda endpoint: None,
+    ) -> None:
         self._settings = settings
         self._stores = stores
         self._controller = controller
+        self._capture_problem = capture_problem
 
     # -- models --------------------------------------------------------------------------------
 
@@ -175,7 +182,8 @@ class HostingService:
 
     def describe_endpoint(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """The endpoint as ``DescribeEndpoint`` answers it."""
-        return describe_endpoint(self._endpoint(request["EndpointName"]))
+        name = request["EndpointName"]
+        return describe_endpoint(self._endpoint(name), self._capture_problem(name))
 
     def list_endpoints(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """One page of endpoint summaries."""
@@ -363,8 +371,8 @@ def endpoint_state(record: ResourceRecord) -> EndpointState:
     return EndpointState.from_dict(record.state)
 
 
-def describe_endpoint(record: ResourceRecord) -> dict[str, Any]:
-    """The ``DescribeEndpoint`` answer for a record."""
+def describe_endpoint(record: ResourceRecord, capture_problem: str | None = None) -> dict[str, Any]:
+    """The ``DescribeEndpoint`` answer for a record (and why its captured data is not written)."""
     state = endpoint_state(record)
     deployment = state.deployment
 
@@ -394,6 +402,10 @@ def describe_endpoint(record: ResourceRecord) -> dict[str, Any]:
         answer["DataCaptureConfig"] = deployment.capture.summary()
     if state.failure_reason:
         answer["FailureReason"] = state.failure_reason
+    elif capture_problem is not None and deployment.capture is not None:
+        # AWS has no field for it; an InService endpoint's FailureReason is where Kiln already
+        # says what went wrong without stopping it (a failed update).
+        answer["FailureReason"] = f"Data capture: {capture_problem}"
     if state.pending is not None and record.status == EndpointStatus.UPDATING:
         answer["PendingDeploymentSummary"] = {
             "EndpointConfigName": state.pending.config_name,
