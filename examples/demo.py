@@ -303,8 +303,8 @@ def delete_everything(session: kiln.Session, predictor: kiln.Predictor) -> None:
     """Delete the endpoint, its configs and models."""
     sagemaker = session.sagemaker_client
     endpoint = predictor.endpoint_name
-    predictor.delete_endpoint()
-    for config in (endpoint, f"{endpoint}-shadow-test", f"{endpoint}-ab-test"):
+    predictor.delete_endpoint()  # and the config it runs now (the A/B test's)
+    for config in (endpoint, f"{endpoint}-shadow-test"):
         sagemaker.delete_endpoint_config(EndpointConfigName=config)
     for model in (endpoint, f"{endpoint}-challenger", f"{endpoint}-shadow"):
         sagemaker.delete_model(ModelName=model)

@@ -67,7 +67,7 @@ from kiln.services.hosting.service import HostingService, HostingStores, endpoin
 from kiln.services.identity import IdentityService
 from kiln.services.logs import FileLogStore
 from kiln.services.logs.cloudwatch import CloudWatchLogs
-from kiln.services.monitoring.ab_reports import AbReports
+from kiln.services.monitoring.ab_reports import AbReports, DeployedVariants
 from kiln.services.monitoring.capture import build_capture_writer
 from kiln.services.monitoring.feedback import FeedbackService
 from kiln.services.monitoring.inference_log import InferenceLog
@@ -169,7 +169,7 @@ class KilnServer:
             S3Uri.parse(settings.ground_truth_s3_uri),
             lambda name: self.hosting_stores.endpoints.get(name) is not None,
         )
-        self.ab_reports = AbReports(inferences, self.metrics, self._production_variants)
+        self.ab_reports = AbReports(inferences, self.metrics, self._deployed_variants)
         self.tags = TagService(
             {
                 "training-job": self.jobs,
@@ -375,11 +375,14 @@ class KilnServer:
             return None
         return [replica.to_dict() for replica in endpoint_state(record).replicas]
 
-    def _production_variants(self, name: str) -> list[str] | None:
+    def _deployed_variants(self, name: str) -> DeployedVariants | None:
         record = self.hosting_stores.endpoints.get(name)
         if record is None:
             return None
-        return sorted(v.name for v in endpoint_state(record).deployment.variants)
+        deployment = endpoint_state(record).deployment
+        return DeployedVariants(
+            tuple(v.name for v in deployment.variants), tuple(v.name for v in deployment.shadows)
+        )
 
     def _job_progress(self, name: str) -> JobProgress | None:
         record = self.jobs.get(name)

@@ -179,10 +179,10 @@ def test_a_reused_inference_id_counts_its_latest_prediction() -> None:
     assert latest_predictions([second, first, unreadable]) == [second]
 
 
-def test_a_variant_seen_only_in_traffic_and_not_in_production_is_a_shadow() -> None:
+def test_the_endpoints_shadow_is_marked_and_its_share_is_of_production_traffic() -> None:
     traffic = (VariantTraffic("A", 10, 0, 0, 0, None, None, None),
                VariantTraffic("S", 10, 0, 0, 0, None, None, None))  # fmt: skip
-    a, s = _report([], production=("A",), traffic=traffic).variants
+    a, s = build_report("ep", WINDOW, ("A",), traffic, [], ("S",)).variants
     assert (a.is_shadow, s.is_shadow) == (False, True)
     assert (a.traffic_share, s.traffic_share) == (1.0, 1.0)  # S mirrors all of A's traffic
 
@@ -190,3 +190,20 @@ def test_a_variant_seen_only_in_traffic_and_not_in_production_is_a_shadow() -> N
 def test_a_former_production_variant_is_not_taken_for_a_shadow() -> None:
     report = _report(_labelled("A", 30, 0.8) + _labelled("OLD", 30, 0.8), production=("A",))
     assert [v.is_shadow for v in report.variants] == [False, False]
+
+
+def test_a_variant_the_endpoint_no_longer_has_is_production_not_shadow() -> None:
+    traffic = (
+        VariantTraffic("Old", 1, 0, 0, 0, 1000.0, 1000.0, 1000.0),
+        VariantTraffic("A", 99, 0, 0, 0, 1000.0, 1000.0, 1000.0),
+    )
+    report = build_report("ep", WINDOW, ("A",), traffic, _labelled("A", 30, 0.8), ("S",))
+    assert {v.variant: v.is_shadow for v in report.variants} == {
+        "A": False, "Old": False, "S": True,
+    }  # fmt: skip
+
+
+def test_variants_without_labels_are_not_compared() -> None:
+    report = _report(_labelled("A", 500, 0.70), production=("A", "B"))
+    assert report.comparisons == ()
+    assert report.verdict == "only A has labelled requests: nothing to compare yet"

@@ -48,14 +48,18 @@ def build_report(
     production: Sequence[str],
     traffic: Sequence[VariantTraffic],
     labelled: Sequence[LabelledPrediction],
+    shadows_now: Sequence[str] = (),
 ) -> AbReport:
-    """The A/B report of ``endpoint`` over ``window`` (epoch s, start and end)."""
+    """The A/B report of ``endpoint`` over ``window`` (epoch s, start and end).
+
+    A variant is a shadow if the endpoint has it as one now or its predictions were shadow
+    copies; one the endpoint no longer has (replaced by an update) counts as production.
+    """
     latest = latest_predictions(labelled)
-    shadows = {p.variant for p in latest if p.is_shadow}
-    served = {p.variant for p in latest if not p.is_shadow}  # production then, if not now
-    names = sorted({*production, *(t.variant for t in traffic), *(p.variant for p in latest)})
-    # The metrics store does not tell shadows apart: a variant only it knows is not production.
-    shadows |= {n for n in names if production and n not in production and n not in served}
+    shadows = {p.variant for p in latest if p.is_shadow} | set(shadows_now)
+    names = sorted(
+        {*production, *shadows, *(t.variant for t in traffic), *(p.variant for p in latest)}
+    )
     problem = problem_type([p.label for p in latest]) if latest else None
     outcomes = {name: _score([p for p in latest if p.variant == name], problem) for name in names}
     by_name = {t.variant: t for t in traffic}
@@ -167,7 +171,8 @@ def _comparisons(
     outcomes: dict[str, _Outcomes],
     problem: ProblemType | None,
 ) -> tuple[Comparison, ...]:
-    if problem is None:
+    names = [n for n in names if outcomes[n].labelled]  # nothing to test without labels
+    if problem is None or len(names) < 2:
         return ()
     candidates = [n for n in names if n not in shadows] or names
     baseline = max(candidates, key=lambda n: outcomes[n].labelled)  # ties: the first by name
@@ -255,6 +260,7 @@ def _overall(
             "no labelled requests yet: invoke with an InferenceId and send ground truth to "
             f"POST /kiln/v1/endpoints/{endpoint}/feedback"
         )
-    if len(names) < 2:
-        return "one variant only: nothing to compare"
+    if not comparisons:
+        labelled = sorted({p.variant for p in latest})
+        return f"only {', '.join(labelled)} has labelled requests: nothing to compare yet"
     return "; ".join(c.verdict for c in comparisons)
