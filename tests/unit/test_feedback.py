@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
@@ -92,5 +93,6 @@ def test_csv_value(label: float | str, cell: str) -> None:
 
 def test_ground_truth_files_go_under_endpoint_and_utc_hour() -> None:
     # 2026-03-04T05:06:07.089Z
-    uri = ground_truth_uri(S3Uri("b", "gt"), "churn", 1772600767.089, unique="u")
-    assert str(uri) == "s3://b/gt/churn/2026/03/04/05/06-07-089-u.jsonl"
+    file_id = uuid.UUID(int=7)
+    uri = ground_truth_uri(S3Uri("b", "gt"), "churn", 1772600767.089, file_id)
+    assert str(uri) == f"s3://b/gt/churn/2026/03/04/05/06-07-089-{file_id}.jsonl"

@@ -18,11 +18,11 @@ import csv
 import io
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 import orjson
 
 from kiln.db.inferences import GroundTruth, Label
+from kiln.services.monitoring.capture.keys import file_name, hour_folder, hour_of
 from kiln.storage import S3Uri
 
 
@@ -50,10 +50,8 @@ def csv_value(label: Label) -> str:
     return buffer.getvalue()
 
 
-def ground_truth_uri(prefix: S3Uri, endpoint: str, at: float, unique: str | None = None) -> S3Uri:
-    """Where a file of labels received at ``at`` (epoch s) goes."""
-    moment = datetime.fromtimestamp(at, UTC)
-    name = f"{moment:%M-%S}-{moment.microsecond // 1000:03d}-{unique or uuid.uuid4()}.jsonl"
-    return prefix.join(
-        endpoint, f"{moment:%Y}", f"{moment:%m}", f"{moment:%d}", f"{moment:%H}", name
-    )
+def ground_truth_uri(
+    prefix: S3Uri, endpoint: str, at: float, file_id: uuid.UUID | None = None
+) -> S3Uri:
+    """Where labels received at ``at`` (epoch s) go: capture's hour folders and file names."""
+    return prefix.join(endpoint, hour_folder(hour_of(at)), file_name(at, file_id or uuid.uuid4()))
