@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import Engine
 
 from conftest import invocation_record as record
 from kiln.db import connect
@@ -28,9 +31,26 @@ class Clock:
         return self.now
 
 
+_engines: list[Engine] = []
+
+
+@pytest.fixture(autouse=True)
+def _dispose_engines(any_database_url: str) -> Iterator[None]:
+    """Close each test's connections before its database is dropped (PostgreSQL warns else)."""
+    yield
+    while _engines:
+        _engines.pop().dispose()
+
+
+def _connect(url: str) -> Engine:
+    engine = connect(url)
+    _engines.append(engine)
+    return engine
+
+
 def _store(url: str, clock: Clock, retention: float = 3 * 3600) -> MetricsStore:
     return MetricsStore(
-        MetricRows(connect(url)),
+        MetricRows(_connect(url)),
         retention_seconds=retention,
         instances=lambda _e, _v: 1,
         clock=clock,
@@ -127,7 +147,7 @@ def test_shadow_copies_count_under_the_shadow_variant(any_database_url: str) -> 
 
 
 def test_the_migration_builds_the_table_the_code_declares(any_database_url: str) -> None:
-    engine = connect(any_database_url)
+    engine = _connect(any_database_url)
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     assert [d for d in differences if "metric_points" in repr(d)] == []
