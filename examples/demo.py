@@ -241,10 +241,16 @@ def send_labelled_traffic(session: kiln.Session, endpoint: str, first: int) -> N
     shares = ", ".join(f"{v} {n}" for v, n in sorted(served.items()))
     console.print(f"    {TRAFFIC} requests in {seconds:.1f} s, answered by {shares}")
     labels = {f"demo-{n}": int(data.target[row]) for n, row in enumerate(rows, start=first)}
-    result = kiln.send_ground_truth(endpoint, labels, session)
-    console.print(
-        f"    ground truth for {result.accepted} inference ids → [green]{result.location}[/]"
-    )
+    accepted, location = 0, None
+    deadline = time.monotonic() + 10
+    # The inference log writes in batches off the request path: ids it has not written yet are
+    # refused as unknown, so those are sent again a moment later.
+    while labels and time.monotonic() < deadline:
+        result = kiln.send_ground_truth(endpoint, labels, session)
+        accepted, location = accepted + result.accepted, result.location or location
+        labels = {r.inference_id: labels[r.inference_id] for r in result.rejected}
+        time.sleep(0.2 if labels else 0)
+    console.print(f"    ground truth for {accepted} inference ids → [green]{location}[/]")
 
 
 def show_what_was_learned(session: kiln.Session, endpoint: str, capture_uri: str) -> None:

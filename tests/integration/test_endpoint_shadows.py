@@ -183,12 +183,15 @@ def test_update_endpoint_turns_capture_off(kiln: Kiln) -> None:
     sm.create_endpoint(EndpointName="cap-1", EndpointConfigName="cap-on")
     wait_in_service(kiln, "cap-1")
     _invoke(kiln, "cap-1")
+    # Observers hear of an invocation just after its answer is sent: wait for the record.
+    _eventually(lambda: len(seen.records) == 1)
     sm.update_endpoint(EndpointName="cap-1", EndpointConfigName="cap-off")
     _eventually(
         lambda: sm.describe_endpoint(EndpointName="cap-1")["EndpointConfigName"] == "cap-off"
     )
     wait_in_service(kiln, "cap-1")
     _invoke(kiln, "cap-1")
+    _eventually(lambda: len(seen.records) == 2)
     assert [r.capture is not None for r in seen.records] == [True, False]
     summary = sm.describe_endpoint(EndpointName="cap-1")["DataCaptureConfig"]
     assert (summary["EnableCapture"], summary["CaptureStatus"]) == (False, "Stopped")

@@ -25,6 +25,7 @@ from conftest import (
     start_kiln,
     upload_model,
     upload_source,
+    wait_until,
 )
 from kiln.config import Settings
 from kiln.sdk import Session
@@ -85,7 +86,12 @@ def test_invocations_per_variant_are_counted_in_cloudwatch_and_prometheus(
                 EndpointName="m-ab", Body=BODY, ContentType="application/json",
                 TargetVariant=variant,
             )  # fmt: skip
-    assert {v: _invocations(kiln, "m-ab", v) for v in sent} == {"A": 7.0, "B": 4.0}
+    # The data plane counts an invocation just after its answer is sent: poll, do not race.
+    wait_until(
+        lambda: {v: _invocations(kiln, "m-ab", v) for v in sent} == {"A": 7.0, "B": 4.0},
+        "every invocation counted",
+        10,
+    )
     text = _scrape(kiln)
     for variant, count in sent.items():
         assert f'kiln_invocations_total{{endpoint="m-ab",variant="{variant}"}} {count}.0' in text
