@@ -166,7 +166,7 @@ class Settings:
             server_key_file=Path(env["KILN_SERVER_KEY_FILE"]).expanduser()
             if env.get("KILN_SERVER_KEY_FILE")
             else None,
-            capture_flush_seconds=_number(env, "KILN_CAPTURE_FLUSH_SECONDS", 60.0),
+            capture_flush_seconds=_above_zero(env, "KILN_CAPTURE_FLUSH_SECONDS", 60.0),
             capture_file_kib=_positive(env, "KILN_CAPTURE_FILE_KIB", 1024),
             capture_buffer_records=_positive(env, "KILN_CAPTURE_BUFFER_RECORDS", 10_000),
             capture_buffer_mib=_positive(env, "KILN_CAPTURE_BUFFER_MIB", 64),
@@ -334,6 +334,13 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     if raw not in choices:
         raise ValueError(f"{name}={raw!r} is not one of {', '.join(choices)}")
     return raw
+
+
+def _above_zero(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _number(env, name, default)
+    if value == 0:
+        raise ValueError(f"{name}=0 must be more than 0")
+    return value
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:

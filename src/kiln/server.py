@@ -188,6 +188,7 @@ class KilnServer:
                 settings.s3_port,
             )
         )
+        cloudwatch_metrics = CloudWatchMetrics(self.metrics)
         self.apis = AwsApis(
             [
                 sagemaker_api(self._operations(), check_responses=settings.check_responses),
@@ -195,9 +196,7 @@ class KilnServer:
                     CloudWatchLogs(self.logs, settings.region),
                     check_responses=settings.check_responses,
                 ),
-                cloudwatch_api(
-                    CloudWatchMetrics(self.metrics), check_responses=settings.check_responses
-                ),
+                cloudwatch_api(cloudwatch_metrics, check_responses=settings.check_responses),
             ],
             [
                 QueryApi(
@@ -213,9 +212,7 @@ class KilnServer:
                     },
                     check_responses=settings.check_responses,
                 ),
-                cloudwatch_query_api(
-                    CloudWatchMetrics(self.metrics), check_responses=settings.check_responses
-                ),
+                cloudwatch_query_api(cloudwatch_metrics, check_responses=settings.check_responses),
             ],
             authorizer.operation,
         )

@@ -1,8 +1,7 @@
 """Ground-truth feedback and the A/B report through a real server, real S3 and real boto3.
 
-Until the data plane hands invocations to observers, these tests feed the server's inference
-log directly (the same ``observe`` the data plane will call); the end-to-end test with real
-invocations waits, skipped, for the integrator to enable it.
+Most tests feed the server's inference log directly (the same ``observe`` the data plane
+calls), to plant exact predictions; the last one goes through real invocations end to end.
 """
 
 from __future__ import annotations

@@ -292,9 +292,9 @@ async def test_copies_past_a_full_shadow_queue_are_dropped_and_counted() -> None
     plane, _ = _shadowed(delay=2.0, shadow_queue_size=2, shadow_workers=1)
     for _ in range(6):
         await _serve(plane, _invocation())
-    # One copy is with the worker (or about to be), two wait; the rest did not fit.
-    assert plane.shadow_dropped >= 3
-    assert plane.shadow_backlog <= 2
+    # Two wait; the worker has taken one or not yet: the other three or four did not fit.
+    assert plane.shadow_backlog == 2
+    assert plane.shadow_dropped in (3, 4)
     await plane.aclose()
 
 

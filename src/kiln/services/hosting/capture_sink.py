@@ -15,6 +15,3 @@ class CaptureSink(Protocol):
 
     def flush(self, endpoint: str) -> None:
         """Write out what is buffered for ``endpoint`` (its capture config changed or it ended)."""
-
-    def close(self) -> None:
-        """Write out everything and stop (the server is stopping)."""

@@ -127,8 +127,6 @@ class EndpointController:
             self._stop_all(fleet.all(), grace=5.0)
         if self._health_thread is not None:
             self._health_thread.join(timeout=10)
-        if self._capture is not None:
-            self._capture.close()
 
     def wake(self, endpoint: str) -> None:
         """Drive ``endpoint`` on its worker (started if none runs)."""

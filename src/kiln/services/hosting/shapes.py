@@ -75,14 +75,6 @@ class Deployment:
         """The production or shadow variant called ``name``."""
         return next((v for v in self.all_variants() if v.name == name), None)
 
-    def shadow_fraction(self, shadow: VariantSpec) -> float:
-        """The share of production requests mirrored to ``shadow``: its weight relative to the
-        production variant's (AWS allows one of each when shadows are used), at most 1."""
-        production = self.variants[0].initial_weight if self.variants else 0.0
-        if production <= 0:
-            return 0.0
-        return min(1.0, max(0.0, shadow.initial_weight / production))
-
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Deployment:
         """A deployment from its stored form."""

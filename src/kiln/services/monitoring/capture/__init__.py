@@ -6,12 +6,11 @@ drop, ``writer`` the observer and its thread, ``wiring`` what ``kiln server`` ca
 
 from kiln.services.monitoring.capture.policy import CapturePolicy
 from kiln.services.monitoring.capture.wiring import build_capture_writer, capture_policy
-from kiln.services.monitoring.capture.writer import CaptureCounters, CaptureSink, CaptureWriter
+from kiln.services.monitoring.capture.writer import CaptureCounters, CaptureWriter
 
 __all__ = [
     "CaptureCounters",
     "CapturePolicy",
-    "CaptureSink",
     "CaptureWriter",
     "build_capture_writer",
     "capture_policy",

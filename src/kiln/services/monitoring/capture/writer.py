@@ -48,16 +48,6 @@ class BytesStore(Protocol):
         """Write ``body`` as the object at ``uri``."""
 
 
-class CaptureSink(Protocol):
-    """What the data plane calls besides ``observe``: on endpoint update/delete, at stop."""
-
-    def flush(self, endpoint: str) -> None:
-        """Write what ``endpoint`` holds now, without waiting for it."""
-
-    def close(self) -> None:
-        """Write everything held, then stop."""
-
-
 @dataclass(frozen=True)
 class CaptureCounters:
     """One endpoint's capture so far."""
@@ -121,8 +111,8 @@ def describe_failure(error: BaseException) -> str:
 
 
 class CaptureWriter:
-    """An ``InvocationObserver`` and ``CaptureSink`` writing sampled invocations in SageMaker's
-    capture format (``records.py``) and layout (``keys.py``)."""
+    """An ``InvocationObserver`` and the controller's ``CaptureSink``: sampled invocations in
+    SageMaker's capture format (``records.py``) and layout (``keys.py``)."""
 
     def __init__(
         self, store: BytesStore, policy: CapturePolicy, *, close_seconds: float = 10.0
@@ -239,8 +229,7 @@ class CaptureWriter:
             queued, self._queue = self._queue, deque()
         for record in queued:
             config = record.capture
-            if config is None:
-                continue  # observe queues sampled records only
+            assert config is not None  # observe queues sampled records only
             try:
                 line = capture_line(record, config)
             except orjson.JSONEncodeError as e:  # e.g. an InferenceId with a lone surrogate

@@ -16,7 +16,7 @@ from kiln.services.monitoring.metrics.errors import (
     InvalidParameterValue,
     MissingParameter,
 )
-from kiln.services.monitoring.metrics.statistics import STATISTICS, is_percentile
+from kiln.services.monitoring.metrics.statistics import STATISTICS, is_percentile, is_statistic
 
 HIGH_RESOLUTION_PERIODS = (1, 5, 10, 20, 30)
 MAX_STATISTICS_POINTS = 1440
@@ -88,7 +88,7 @@ def check_statistics(statistics: Sequence[str], extended: Sequence[str]) -> None
 
 def check_stat(stat: str, where: str) -> None:
     """``InvalidParameterValue`` unless ``stat`` is a statistic or a percentile."""
-    if stat not in STATISTICS and not is_percentile(stat):
+    if not is_statistic(stat):
         raise InvalidParameterValue(
             f"The value {stat} for parameter {where} is not a statistic Kiln answers "
             f"({', '.join(STATISTICS)}, or pNN.NN)."

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,7 +21,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from kiln.db.metrics import MetricRow, MetricRows
 from kiln.services.hosting.invocations import InvocationRecord
 from kiln.services.monitoring.metrics import counting
-from kiln.services.monitoring.metrics.series import MINUTE, Aggregate, Point, Series, minute_of
+from kiln.services.monitoring.metrics.series import (
+    MINUTE,
+    Aggregate,
+    Point,
+    Series,
+    merged,
+    minute_of,
+)
 from kiln.services.monitoring.metrics.statistics import statistic
 from kiln.services.monitoring.traffic import VariantTraffic
 
@@ -174,7 +181,7 @@ class MetricsStore:
 
         def total(metric: str) -> Aggregate:
             series = Series.of(counting.NAMESPACE, metric, dimensions)
-            return _merged(self.minutes(series, start, end).values())
+            return merged(self.minutes(series, start, end).values())
 
         latency = total(counting.MODEL_LATENCY)
         return VariantTraffic(
@@ -266,13 +273,6 @@ def _add_counts(into: counting.VariantMinute, counts: counting.VariantMinute) ->
     into.model_errors += counts.model_errors
     into.model_latency.merge(counts.model_latency)
     into.overhead.merge(counts.overhead)
-
-
-def _merged(aggregates: Iterable[Aggregate]) -> Aggregate:
-    out = Aggregate()
-    for aggregate in aggregates:
-        out.merge(aggregate)
-    return out
 
 
 def _ceil_minute(at: float) -> int:
