@@ -246,13 +246,34 @@ class HostingService:
             if over is not None:
                 raise ResourceLimitError(f"Variant {desired.variant!r}: {over}")
 
+        self._desire(name, changes)
+        return {"EndpointArn": record.arn}
+
+    def set_instance_count(self, endpoint: str, variant: str, count: int) -> None:
+        """Ask for ``count`` replicas of ``variant`` (the autoscaler's and scale-from-zero's
+        way in): the same path as ``UpdateEndpointWeightsAndCapacities``, with its checks.
+
+        ``ValidationError`` when the endpoint is not ``InService`` (an update is under way):
+        the caller tries again on its next tick.
+        """
+        self.update_endpoint_weights_and_capacities(
+            {
+                "EndpointName": endpoint,
+                "DesiredWeightsAndCapacities": [
+                    {"VariantName": variant, "DesiredInstanceCount": count}
+                ],
+            }
+        )
+
+    def _desire(self, name: str, changes: tuple[DesiredWeightAndCapacity, ...]) -> None:
         def update(r: ResourceRecord) -> None:
+            # Checked again under the row's lock: a change that raced this one wins.
+            _require_in_service(r, "update")
             r.state = replace(endpoint_state(r), desired=changes, failure_reason=None).to_dict()
             _set_status(r, EndpointStatus.UPDATING)
 
         self._stores.endpoints.modify(name, update)
         self._controller.wake(name)
-        return {"EndpointArn": record.arn}
 
     # -- helpers -------------------------------------------------------------------------------
 

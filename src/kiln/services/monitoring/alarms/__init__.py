@@ -1,0 +1,1 @@
+"""CloudWatch alarms on Kiln's metrics: their definitions, their evaluation, their state changes."""
