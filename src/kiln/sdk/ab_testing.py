@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import urllib.error
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from kiln.db.inferences import Label
 from kiln.sdk.session import Session, client_error
 from kiln.sdk.signing import call_native
-from kiln.services.monitoring.feedback import FeedbackResult, Rejection
+from kiln.services.monitoring.feedback_result import FeedbackResult, Rejection
 from kiln.services.monitoring.report import AbReport
+
+if TYPE_CHECKING:
+    from kiln.db.inferences import Label
 
 
 def send_ground_truth(

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from kiln.db.inferences import GroundTruth, InferenceStore, Label
 from kiln.errors import ResourceNotFoundError, ValidationError
+from kiln.services.monitoring.feedback_result import FeedbackResult, Rejection
 from kiln.services.monitoring.ground_truth import ground_truth_lines, ground_truth_uri
 from kiln.services.monitoring.predictions import as_label
 from kiln.storage import S3Uri
@@ -29,36 +29,6 @@ MAX_LABEL_LENGTH = 256
 UNKNOWN = "no invocation with this InferenceId on this endpoint within the log's retention"
 LABELLED = "already has ground truth"
 REPEATED = "appears more than once in this batch (the first is kept)"
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """A record not accepted, and why."""
-
-    inference_id: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class FeedbackResult:
-    """What a feedback request did."""
-
-    accepted: int
-    rejected: tuple[Rejection, ...]
-    location: str | None
-    """The S3 file the accepted labels went to (None when none were)."""
-
-    def to_document(self) -> dict[str, Any]:
-        """The answer's JSON document."""
-        document: dict[str, Any] = {
-            "Accepted": self.accepted,
-            "Rejected": [
-                {"InferenceId": r.inference_id, "Reason": r.reason} for r in self.rejected
-            ],
-        }
-        if self.location is not None:
-            document["GroundTruthS3Uri"] = self.location
-        return document
 
 
 class ObjectWriter(Protocol):
