@@ -16,18 +16,15 @@ feedback as ``sagemaker:PutGroundTruth`` and the report as ``sagemaker:DescribeE
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from kiln.api.errors import error_body
-from kiln.api.json_protocol import BadRequest, read_limited
+from kiln.api.json_protocol import BadRequest, native_answers, read_limited
 from kiln.errors import (
     ConflictError,
-    KilnError,
     ResourceNotFoundError,
     ServiceUnavailableError,
     ValidationError,
@@ -67,26 +64,10 @@ def ab_testing_routes(feedback: FeedbackService, reports: AbReports) -> list[Rou
         return JSONResponse(answer.to_document())
 
     return [
-        Route("/kiln/v1/endpoints/{name}/feedback", _answers(put_feedback), methods=["POST"]),
-        Route("/kiln/v1/endpoints/{name}/report", _answers(report), methods=["GET"]),
+        Route(
+            "/kiln/v1/endpoints/{name}/feedback",
+            native_answers(put_feedback, _STATUS),
+            methods=["POST"],
+        ),
+        Route("/kiln/v1/endpoints/{name}/report", native_answers(report, _STATUS), methods=["GET"]),
     ]
-
-
-def _answers(
-    handler: Callable[[Request], Awaitable[Response]],
-) -> Callable[[Request], Awaitable[Response]]:
-    """Kiln's errors as AWS JSON error documents, never a traceback."""
-
-    async def handle(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except BadRequest as e:
-            return JSONResponse(error_body(e.code, str(e)), e.status)
-        except KilnError as e:
-            status, code = next(
-                ((s, c) for kind, s, c in _STATUS if isinstance(e, kind)),
-                (400, "ValidationException"),
-            )
-            return JSONResponse(error_body(code, e.message), status)
-
-    return handle

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from kiln.api.errors import error_body
 from kiln.api.validation import check_output, operation_model, validate
@@ -205,3 +205,34 @@ def unknown_operation(target: str) -> Response:
     """The answer to a target no service of Kiln's implements."""
     what = f"operation {target!r}" if target else "a request without X-Amz-Target"
     return json_error(400, "UnknownOperationException", f"Kiln does not implement {what}")
+
+
+NativeHandler = Callable[[Request], Awaitable[Response]]
+ErrorStatuses = Sequence[tuple[type[KilnError], int, str]]
+
+
+def native_answers(handler: NativeHandler, statuses: ErrorStatuses = ()) -> NativeHandler:
+    """A native (``/kiln/v1/…``) route whose errors answer in AWS's JSON shape, never a traceback.
+
+    ``statuses`` maps Kiln's errors to a status and code (first match wins; other Kiln errors are
+    400 ``ValidationException``); "not now" errors (a full disk) are 503 ``ServiceUnavailable``.
+    """
+
+    async def handle(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except BadRequest as e:
+            return JSONResponse(error_body(e.code, str(e)), e.status)
+        except Exception as e:
+            unavailable = unavailable_error(e)
+            if unavailable is not None:
+                return JSONResponse(error_body("ServiceUnavailable", unavailable.message), 503)
+            if not isinstance(e, KilnError):
+                raise
+            status, code = next(
+                ((s, c) for kind, s, c in statuses if isinstance(e, kind)),
+                (400, "ValidationException"),
+            )
+            return JSONResponse(error_body(code, e.message), status)
+
+    return handle

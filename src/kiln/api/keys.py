@@ -21,10 +21,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from kiln.api.errors import error_body
-from kiln.api.json_protocol import BadRequest, read_limited
+from kiln.api.json_protocol import BadRequest, native_answers, read_limited
 from kiln.auth.keystore import KeyStore
-from kiln.auth.policies import PolicyError, named_policy
+from kiln.auth.policies import named_policy
 from kiln.config import ACCOUNT_ID
 from kiln.errors import KilnError
 
@@ -75,28 +74,11 @@ def key_routes(keys: KeyStore, endpoint_arn: Callable[[str], str]) -> list[Route
         return JSONResponse({"Arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"})
 
     return [
-        Route("/kiln/v1/keys", _answers(create), methods=["POST"]),
-        Route("/kiln/v1/keys", _answers(listing), methods=["GET"]),
-        Route("/kiln/v1/keys/{key_id}", _answers(revoke), methods=["DELETE"]),
-        Route("/kiln/v1/roles/{name}", _answers(put_role), methods=["PUT"]),
+        Route("/kiln/v1/keys", native_answers(create), methods=["POST"]),
+        Route("/kiln/v1/keys", native_answers(listing), methods=["GET"]),
+        Route("/kiln/v1/keys/{key_id}", native_answers(revoke), methods=["DELETE"]),
+        Route("/kiln/v1/roles/{name}", native_answers(put_role), methods=["PUT"]),
     ]
-
-
-def _answers(
-    handler: Callable[[Request], Any],
-) -> Callable[[Request], Any]:
-    """Bad input as a 400 in AWS's JSON error shape, never a traceback."""
-
-    async def handle(request: Request) -> Response:
-        try:
-            response: Response = await handler(request)
-        except BadRequest as e:
-            return JSONResponse(error_body(e.code, str(e)), e.status)
-        except (KilnError, PolicyError) as e:
-            return JSONResponse(error_body("ValidationException", e.message), 400)
-        return response
-
-    return handle
 
 
 async def _body(request: Request) -> dict[str, Any]:
