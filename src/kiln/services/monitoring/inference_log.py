@@ -13,6 +13,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RETENTION_DAYS = 7.0
 QUEUE_CAPACITY = 4096
-"""With answers over 16 KiB not kept, at most about 64 MiB wait here."""
+"""Each waiting entry keeps at most a 16 KiB answer (never the request): at most about 64 MiB."""
 BATCH_SIZE = 512
 PRUNE_EVERY_SECONDS = 3600.0
 _STOP = None
@@ -44,7 +45,7 @@ class InferenceLog:
     ) -> None:
         self.store = store
         self._retention_seconds = retention_days * 86400
-        self._queue: queue.Queue[InvocationRecord | None] = queue.Queue(maxsize=capacity)
+        self._queue: queue.Queue[_Noted | None] = queue.Queue(maxsize=capacity)
         self._clock = clock
         self._thread: threading.Thread | None = None
         self._next_prune = 0.0
@@ -62,7 +63,7 @@ class InferenceLog:
         if record.inference_id is None:
             return
         try:
-            self._queue.put_nowait(record)
+            self._queue.put_nowait(_noted(record))
         except queue.Full:
             self._dropped_full += 1
 
@@ -104,9 +105,9 @@ class InferenceLog:
             if len(records) < len(batch):
                 return
 
-    def _write(self, records: list[InvocationRecord]) -> None:
+    def _write(self, records: list[_Noted]) -> None:
         try:
-            self.store.add([logged(r) for r in records])
+            self.store.add([r.logged() for r in records])
         except (KilnError, SQLAlchemyError) as e:
             self._dropped_unwritten += len(records)
             log.warning("inference log: %d invocation(s) not logged: %s", len(records), e)
@@ -122,14 +123,43 @@ class InferenceLog:
             log.warning("inference log: could not forget old rows: %s", e)
 
 
+@dataclass(slots=True)
+class _Noted:
+    """An invocation waiting to be logged: only what the log keeps, not the request's body."""
+
+    endpoint: str
+    inference_id: str
+    variant: str
+    is_shadow: bool
+    response_body: bytes
+    response_content_type: str | None
+    arrived_at: float
+
+    def logged(self) -> LoggedInference:
+        """The row: the answer decoded into one prediction (on the writer's thread)."""
+        return LoggedInference(
+            endpoint=self.endpoint,
+            inference_id=self.inference_id,
+            variant=self.variant,
+            is_shadow=self.is_shadow,
+            prediction=decode_prediction(self.response_body, self.response_content_type),
+            arrived_at=self.arrived_at,
+        )
+
+
+def _noted(record: InvocationRecord) -> _Noted:
+    body = record.response_body if len(record.response_body) <= MAX_BODY_BYTES else b""
+    return _Noted(
+        record.endpoint,
+        record.inference_id or "",
+        record.variant,
+        record.is_shadow,
+        body,
+        record.response_content_type,
+        record.arrived_at,
+    )
+
+
 def logged(record: InvocationRecord) -> LoggedInference:
     """What the log keeps of one invocation."""
-    body = record.response_body if len(record.response_body) <= MAX_BODY_BYTES else b""
-    return LoggedInference(
-        endpoint=record.endpoint,
-        inference_id=record.inference_id or "",
-        variant=record.variant,
-        is_shadow=record.is_shadow,
-        prediction=decode_prediction(body, record.response_content_type),
-        arrived_at=record.arrived_at,
-    )
+    return _noted(record).logged()
