@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 import orjson
 
+from kiln.runtime.media_types import media_type as media_type
+
 JSON = "application/json"
 CSV = "text/csv"
 NPY = "application/x-npy"
@@ -69,11 +71,6 @@ class DecodeError(CodecError):
     """The body does not parse as its declared Content-Type."""
 
     status_code = 400
-
-
-def media_type(header: str) -> str:
-    """``header`` without parameters, lower-cased: ``"Text/CSV; charset=utf-8"`` → ``text/csv``."""
-    return header.partition(";")[0].strip().lower()
 
 
 def negotiate(accept: str, default: str) -> str:

@@ -14,6 +14,7 @@ import math
 import orjson
 
 from kiln.db.inferences import Label
+from kiln.runtime.media_types import media_type
 
 MAX_BODY_BYTES = 16 * 1024
 """Answers longer than this are not one prediction; the log does not hold on to them."""
@@ -23,7 +24,7 @@ def decode_prediction(body: bytes, content_type: str | None) -> Label | None:
     """``body`` as one number or label; None when it holds none or several."""
     if not body or len(body) > MAX_BODY_BYTES:
         return None
-    media = (content_type or "").split(";", 1)[0].strip().lower()
+    media = media_type(content_type)
     if media == "text/csv":
         return _from_csv(body)
     if media == "application/json" or media.endswith("+json"):

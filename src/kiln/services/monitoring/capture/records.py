@@ -26,6 +26,7 @@ from enum import Enum
 
 import orjson
 
+from kiln.runtime.media_types import media_type
 from kiln.services.hosting.invocations import CaptureConfig, InvocationRecord
 
 EVENT_VERSION = "0"
@@ -37,11 +38,6 @@ class Encoding(Enum):
     CSV = "CSV"
     JSON = "JSON"
     BASE64 = "BASE64"
-
-
-def media_type(content_type: str | None) -> str:
-    """``content_type`` without parameters, lower case (``Text/CSV; charset=x`` → ``text/csv``)."""
-    return (content_type or "").split(";", 1)[0].strip().lower()
 
 
 def choose_encoding(content_type: str | None, config: CaptureConfig) -> Encoding:
