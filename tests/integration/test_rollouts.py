@@ -287,3 +287,34 @@ def test_a_linear_update_shifts_in_steps_with_no_failed_request(kiln: Kiln) -> N
     assert "FailureReason" not in after
     assert after["LastDeploymentConfig"] == config
     assert load.answers["blue"] == before_end  # after the switch, green alone answers
+
+
+def test_a_restart_mid_rollout_leaves_the_old_config_serving(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "kiln-home", f"sqlite:///{tmp_path / 'kiln.db'}")
+    with start_kiln(settings) as first:
+        _config(first, "blue", {"code/inference.py": GOOD_CODE, "name.txt": "blue"})
+        _config(first, "green", {"code/inference.py": GOOD_CODE, "name.txt": "green"})
+        first.sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="blue")
+        _wait_settled(first)
+        first.sagemaker.update_endpoint(
+            EndpointName=ENDPOINT,
+            EndpointConfigName="green",
+            DeploymentConfig={
+                "BlueGreenUpdatePolicy": {
+                    "TrafficRoutingConfiguration": {
+                        "Type": "ALL_AT_ONCE",
+                        "WaitIntervalInSeconds": 600,
+                    }
+                }
+            },
+        )
+        wait_until(lambda: "Baking" in str(_describe(first)), "the rollout baking", 60)
+    with start_kiln(settings) as second:
+        after = _wait_settled(second)
+        answer = second.client("sagemaker-runtime").invoke_endpoint(
+            EndpointName=ENDPOINT, Body=b"[1]", ContentType="application/json"
+        )
+
+    assert after["EndpointConfigName"] == "blue"
+    assert "the server restarted during the deployment" in after["FailureReason"]
+    assert json.loads(answer["Body"].read()) == {"from": "blue"}

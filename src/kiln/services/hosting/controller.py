@@ -340,11 +340,21 @@ class EndpointController:
             elif decision.step is Step.BAKE:
                 self._alarm_changed.wait(min(decision.until - now, 1.0))
                 self._alarm_changed.clear()
+                if self._is_deleting(endpoint):
+                    return "Rolled back: the endpoint is being deleted."
             elif decision.step is Step.FINISH:
                 return None
             else:
                 return decision.reason
         return _RESTARTED
+
+    def _is_deleting(self, endpoint: str) -> bool:
+        """Whether a DeleteEndpoint came (it wakes the worker, so only then is the row read)."""
+        with self._lock:
+            if endpoint not in self._rerun:
+                return False
+        record = self._stores.endpoints.get(endpoint)
+        return record is None or record.status == EndpointStatus.DELETING
 
     def _roll_back(self, endpoint: str, blue: Fleet, green: Fleet, reason: str) -> None:
         """All traffic back to ``blue``; ``green`` drains and stops; InService on the old config."""
