@@ -19,7 +19,7 @@ from typing import Any
 
 from kiln.config import ACCOUNT_ID
 from kiln.db.alarms import AlarmRow, AlarmRows
-from kiln.errors import ResourceNotFoundError
+from kiln.errors import KilnError, ResourceNotFoundError
 from kiln.services.monitoring.alarms.changes import AlarmListener, AlarmState, AlarmStateChange
 from kiln.services.monitoring.alarms.definition import AlarmDefinition, parse_alarm
 from kiln.services.monitoring.metrics.errors import InvalidNextToken, InvalidParameterValue
@@ -118,7 +118,7 @@ class CloudWatchAlarms:
         for row in self._rows.all():
             try:
                 found.append((parse_alarm(row.definition), AlarmState(row.state)))
-            except (ValueError, KeyError):
+            except (KilnError, ValueError, KeyError):
                 log.warning("alarm %s: stored definition no longer valid", row.name)
         return found
 
