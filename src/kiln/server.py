@@ -52,6 +52,7 @@ from kiln.config import (
     write_server_address,
 )
 from kiln.db import ResourceStore, TrainingJobRecord, TrainingJobStore, connect
+from kiln.db.alarms import AlarmRows
 from kiln.db.inferences import InferenceStore
 from kiln.db.metrics import MetricRows
 from kiln.db.tables import endpoint_configs, endpoints, models
@@ -68,10 +69,13 @@ from kiln.services.identity import IdentityService
 from kiln.services.logs import FileLogStore
 from kiln.services.logs.cloudwatch import CloudWatchLogs
 from kiln.services.monitoring.ab_reports import AbReports, DeployedVariants
+from kiln.services.monitoring.alarms.evaluator import AlarmEvaluator
+from kiln.services.monitoring.alarms.service import CloudWatchAlarms
 from kiln.services.monitoring.capture import build_capture_writer
 from kiln.services.monitoring.feedback import FeedbackService
 from kiln.services.monitoring.inference_log import InferenceLog
 from kiln.services.monitoring.metrics import CloudWatchMetrics, MetricsStore
+from kiln.services.monitoring.metrics.fine import FineWindow
 from kiln.services.monitoring.metrics.usage import ReplicaView, UsageSampler
 from kiln.services.process_credentials import ProcessCredentials
 from kiln.services.sweeper import Sweeper
@@ -141,9 +145,20 @@ class KilnServer:
         self.replicas = ReplicaLauncher(
             settings, self.objects, self.backend, self.logs, credentials=self.credentials
         )
+        # Alarms: 10 s slots of the invocation metrics beside the store's minutes; rollouts
+        # listen to their changes.
+        self.fine_metrics = FineWindow(instances=self._instance_count)
+        self.alarms = CloudWatchAlarms(AlarmRows(self.engine), settings.region)
+        self.alarm_evaluator = AlarmEvaluator(self.alarms, self.metrics, self.fine_metrics)
         self.endpoints = EndpointController(
-            settings, self.hosting_stores, self.replicas, self.routing, capture=self.capture
+            settings,
+            self.hosting_stores,
+            self.replicas,
+            self.routing,
+            capture=self.capture,
+            alarm_states=self.alarms.states,
         )
+        self.alarms.add_listener(self.endpoints)
         self.metrics.add_sampler(UsageSampler(self._replica_views, self.metrics.put))
         self.sweeper = Sweeper(
             {
@@ -156,7 +171,11 @@ class KilnServer:
         )
         self._home_lock = HomeLock(settings.home)
         self.hosting = HostingService(
-            settings, self.hosting_stores, self.endpoints, self.capture.problem
+            settings,
+            self.hosting_stores,
+            self.endpoints,
+            self.capture.problem,
+            alarm_names=lambda: set(self.alarms.states()),
         )
         inferences = InferenceStore(self.engine)
         # An InvocationObserver: the integrator hands it to the data plane with the others.
@@ -196,7 +215,9 @@ class KilnServer:
                     CloudWatchLogs(self.logs, settings.region),
                     check_responses=settings.check_responses,
                 ),
-                cloudwatch_api(cloudwatch_metrics, check_responses=settings.check_responses),
+                cloudwatch_api(
+                    cloudwatch_metrics, self.alarms, check_responses=settings.check_responses
+                ),
             ],
             [
                 QueryApi(
@@ -212,13 +233,15 @@ class KilnServer:
                     },
                     check_responses=settings.check_responses,
                 ),
-                cloudwatch_query_api(cloudwatch_metrics, check_responses=settings.check_responses),
+                cloudwatch_query_api(
+                    cloudwatch_metrics, self.alarms, check_responses=settings.check_responses
+                ),
             ],
             authorizer.operation,
         )
         observers: list[InvocationObserver] = [self.capture, self.inference_log]
         if settings.invocation_metrics:
-            observers.insert(0, self.metrics)
+            observers[:0] = [self.metrics, self.fine_metrics]
         # What learns of every invocation: the metrics store, the capture writer, the inference log.
         self.data_plane = DataPlane(self.routing, UnixReplicaTransport(), observers)
         router = InvocationRouter(self.data_plane)
@@ -285,6 +308,7 @@ class KilnServer:
             self.sweeper.start()
             self.capture.start()
             self.metrics.start()
+            self.alarm_evaluator.start()
         except BaseException:
             self._stop_parts()  # each stops only what it started: a part-way start leaves nothing
             self._home_lock.release()
@@ -298,6 +322,7 @@ class KilnServer:
         self._home_lock.release()
 
     def _stop_parts(self) -> None:
+        self.alarm_evaluator.stop()
         self.capture.close()  # first: it writes what it holds while the store still runs
         self.metrics.stop()  # first: its last minutes go to the database while it is there
         self.sweeper.stop()

@@ -111,3 +111,17 @@ metric_points = Table(
     Column("buckets", JSON, nullable=False),
     Index("ix_metric_points_series", "namespace", "metric", "minute"),
 )
+
+# CloudWatch metric alarms: the definition as PutMetricAlarm sent it, and the state the evaluator
+# last stored (so DescribeAlarms and rollouts see it across a restart).
+alarms = Table(
+    "alarms",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("definition", JSON, nullable=False),
+    Column("configuration_updated", Float, nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("state_reason", String(1023), nullable=False),
+    Column("state_reason_data", String(4000), nullable=True),
+    Column("state_updated", Float, nullable=False),
+)

@@ -2,7 +2,9 @@
 
 One worker thread per endpoint applies its changes in order: create (start every variant's
 replicas, then route), update (blue/green: new replicas up and healthy, then traffic moves, then
-the old ones drain and stop), weights and capacities, delete. A health loop pings every replica;
+the old ones drain and stop; with a ``DeploymentConfig`` the traffic moves in the stages
+``rollout_plan`` decides, baking after each, and an alarm in ALARM rolls it back), weights and
+capacities, delete. A health loop pings every replica;
 a crashed or hung one leaves the route at once and is replaced while the endpoint stays
 ``InService``. On start the controller brings every endpoint that should serve back up.
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -33,16 +35,26 @@ from kiln.services.hosting.fleet_plan import (
     weights_and_capacities,
 )
 from kiln.services.hosting.replicas import Replica, ReplicaLauncher, ReplicaSpec, ReplicaStartError
+from kiln.services.hosting.rollout_plan import (
+    Progress,
+    RolloutPolicy,
+    Step,
+    next_step,
+    parse_policy,
+    stages,
+)
 from kiln.services.hosting.routing import (
     EndpointRoute,
     ReplicaAddress,
     RoutingTable,
     ShadowRoute,
     VariantRoute,
+    blended,
 )
 from kiln.services.hosting.service import HostingStores, endpoint_state
 from kiln.services.hosting.shapes import Deployment, EndpointState, ReplicaSummary, VariantSpec
 from kiln.services.hosting.states import EndpointStatus, can_transition
+from kiln.services.monitoring.alarms.changes import AlarmState, AlarmStateChange
 from kiln.services.sweeping import (
     EndpointAction,
     EndpointDecision,
@@ -53,6 +65,10 @@ from kiln.services.sweeping import (
 log = logging.getLogger(__name__)
 
 _DRAIN_SECONDS = 60.0
+_RESTARTED = (
+    "Rolled back: the server restarted during the deployment; the endpoint serves its previous "
+    "configuration. Call UpdateEndpoint again to redeploy."
+)
 
 
 @dataclass
@@ -84,6 +100,7 @@ class EndpointController:
         *,
         health_interval: float = 1.0,
         capture: CaptureSink | None = None,
+        alarm_states: Callable[[], Mapping[str, AlarmState]] = dict,
     ) -> None:
         self._settings = settings
         self._capture = capture
@@ -98,9 +115,26 @@ class EndpointController:
         self._errors: dict[str, tuple[str, float]] = {}  # what a worker died of, and when
         self._should_exit = threading.Event()
         self._health_thread: threading.Thread | None = None
+        self._alarm_states = alarm_states
+        self._alarming: set[str] = set()  # alarms now in ALARM, as their changes told
+        self._alarm_changed = threading.Event()
+        self._greens: dict[str, Fleet] = {}  # new fleets of rollouts under way
+
+    def alarm_changed(self, change: AlarmStateChange) -> None:
+        """Note an alarm's new state (an ``AlarmListener``): a rollout baking reads it."""
+        with self._lock:
+            if change.new is AlarmState.ALARM:
+                self._alarming.add(change.alarm_name)
+            else:
+                self._alarming.discard(change.alarm_name)
+        self._alarm_changed.set()
 
     def start(self) -> None:
         """Bring endpoints back after a restart, then watch replica health."""
+        self._alarming = {n for n, s in self._alarm_states().items() if s is AlarmState.ALARM}
+        for record in self._stores.endpoints.all([EndpointStatus.UPDATING]):
+            if endpoint_state(record).deployment_config:
+                self._stores.endpoints.modify(record.name, _roll_back_after_restart)
         for record in self._stores.endpoints.all():
             if record.status in (EndpointStatus.IN_SERVICE, EndpointStatus.UPDATING):
                 # Until its replicas are back, the router answers 503, not "no such endpoint".
@@ -197,7 +231,7 @@ class EndpointController:
             if decision.reason:
                 state = replace(state, failure_reason=decision.reason)
             if is_settled:
-                state = replace(state, pending=None, desired=None)
+                state = state.settled()
                 if fleet is not None:
                     state = _describe_fleet(state, fleet)
             record.state = state.to_dict()
@@ -237,7 +271,7 @@ class EndpointController:
             self._create(endpoint, state)
             return  # a change that arrived meanwhile has set the rerun flag
         if state.pending is not None:
-            self._switch_config(endpoint, state.pending)
+            self._switch_config(endpoint, state.pending, parse_policy(state.deployment_config))
         elif state.desired is not None:
             self._apply_weights_and_capacities(endpoint, state)
         self._repair(endpoint)
@@ -253,7 +287,9 @@ class EndpointController:
         self._publish(endpoint, fleet)
         self._record(endpoint, status=EndpointStatus.IN_SERVICE, fleet=fleet)
 
-    def _switch_config(self, endpoint: str, pending: Deployment) -> None:
+    def _switch_config(
+        self, endpoint: str, pending: Deployment, policy: RolloutPolicy | None
+    ) -> None:
         old = self.fleet(endpoint)
         try:
             fleet = self._start_fleet(endpoint, pending)
@@ -266,14 +302,70 @@ class EndpointController:
                 clear=True,
             )
             return
+        if policy is not None and old is not None:
+            reason = self._roll_out(endpoint, old, fleet, policy)
+            if reason is not None:
+                self._roll_back(endpoint, old, fleet, reason)
+                return
         with self._lock:
             self._fleets[endpoint] = fleet
+            self._greens.pop(endpoint, None)
         self._publish(endpoint, fleet)
         self._record(endpoint, status=EndpointStatus.IN_SERVICE, fleet=fleet, clear=True)
         if self._capture is not None and (old is None or old.deployment.capture != pending.capture):
             self._capture.flush(endpoint)
         if old is not None:
             self._drain_and_stop(old.all())
+
+    def _roll_out(
+        self, endpoint: str, blue: Fleet, green: Fleet, policy: RolloutPolicy
+    ) -> str | None:
+        """Move traffic to ``green`` stage by stage, baking after each; why it must roll back,
+        or None when all traffic is on green and baked."""
+        with self._lock:
+            self._greens[endpoint] = green
+        plan = stages(policy, min(green.counts().values(), default=1))
+        started = since = time.monotonic()
+        stage = -1
+        while not self._should_exit.is_set():
+            with self._lock:
+                alarming = tuple(sorted(self._alarming.intersection(policy.alarms)))
+            now = time.monotonic()
+            decision = next_step(policy, plan, Progress(stage, since, started, now, alarming))
+            if decision.step is Step.SHIFT:
+                stage, since = decision.stage, now
+                share = plan[stage].share
+                self._publish(endpoint, blue, green, share)
+                self._record_stage(endpoint, share, plan[stage].bake)
+            elif decision.step is Step.BAKE:
+                self._alarm_changed.wait(min(decision.until - now, 1.0))
+                self._alarm_changed.clear()
+                if self._is_deleting(endpoint):
+                    return "Rolled back: the endpoint is being deleted."
+            elif decision.step is Step.FINISH:
+                return None
+            else:
+                return decision.reason
+        return _RESTARTED
+
+    def _is_deleting(self, endpoint: str) -> bool:
+        """Whether a DeleteEndpoint came (it wakes the worker, so only then is the row read)."""
+        with self._lock:
+            if endpoint not in self._rerun:
+                return False
+        record = self._stores.endpoints.get(endpoint)
+        return record is None or record.status == EndpointStatus.DELETING
+
+    def _roll_back(self, endpoint: str, blue: Fleet, green: Fleet, reason: str) -> None:
+        """All traffic back to ``blue``; ``green`` drains and stops; InService on the old config."""
+        log.warning("endpoint %s: %s", endpoint, reason)
+        self._publish(endpoint, blue)
+        with self._lock:
+            self._greens.pop(endpoint, None)
+        self._record(
+            endpoint, status=EndpointStatus.IN_SERVICE, fleet=blue, failure=reason, clear=True
+        )
+        self._drain_and_stop(green.all())
 
     def _apply_weights_and_capacities(self, endpoint: str, state: EndpointState) -> None:
         fleet = self.fleet(endpoint)
@@ -388,7 +480,11 @@ class EndpointController:
 
     # -- routes, records and health ------------------------------------------------------------
 
-    def _publish(self, endpoint: str, fleet: Fleet) -> None:
+    def _publish(
+        self, endpoint: str, fleet: Fleet, green: Fleet | None = None, share: float = 0.0
+    ) -> None:
+        """Route ``endpoint`` to ``fleet`` (with ``share`` of the traffic on ``green``, during a
+        rollout; ``fleet``'s shadows and capture stay until green takes all)."""
         deployment = fleet.deployment
 
         def weight(variant: VariantSpec) -> float:
@@ -398,6 +494,16 @@ class EndpointController:
             return tuple(r.address for r in fleet.replicas.get(variant.name, []))
 
         variants = [VariantRoute(v.name, weight(v), addresses(v)) for v in deployment.variants]
+        if green is not None:
+            new = [
+                VariantRoute(
+                    v.name,
+                    v.initial_weight,
+                    tuple(r.address for r in green.replicas.get(v.name, [])),
+                )
+                for v in green.deployment.variants
+            ]
+            variants = blended(variants, new, share)
         production = weight(deployment.variants[0]) if deployment.variants else 0.0
         shadows = [
             ShadowRoute(v.name, shadow_fraction(production, weight(v)), addresses(v))
@@ -405,6 +511,20 @@ class EndpointController:
         ]
         capture = None if deployment.capture is None else deployment.capture.active
         self._routing.publish(EndpointRoute.build(endpoint, variants, shadows, capture))
+
+    def _record_stage(self, endpoint: str, share: float, bake: float) -> None:
+        """Note the rollout's stage for ``PendingDeploymentSummary``."""
+        stage = {
+            "Status": "Baking",
+            "StatusMessage": f"{share:.0%} of traffic on the new fleet; baking for {bake:g} s",
+            "StartTime": time.time(),
+            "TrafficShare": share,
+        }
+
+        def change(record: ResourceRecord) -> None:
+            record.state = replace(endpoint_state(record), stage=stage).to_dict()
+
+        self._stores.endpoints.modify(endpoint, change)
 
     def _record(
         self,
@@ -423,7 +543,7 @@ class EndpointController:
             if failure is not None:
                 state = replace(state, failure_reason=failure)
             if clear:
-                state = replace(state, pending=None, desired=None)
+                state = state.settled()
             if fleet is not None:
                 state = _describe_fleet(state, fleet)
             record.state = state.to_dict()
@@ -435,9 +555,13 @@ class EndpointController:
         while not self._should_exit.wait(self._health_interval):
             with self._lock:
                 fleets = list(self._fleets.items())
+                greens = list(self._greens.values())
             for endpoint, fleet in fleets:
                 if any(self._check(replica) for replica in fleet.all()):
                     self.wake(endpoint)
+            for green in greens:
+                for replica in green.all():
+                    self._check(replica)  # leaves the route; the rollout's alarms judge it
 
     def _check(self, replica: Replica) -> bool:
         """Ping one replica; whether it just turned unhealthy."""
@@ -464,3 +588,11 @@ def _describe_fleet(state: EndpointState, fleet: Fleet) -> EndpointState:
         variants=variant_numbers(fleet.deployment, fleet.weights, healthy, fleet.counts()),
         replicas=tuple(ReplicaSummary(r.spec.variant, r.id, dict(r.phases)) for r in fleet.all()),
     )
+
+
+def _roll_back_after_restart(record: ResourceRecord) -> None:
+    """A rollout the last server left half done ends as a rollback: the old config serves."""
+    record.status = EndpointStatus.IN_SERVICE
+    state = endpoint_state(record).settled()
+    record.state = replace(state, failure_reason=_RESTARTED).to_dict()
+    record.last_modified_time = time.time()

@@ -172,7 +172,10 @@ class DataPlane:
             await respond(Refused(400, b"ValidationError", message))
             return
         headers = _forwarded(invocation)
-        call = await self._call(variant.replicas, headers, invocation.body)
+        replicas = variant.replicas
+        if variant.green_share and self._rng.random() < variant.green_share:
+            replicas = variant.green  # a rollout: this share goes to the new fleet
+        call = await self._call(replicas, headers, invocation.body)
         await respond(_outcome(route.name, variant.name, call))
         if self._observers:
             end = time.perf_counter()

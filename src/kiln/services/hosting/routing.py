@@ -37,6 +37,10 @@ class VariantRoute:
     name: str
     weight: float
     replicas: tuple[ReplicaAddress, ...]
+    green: tuple[ReplicaAddress, ...] = ()
+    """During a rollout: the new fleet's replicas of this variant."""
+    green_share: float = 0.0
+    """During a rollout: the share of this variant's requests that go to ``green``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,34 @@ class EndpointRoute:
             return None
         point = rng.random() * self._cumulative[-1]
         return self.variants[bisect.bisect_right(self._cumulative, point)]
+
+
+def blended(
+    blue: Sequence[VariantRoute], green: Sequence[VariantRoute], share: float
+) -> list[VariantRoute]:
+    """The variants of a rollout with ``share`` of the endpoint's traffic on green: each fleet's
+    weights scaled to its share; a variant in both fleets splits between their replicas."""
+    if share <= 0:
+        return list(blue)
+    if share >= 1:
+        return list(green)
+    blue_total = sum(max(v.weight, 0.0) for v in blue) or 1.0
+    green_total = sum(max(v.weight, 0.0) for v in green) or 1.0
+    found = {
+        v.name: VariantRoute(v.name, max(v.weight, 0.0) / blue_total * (1 - share), v.replicas)
+        for v in blue
+    }
+    for v in green:
+        weight = max(v.weight, 0.0) / green_total * share
+        old = found.get(v.name)
+        if old is None:
+            found[v.name] = VariantRoute(v.name, weight, v.replicas)
+            continue
+        total = old.weight + weight
+        found[v.name] = VariantRoute(
+            v.name, total, old.replicas, v.replicas, weight / total if total > 0 else 0.0
+        )
+    return list(found.values())
 
 
 def pick_replica(

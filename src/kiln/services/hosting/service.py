@@ -19,6 +19,8 @@ from kiln.errors import NotFoundError, ResourceLimitError, UnsupportedError, Val
 from kiln.services.capacity import machine_capacity, quota_exceeded, shortfall
 from kiln.services.hosting.capture_config import parse_data_capture
 from kiln.services.hosting.model_code import code_location
+from kiln.services.hosting.retained import retained
+from kiln.services.hosting.rollout_plan import check_policy, parse_policy
 from kiln.services.hosting.shapes import (
     Deployment,
     DesiredWeightAndCapacity,
@@ -58,11 +60,13 @@ class HostingService:
         stores: HostingStores,
         controller: Controller,
         capture_problem: Callable[[str], str | None] = lambda endpoint: None,
+        alarm_names: Callable[[], set[str]] = set,
     ) -> None:
         self._settings = settings
         self._stores = stores
         self._controller = controller
         self._capture_problem = capture_problem
+        self._alarm_names = alarm_names
 
     # -- models --------------------------------------------------------------------------------
 
@@ -209,22 +213,52 @@ class HostingService:
         return {}
 
     def update_endpoint(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        """Switch an endpoint to another config, blue/green, with no failed request."""
+        """Switch an endpoint to another config, blue/green, with no failed request; with a
+        ``DeploymentConfig``, in canary or linear stages that roll back on alarms."""
         name = request["EndpointName"]
         record = self._endpoint(name)
         config = self._config(request["EndpointConfigName"])
         _require_in_service(record, "update")
-
+        current = endpoint_state(record)
         deployment = self._deployment(config)
+        if request.get("RetainAllVariantProperties"):
+            excludes = request.get("ExcludeRetainedVariantProperties", [])
+            excluded = {p["VariantPropertyType"] for p in excludes}
+            deployment = retained(deployment, current, excluded)
+        deployment_config = request.get("DeploymentConfig")
+        if not deployment_config and request.get("RetainDeploymentConfig"):
+            deployment_config = current.last_deployment_config
+        self._check_deployment_config(deployment_config, deployment)
 
         def update(r: ResourceRecord) -> None:
-            state = endpoint_state(r)
-            r.state = replace(state, pending=deployment, failure_reason=None).to_dict()
+            _require_in_service(r, "update")  # again under the row's lock: a racing change wins
+            state = replace(
+                endpoint_state(r),
+                pending=deployment,
+                failure_reason=None,
+                deployment_config=dict(deployment_config) if deployment_config else None,
+                stage=None,
+            )
+            r.state = state.to_dict()
             _set_status(r, EndpointStatus.UPDATING)
 
         self._stores.endpoints.modify(name, update)
         self._controller.wake(name)
         return {"EndpointArn": record.arn}
+
+    def _check_deployment_config(
+        self, config: Mapping[str, Any] | None, deployment: Deployment
+    ) -> None:
+        policy = parse_policy(config)
+        if policy is None:
+            return
+        counts = [v.initial_count for v in deployment.variants]
+        check_policy(policy, min(counts, default=1))
+        missing = sorted(set(policy.alarms) - self._alarm_names())
+        if missing:
+            raise ValidationError(
+                f"AutoRollbackConfiguration: the CloudWatch alarm(s) {missing} do not exist."
+            )
 
     def update_endpoint_weights_and_capacities(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """Change variant weights and instance counts in place."""
@@ -428,10 +462,40 @@ def describe_endpoint(record: ResourceRecord, capture_problem: str | None = None
         # says what went wrong without stopping it (a failed update).
         answer["FailureReason"] = f"Data capture: {capture_problem}"
     if state.pending is not None and record.status == EndpointStatus.UPDATING:
-        answer["PendingDeploymentSummary"] = {
-            "EndpointConfigName": state.pending.config_name,
-            "StartTime": record.last_modified_time,
+        answer["PendingDeploymentSummary"] = _pending_summary(state, state.pending, record)
+    if state.last_deployment_config:
+        answer["LastDeploymentConfig"] = dict(state.last_deployment_config)
+    return answer
+
+
+def _pending_summary(
+    state: EndpointState, pending: Deployment, record: ResourceRecord
+) -> dict[str, Any]:
+    """``PendingDeploymentSummary``: the new fleet's variants and the rollout's stage."""
+    stage = dict(state.stage or {})
+    share = float(stage.pop("TrafficShare", 0.0))
+    started = stage.get("StartTime", record.last_modified_time)
+    statuses = [stage] if stage else [{"Status": "Creating", "StartTime": started}]
+
+    def summary(v: VariantSpec) -> dict[str, Any]:
+        return {
+            "VariantName": v.name,
+            "DeployedImages": _deployed_images(v, record.last_modified_time),
+            "CurrentWeight": v.initial_weight * share,
+            "DesiredWeight": v.initial_weight,
+            "CurrentInstanceCount": v.initial_count if state.stage else 0,
+            "DesiredInstanceCount": v.initial_count,
+            "InstanceType": v.instance_type,
+            "VariantStatus": statuses,
         }
+
+    answer: dict[str, Any] = {
+        "EndpointConfigName": pending.config_name,
+        "ProductionVariants": [summary(v) for v in pending.variants],
+        "StartTime": record.last_modified_time,
+    }
+    if pending.shadows:
+        answer["ShadowProductionVariants"] = [summary(v) for v in pending.shadows]
     return answer
 
 

@@ -8,7 +8,7 @@ these types (no shadows, no capture) still load.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kiln.services.hosting.capture_config import DataCapture, parse_data_capture
@@ -196,6 +196,25 @@ class EndpointState:
     desired: tuple[DesiredWeightAndCapacity, ...] | None = None
     """``UpdateEndpointWeightsAndCapacities``'s request, until applied."""
     failure_reason: str | None = None
+    deployment_config: Mapping[str, Any] | None = None
+    """``UpdateEndpoint``'s ``DeploymentConfig`` for ``pending`` (AWS's names), until applied."""
+    last_deployment_config: Mapping[str, Any] | None = None
+    """The ``DeploymentConfig`` of the last update that had one (``LastDeploymentConfig``)."""
+    stage: Mapping[str, Any] | None = None
+    """The rollout's current stage as ``VariantStatus`` shows it (Status, StatusMessage,
+    StartTime) plus ``TrafficShare`` (0–1 of the traffic on the new fleet)."""
+
+    def settled(self) -> EndpointState:
+        """This state once its pending change is applied or rolled back."""
+        last = self.deployment_config or self.last_deployment_config
+        return replace(
+            self,
+            pending=None,
+            desired=None,
+            deployment_config=None,
+            last_deployment_config=last,
+            stage=None,
+        )
 
     @classmethod
     def initial(cls, deployment: Deployment) -> EndpointState:
@@ -215,6 +234,9 @@ class EndpointState:
             if desired
             else None,
             failure_reason=data.get("FailureReason") or None,
+            deployment_config=data.get("PendingDeploymentConfig") or None,
+            last_deployment_config=data.get("LastDeploymentConfig") or None,
+            stage=data.get("PendingStage") or None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -230,6 +252,12 @@ class EndpointState:
             answer["DesiredWeightsAndCapacities"] = [d.to_dict() for d in self.desired]
         if self.failure_reason:
             answer["FailureReason"] = self.failure_reason
+        if self.deployment_config:
+            answer["PendingDeploymentConfig"] = dict(self.deployment_config)
+        if self.last_deployment_config:
+            answer["LastDeploymentConfig"] = dict(self.last_deployment_config)
+        if self.stage:
+            answer["PendingStage"] = dict(self.stage)
         return answer
 
 
