@@ -58,6 +58,7 @@ from kiln.db.tables import endpoint_configs, endpoints, models
 from kiln.errors import KilnError
 from kiln.home_lock import HomeLock
 from kiln.services.capacity import machine_capacity
+from kiln.services.hosting.cold_start import ColdStarts
 from kiln.services.hosting.controller import EndpointController
 from kiln.services.hosting.data_plane import DataPlane
 from kiln.services.hosting.invocations import InvocationObserver
@@ -220,7 +221,15 @@ class KilnServer:
         if settings.invocation_metrics:
             observers.insert(0, self.metrics)
         # What learns of every invocation: the metrics store, the capture writer, the inference log.
-        self.data_plane = DataPlane(self.routing, UnixReplicaTransport(), observers)
+        self.cold_starts = ColdStarts(self.hosting, settings.cold_start_timeout_seconds)
+        self.data_plane = DataPlane(
+            self.routing,
+            UnixReplicaTransport(),
+            observers,
+            cold_start_queue=settings.cold_start_queue,
+            cold_start_timeout=settings.cold_start_timeout_seconds,
+            on_demand=self.cold_starts.demand,
+        )
         router = InvocationRouter(self.data_plane)
         anonymous = None if settings.auth else self.keys.principal(ADMIN_USER)
         self.app = build_app(
