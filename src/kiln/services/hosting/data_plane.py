@@ -36,7 +36,6 @@ from kiln.services.hosting.cold_start import (
     refusal_message,
     should_signal_demand,
 )
-
 from kiln.services.hosting.invocations import (
     CaptureConfig,
     InvocationObserver,
