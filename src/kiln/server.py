@@ -65,6 +65,7 @@ from kiln.services.hosting.invocations import InvocationObserver
 from kiln.services.hosting.replicas import ReplicaLauncher
 from kiln.services.hosting.routing import RoutingTable
 from kiln.services.hosting.service import HostingService, HostingStores, endpoint_state
+from kiln.services.hosting.warm_spares import WarmSpares
 from kiln.services.identity import IdentityService
 from kiln.services.logs import FileLogStore
 from kiln.services.logs.cloudwatch import CloudWatchLogs
@@ -139,8 +140,14 @@ class KilnServer:
             retention_seconds=settings.metrics_retention_hours * 3600,
             instances=self._instance_count,
         )
+        self.spares = WarmSpares(settings, self.backend)
         self.replicas = ReplicaLauncher(
-            settings, self.objects, self.backend, self.logs, credentials=self.credentials
+            settings,
+            self.objects,
+            self.backend,
+            self.logs,
+            credentials=self.credentials,
+            spares=self.spares,
         )
         self.endpoints = EndpointController(
             settings, self.hosting_stores, self.replicas, self.routing, capture=self.capture
@@ -290,6 +297,7 @@ class KilnServer:
                 self.s3_server.start()
             self.inference_log.start()
             self.scheduler.start()
+            self.spares.start(self.replicas.warm_keys())  # before endpoints: theirs start warm
             self.endpoints.start()
             self.sweeper.start()
             self.capture.start()
@@ -311,6 +319,7 @@ class KilnServer:
         self.metrics.stop()  # first: its last minutes go to the database while it is there
         self.sweeper.stop()
         self.endpoints.stop()
+        self.spares.stop()
         self.scheduler.stop()
         self.inference_log.stop()
         if self.s3_front is not None:
