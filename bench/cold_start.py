@@ -28,7 +28,6 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 import orjson
 from botocore.exceptions import ClientError
