@@ -92,6 +92,8 @@ def make_settings(home: Path, database_url: str, **overrides: str) -> Settings:
         "KILN_CAPACITY_MEMORY_MIB": "16384",
         "KILN_CAPACITY_GPUS": "0",
         "KILN_CHECK_RESPONSES": "1",
+        # No warm spare per test server (2 cores shared); test_scale_to_zero turns them on.
+        "KILN_WARM_SPARES": "0",
         **overrides,
     }
     return Settings.from_env(env)

@@ -36,6 +36,10 @@ say otherwise.
 | ``KILN_INFERENCE_LOG_RETENTION_DAYS`` | 7 | how long predictions and labels are kept |
 | ``KILN_METRICS_RETENTION_HOURS`` | 72 | how long the metrics store keeps 1-minute points |
 | ``KILN_INVOCATION_METRICS`` | ``1`` | ``0`` stops counting invocations (benchmarks compare) |
+| ``KILN_COLD_START_QUEUE`` | 100 | requests a variant with no replica may hold (0: none) |
+| ``KILN_COLD_START_TIMEOUT_SECONDS`` | 30 | how long a held request waits for a replica |
+| ``KILN_WARM_SPARES`` | 1 | warm model servers kept per environment and size (0: off) |
+| ``KILN_WARM_INSTANCE_TYPES`` | ``ml.m5.large`` | sizes warmed at start (default Python) |
 """
 
 from __future__ import annotations
@@ -101,6 +105,10 @@ class Settings:
     inference_log_retention_days: float = 7.0
     metrics_retention_hours: float = 72.0
     invocation_metrics: bool = True
+    cold_start_queue: int = 100
+    cold_start_timeout_seconds: float = 30.0
+    warm_spares: int = 1
+    warm_instance_types: tuple[str, ...] = ("ml.m5.large",)
     instance_types: Mapping[str, InstanceType] = field(default_factory=lambda: INSTANCE_TYPES)
 
     @classmethod
@@ -176,6 +184,10 @@ class Settings:
             inference_log_retention_days=_number(env, "KILN_INFERENCE_LOG_RETENTION_DAYS", 7.0),
             metrics_retention_hours=_number(env, "KILN_METRICS_RETENTION_HOURS", 72.0),
             invocation_metrics=not _flag_off(env, "KILN_INVOCATION_METRICS"),
+            cold_start_queue=_int_at_least(env, "KILN_COLD_START_QUEUE", 100, 0),
+            cold_start_timeout_seconds=_above_zero(env, "KILN_COLD_START_TIMEOUT_SECONDS", 30.0),
+            warm_spares=_int_at_least(env, "KILN_WARM_SPARES", 1, 0),
+            warm_instance_types=_instance_types(env, "KILN_WARM_INSTANCE_TYPES", "ml.m5.large"),
         )
 
     def with_ports(self, *, port: int | None = None, s3_port: int | None = None) -> Settings:
@@ -320,6 +332,22 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ValueError(f"{name}={raw!r} is not a whole number") from None
+
+
+def _int_at_least(env: Mapping[str, str], name: str, default: int, least: int) -> int:
+    value = _int(env, name, default)
+    if value < least:
+        raise ValueError(f"{name}={value} must be at least {least}")
+    return value
+
+
+def _instance_types(env: Mapping[str, str], name: str, default: str) -> tuple[str, ...]:
+    raw = env.get(name, default)
+    names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
+    unknown = [n for n in names if n not in INSTANCE_TYPES]
+    if unknown:
+        raise ValueError(f"{name}: {', '.join(unknown)} is not a SageMaker instance type")
+    return names
 
 
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:

@@ -59,12 +59,14 @@ from kiln.db.tables import endpoint_configs, endpoints, models
 from kiln.errors import KilnError
 from kiln.home_lock import HomeLock
 from kiln.services.capacity import machine_capacity
+from kiln.services.hosting.cold_start import ColdStarts
 from kiln.services.hosting.controller import EndpointController
 from kiln.services.hosting.data_plane import DataPlane
 from kiln.services.hosting.invocations import InvocationObserver
 from kiln.services.hosting.replicas import ReplicaLauncher
 from kiln.services.hosting.routing import RoutingTable
 from kiln.services.hosting.service import HostingService, HostingStores, endpoint_state
+from kiln.services.hosting.warm_spares import WarmSpares
 from kiln.services.identity import IdentityService
 from kiln.services.logs import FileLogStore
 from kiln.services.logs.cloudwatch import CloudWatchLogs
@@ -142,8 +144,14 @@ class KilnServer:
             retention_seconds=settings.metrics_retention_hours * 3600,
             instances=self._instance_count,
         )
+        self.spares = WarmSpares(settings, self.backend)
         self.replicas = ReplicaLauncher(
-            settings, self.objects, self.backend, self.logs, credentials=self.credentials
+            settings,
+            self.objects,
+            self.backend,
+            self.logs,
+            credentials=self.credentials,
+            spares=self.spares,
         )
         # Alarms: 10 s slots of the invocation metrics beside the store's minutes; rollouts
         # listen to their changes.
@@ -243,7 +251,15 @@ class KilnServer:
         if settings.invocation_metrics:
             observers[:0] = [self.metrics, self.fine_metrics]
         # What learns of every invocation: the metrics store, the capture writer, the inference log.
-        self.data_plane = DataPlane(self.routing, UnixReplicaTransport(), observers)
+        self.cold_starts = ColdStarts(self.hosting, settings.cold_start_timeout_seconds)
+        self.data_plane = DataPlane(
+            self.routing,
+            UnixReplicaTransport(),
+            observers,
+            cold_start_queue=settings.cold_start_queue,
+            cold_start_timeout=settings.cold_start_timeout_seconds,
+            on_demand=self.cold_starts.demand,
+        )
         router = InvocationRouter(self.data_plane)
         anonymous = None if settings.auth else self.keys.principal(ADMIN_USER)
         self.app = build_app(
@@ -304,6 +320,7 @@ class KilnServer:
                 self.s3_server.start()
             self.inference_log.start()
             self.scheduler.start()
+            self.spares.start(self.replicas.warm_keys())  # before endpoints: theirs start warm
             self.endpoints.start()
             self.sweeper.start()
             self.capture.start()
@@ -327,6 +344,7 @@ class KilnServer:
         self.metrics.stop()  # first: its last minutes go to the database while it is there
         self.sweeper.stop()
         self.endpoints.stop()
+        self.spares.stop()
         self.scheduler.stop()
         self.inference_log.stop()
         if self.s3_front is not None:

@@ -314,3 +314,79 @@ async def test_aclose_closes_the_transport() -> None:
     plane, _ = _plane({}, _route({"A": []}))
     await plane.aclose()
     assert plane._transport.closed  # type: ignore[attr-defined]
+
+
+def _zero_route(replicas: list[str] | None = None) -> EndpointRoute:
+    """Variant A scaled to zero (no replica), or back with ``replicas``."""
+    addresses = tuple(ReplicaAddress(a, "A") for a in replicas or [])
+    return EndpointRoute.build("e", [VariantRoute("A", 1.0, addresses, not addresses)])
+
+
+async def _serve_all(plane: DataPlane, count: int) -> list[asyncio.Task[InvocationOutcome]]:
+    tasks = [asyncio.create_task(_serve(plane, _invocation(inference_id=f"{i}".encode())))
+             for i in range(count)]  # fmt: skip
+    await _until(lambda: plane.held == count)
+    return tasks
+
+
+async def test_requests_to_a_variant_at_zero_wait_for_its_replica_and_keep_their_order() -> None:
+    demands: list[tuple[str, str]] = []
+    order: list[str] = []
+    app = _replica("a1")
+
+    async def recording(body: bytes, ct: Any, accept: Any, attrs: Any, inference_id: Any) -> Reply:
+        order.append(inference_id)
+        return await app.dispatch(body, ct, accept, attrs, inference_id)
+
+    plane, _ = _plane(
+        {"a1": ReplicaApp(recording)}, _zero_route(), on_demand=lambda *k: demands.append(k)
+    )
+    tasks = await _serve_all(plane, 5)
+    assert demands == [("e", "A")]  # signalled once for all five
+    plane._routing.publish(_zero_route(["a1"]))  # type: ignore[attr-defined]
+    outcomes = await asyncio.gather(*tasks)
+    assert all(isinstance(o, Answered) for o in outcomes)
+    assert order == ["0", "1", "2", "3", "4"]
+    assert plane.held == 0
+
+
+async def test_a_full_cold_start_queue_answers_503_saying_the_variant_is_starting() -> None:
+    plane, _ = _plane({}, _zero_route(), cold_start_queue=2)
+    tasks = await _serve_all(plane, 2)
+    outcome = await _serve(plane, _invocation())
+    assert isinstance(outcome, Refused)
+    assert (outcome.status, outcome.kind) == (503, b"ServiceUnavailable")
+    assert "scaled to zero and starting" in outcome.message
+    assert "queue of 2 held requests is full" in outcome.message
+    for task in tasks:
+        task.cancel()
+
+
+async def test_a_held_request_past_the_timeout_answers_503_saying_it_did_not_start() -> None:
+    plane, seen = _plane({}, _zero_route(), cold_start_timeout=0.05)
+    outcome = await _serve(plane, _invocation())
+    assert isinstance(outcome, Refused)
+    assert outcome.status == 503
+    assert "is scaled to zero and its instance did not start within" in outcome.message
+    assert seen.records[0].outcome is Outcome.UNAVAILABLE
+    assert plane.held == 0
+
+
+async def test_a_queue_of_zero_refuses_at_once_but_still_asks_for_a_replica() -> None:
+    demands: list[tuple[str, str]] = []
+    plane, _ = _plane({}, _zero_route(), cold_start_queue=0, on_demand=lambda *k: demands.append(k))
+    outcome = await _serve(plane, _invocation())
+    assert isinstance(outcome, Refused)
+    assert "queue of 0 held requests is full" in outcome.message
+    assert demands == [("e", "A")]
+
+
+async def test_a_variant_whose_replica_crashed_holds_briefly_without_asking_for_one() -> None:
+    demands: list[tuple[str, str]] = []
+    broken = ReplicaAddress("gone", "A", is_healthy=False)
+    route = EndpointRoute.build("e", [VariantRoute("A", 1.0, (broken,))])
+    plane, _ = _plane({"a1": _replica("a1")}, route, on_demand=lambda *k: demands.append(k))
+    (task,) = await _serve_all(plane, 1)
+    plane._routing.publish(_route({"A": ["a1"]}))  # type: ignore[attr-defined]
+    assert isinstance(await task, Answered)
+    assert demands == []  # the controller replaces it on its own

@@ -21,6 +21,7 @@ Process contract::
 
     python -m kiln.runtime.model_server --model-dir DIR [--code-dir DIR]
         [--entry-point inference.py] (--port P [--host H] | --uds PATH | --fd N)
+    python -m kiln.runtime.model_server --spare --control-fd N   (a warm spare: runtime/warm.py)
 
 The entry point (default ``SAGEMAKER_PROGRAM``, else ``inference.py``) is looked up in
 ``--code-dir``, else ``<model-dir>/code/``; without it, framework defaults serve the model. The
@@ -68,6 +69,7 @@ from kiln.runtime.handlers import (
     load_predictor,
     resolve_handlers,
 )
+from kiln.runtime.warm import run_spare
 
 # InvokeEndpoint's Body is at most 6291456 bytes (6 MiB), plus slack so that the replica never
 # refuses a body the router in front of it accepted.
@@ -386,8 +388,14 @@ def _fail(error: BaseException) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one replica; the process exit code."""
-    options = parse_args(argv, os.environ)
+    """Run one replica (or a warm spare that becomes one); the process exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:2] == ["--spare", "--control-fd"] and len(args) == 3:
+        go = run_spare(int(args[2]))
+        if go is None:
+            return 0
+        args = list(go.argv)
+    options = parse_args(args, os.environ)
     try:
         sock = bind(options)
     except OSError as e:

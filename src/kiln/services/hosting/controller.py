@@ -493,7 +493,14 @@ class EndpointController:
         def addresses(variant: VariantSpec) -> tuple[ReplicaAddress, ...]:
             return tuple(r.address for r in fleet.replicas.get(variant.name, []))
 
-        variants = [VariantRoute(v.name, weight(v), addresses(v)) for v in deployment.variants]
+        def is_scaled_to_zero(variant: VariantSpec) -> bool:
+            # An empty group, not a missing one: after a restart no group exists until started.
+            return fleet.replicas.get(variant.name) == []
+
+        variants = [
+            VariantRoute(v.name, weight(v), addresses(v), is_scaled_to_zero=is_scaled_to_zero(v))
+            for v in deployment.variants
+        ]
         if green is not None:
             new = [
                 VariantRoute(

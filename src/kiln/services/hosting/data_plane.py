@@ -7,6 +7,12 @@ replica when nothing reached the model, times the call and hands a typed outcome
 Only after the answer is sent does it tell each observer (one ``InvocationRecord``) and queue the
 copies for the endpoint's shadow variants.
 
+A request that finds no healthy replica of its variant (scaled to zero, the only replica just
+crashed, all still starting after a restart) waits in the variant's bounded queue until a route
+with a replica is published, within a time limit; a variant scaled to zero also signals demand
+once (``on_demand``), which starts one replica. What to do is decided by
+:mod:`kiln.services.hosting.cold_start`; this path costs nothing while replicas answer.
+
 Shadows: a bounded queue worked by a few background tasks; when it is full the copy is dropped
 and counted (``shadow_dropped``). A shadow's answer only ever goes to the observers, so a slow
 or failing shadow never slows or fails a client.
@@ -19,9 +25,17 @@ import logging
 import random
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from kiln.services.hosting.cold_start import (
+    HoldVerdict,
+    hold_seconds,
+    hold_verdict,
+    refusal_message,
+    should_signal_demand,
+)
 from kiln.services.hosting.invocations import (
     CaptureConfig,
     InvocationObserver,
@@ -33,6 +47,7 @@ from kiln.services.hosting.routing import (
     ReplicaAddress,
     RoutingTable,
     ShadowRoute,
+    VariantRoute,
     pick_replica,
 )
 from kiln.services.hosting.transport import (
@@ -112,6 +127,16 @@ class _Call:
     failure: str | None
     """Why no response came (timeout, connection lost); None when one came or none was tried."""
     model_seconds: float
+    unavailable: str | None = None
+    """Why no replica was tried (the 503's message); None for the plain "none available"."""
+
+
+@dataclass(slots=True)
+class _Held:
+    """The requests one variant holds while it has no healthy replica, oldest first."""
+
+    waiters: deque[asyncio.Future[None]] = field(default_factory=deque)
+    is_signalled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +161,9 @@ class DataPlane:
         shadow_queue_size: int = SHADOW_QUEUE_SIZE,
         shadow_workers: int = SHADOW_WORKERS,
         rng: random.Random | None = None,
+        cold_start_queue: int = 100,
+        cold_start_timeout: float = 30.0,
+        on_demand: Callable[[str, str], None] | None = None,
     ) -> None:
         self._routing = routing
         self._transport = transport
@@ -147,6 +175,21 @@ class DataPlane:
         self._workers: list[asyncio.Task[None]] = []
         self.shadow_dropped = 0
         """Shadow copies dropped because the queue was full (for the metrics part to read)."""
+        self._queue_size = cold_start_queue
+        self._cold_timeout = cold_start_timeout
+        self._on_demand = on_demand
+        self._held: dict[tuple[str, str], _Held] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        routing.add_listener(self._published)
+
+    def set_demand_handler(self, on_demand: Callable[[str, str], None]) -> None:
+        """Call ``on_demand(endpoint, variant)`` when a variant scaled to zero gets a request."""
+        self._on_demand = on_demand
+
+    @property
+    def held(self) -> int:
+        """Requests waiting for a replica now."""
+        return sum(len(h.waiters) for h in self._held.values())
 
     def add_observer(self, observer: InvocationObserver) -> None:
         """Tell ``observer`` of every invocation from now on (a part wired after start)."""
@@ -176,6 +219,8 @@ class DataPlane:
         if variant.green_share and self._rng.random() < variant.green_share:
             replicas = variant.green  # a rollout: this share goes to the new fleet
         call = await self._call(replicas, headers, invocation.body)
+        if call.replica is None and call.failure is None:
+            variant, call = await self._wait_for_replica(route.name, variant, headers, invocation)
         await respond(_outcome(route.name, variant.name, call))
         if self._observers:
             end = time.perf_counter()
@@ -217,6 +262,70 @@ class DataPlane:
                 replica.outstanding -= 1
             return _Call(replica, response, None, _since(sent))
         return _Call(None, None, None, 0.0)
+
+    async def _wait_for_replica(
+        self,
+        endpoint: str,
+        variant: VariantRoute,
+        headers: list[tuple[bytes, bytes]],
+        invocation: Invocation,
+    ) -> tuple[VariantRoute, _Call]:
+        """The cold path: hold the request until a replica of ``variant`` serves, or refuse it."""
+        loop = self._loop = asyncio.get_running_loop()
+        deadline = time.perf_counter() + hold_seconds(variant.is_scaled_to_zero, self._cold_timeout)
+        while True:
+            key = (endpoint, variant.name)
+            held = self._held.setdefault(key, _Held())
+            zero = variant.is_scaled_to_zero
+            verdict = hold_verdict(
+                pick_replica(variant.replicas) is not None, len(held.waiters), self._queue_size
+            )
+            if verdict is HoldVerdict.REFUSE:
+                break
+            if should_signal_demand(zero, held.is_signalled) and self._on_demand is not None:
+                held.is_signalled = True  # a full queue too: the client's retry finds a replica
+                self._on_demand(endpoint, variant.name)
+            if verdict is HoldVerdict.QUEUE_FULL:
+                break
+            waiter: asyncio.Future[None] = loop.create_future()
+            held.waiters.append(waiter)
+            await asyncio.wait((waiter,), timeout=max(0.0, deadline - time.perf_counter()))
+            if not waiter.done():
+                waiter.cancel()
+                if waiter in held.waiters:
+                    held.waiters.remove(waiter)
+                verdict = HoldVerdict.REFUSE
+                break
+            route = self._routing.get(endpoint)
+            current = None if route is None else route.variant(variant.name)
+            if current is None:  # deleted meanwhile
+                verdict = HoldVerdict.REFUSE
+                break
+            variant = current
+            if pick_replica(variant.replicas) is not None:
+                call = await self._call(variant.replicas, headers, invocation.body)
+                return variant, call
+        held = self._held.get((endpoint, variant.name)) or _Held()
+        if not held.waiters:
+            self._held.pop((endpoint, variant.name), None)
+        waited = time.perf_counter() - invocation.arrived
+        message = refusal_message(
+            endpoint, variant.name, verdict, variant.is_scaled_to_zero, self._queue_size, waited
+        )
+        return variant, _Call(None, None, None, 0.0, message)
+
+    def _published(self, endpoint: str) -> None:
+        """A new route for ``endpoint`` (the controller's thread): wake what it holds."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._release, endpoint)
+
+    def _release(self, endpoint: str) -> None:
+        for key in [k for k in self._held if k[0] == endpoint]:
+            held = self._held.pop(key)
+            for waiter in held.waiters:  # oldest first: they resume, and send, in this order
+                if not waiter.done():
+                    waiter.set_result(None)
 
     def _sampled(self, capture: CaptureConfig | None) -> CaptureConfig | None:
         if capture is None or self._rng.random() * 100 >= capture.sampling_percentage:
@@ -289,7 +398,8 @@ def _outcome(endpoint: str, variant: str, call: _Call) -> InvocationOutcome:
         return Refused(
             503,
             b"ServiceUnavailable",
-            f"No replica of variant {variant} of endpoint {endpoint} is available right now.",
+            call.unavailable
+            or f"No replica of variant {variant} of endpoint {endpoint} is available right now.",
         )
     if 200 <= response.status < 300:
         headers = response.headers

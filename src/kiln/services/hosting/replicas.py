@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import socket
+import sys
 import threading
 import time
 import uuid
@@ -33,6 +33,8 @@ from kiln.errors import ValidationError
 from kiln.pidfiles import is_ours, read_pid_file, write_pid_file
 from kiln.runtime.archives import ArchiveTooLargeError, UnsafeArchiveError, safe_extract
 from kiln.runtime.envs import EnvironmentBuildError
+from kiln.runtime.model_server import EXIT_LOAD_FAILED
+from kiln.runtime.warm import Go
 from kiln.services.capacity import (
     Demand,
     clamp,
@@ -43,6 +45,13 @@ from kiln.services.capacity import (
 )
 from kiln.services.hosting.model_code import code_location
 from kiln.services.hosting.routing import ReplicaAddress
+from kiln.services.hosting.sockets import bound_unix_socket, ping_unix
+from kiln.services.hosting.warm_spares import (
+    SpareKey,
+    WarmSpares,
+    can_use_spare,
+    close_output,
+)
 from kiln.services.logs import LogStore, StreamWriter
 from kiln.services.logs.names import endpoint_group, replica_stream
 from kiln.services.logs.tolerant import TolerantWriter
@@ -88,6 +97,7 @@ class Replica:
     phases: dict[str, float] = field(default_factory=dict)
     failed_pings: int = 0
     keys: ProcessKeys | None = None
+    is_from_spare: bool = False
 
     def is_running(self) -> bool:
         """Whether the process is alive."""
@@ -105,7 +115,9 @@ class ReplicaLauncher:
         logs: LogStore,
         *,
         credentials: ProcessCredentials,
+        spares: WarmSpares | None = None,
     ) -> None:
+        self._spares = spares
         self._settings = settings
         self._credentials = credentials
         self._objects = objects
@@ -123,35 +135,116 @@ class ReplicaLauncher:
         try:
             python, code_dir = self._prepare(spec, workspace, phases)
             keys = self._credentials.for_replica(replica_id, spec.role_arn)
-            process = self._launch(spec, replica_id, workspace, python, code_dir, socket_path, keys)
+            launch = _Launch(spec, replica_id, python, code_dir.relative_to(workspace), keys)
+            replica = self._from_spare(launch, workspace, phases)
+            if replica is None:
+                replica = self._launch_cold(launch, workspace, socket_path, phases)
         except BaseException:
             self._credentials.revoke(keys)
             shutil.rmtree(workspace, ignore_errors=True)
             socket_path.unlink(missing_ok=True)
             raise
-        self._write_pid_file(replica_id, process.pid, workspace)
-        replica = Replica(
-            replica_id,
-            spec,
-            workspace,
-            ReplicaAddress(str(socket_path), spec.variant, replica_id=replica_id),
-            process,
-            phases,
-            keys=keys,
-        )
-        try:
-            self._wait_until_healthy(replica)
-        except BaseException:
-            self.stop(replica, grace=0)
-            raise
+        replica = self._wait_or_restart(launch, replica)
         log.info(
-            "endpoint %s variant %s replica %s ready: %s",
+            "endpoint %s variant %s replica %s ready%s: %s",
             spec.endpoint,
             spec.variant,
             replica_id,
+            " (from a warm spare)" if replica.is_from_spare else "",
             " ".join(f"{k}={v:.3f}s" for k, v in phases.items()),
         )
         return replica
+
+    def _launch_cold(
+        self, launch: _Launch, workspace: Path, socket_path: Path, phases: dict[str, float]
+    ) -> Replica:
+        """Start a fresh model server on ``workspace``'s model (the way without spares)."""
+        process = self._launch(
+            launch.spec,
+            launch.replica_id,
+            workspace,
+            launch.python,
+            workspace / launch.code_dir,
+            socket_path,
+            launch.keys,
+        )
+        self._write_pid_file(launch.replica_id, process.pid, workspace)
+        address = ReplicaAddress(
+            str(socket_path), launch.spec.variant, replica_id=launch.replica_id
+        )
+        return Replica(
+            launch.replica_id, launch.spec, workspace, address, process, phases, keys=launch.keys
+        )
+
+    def _from_spare(
+        self, launch: _Launch, workspace: Path, phases: dict[str, float]
+    ) -> Replica | None:
+        """The replica as a warm spare of its Python and size becomes it; None: start cold."""
+        spec = launch.spec
+        if self._spares is None or not can_use_spare(spec.container.get("Environment", {})):
+            return None
+        size = self._size(spec)
+        key = SpareKey(launch.python, size.vcpus, size.memory_mib)
+        spare = self._spares.take(key, launch.replica_id)
+        if spare is None:
+            return None
+        started = time.monotonic()
+        try:
+            for entry in workspace.iterdir():
+                entry.rename(spare.workspace / entry.name)
+            workspace.rmdir()
+        except OSError:
+            self._spares.discard(spare)
+            raise
+        seen = self._backend.container_path(spare.workspace)
+        go = Go(
+            tuple(_server_args(seen, launch.code_dir, spare.socket_fd)),
+            self._environment(spec, launch.python, launch.keys),
+        )
+        if not self._spares.hand_over(spare, go):
+            log.warning(
+                "replica %s: warm spare %s was gone; starting cold", launch.replica_id, spare.id
+            )
+            spare.process.release()
+            close_output(spare.process)
+            return self._launch_cold(launch, spare.workspace, spare.socket_path, phases)
+        phases["spare_handover"] = time.monotonic() - started
+        address = ReplicaAddress(str(spare.socket_path), spec.variant, replica_id=launch.replica_id)
+        return Replica(
+            launch.replica_id,
+            spec,
+            spare.workspace,
+            address,
+            spare.process,
+            phases,
+            keys=launch.keys,
+            is_from_spare=True,
+        )
+
+    def _wait_or_restart(self, launch: _Launch, replica: Replica) -> Replica:
+        """Wait until ``replica`` is healthy; a spare that failed by no fault of the model's
+        is started again cold in the same workspace, never a failure of its own."""
+        try:
+            self._wait_until_healthy(replica)
+            return replica
+        except ReplicaStartError:
+            code = replica.process.poll()
+            if not replica.is_from_spare or code is None or code == EXIT_LOAD_FAILED:
+                self.stop(replica, grace=0)
+                raise
+        except BaseException:
+            self.stop(replica, grace=0)
+            raise
+        log.warning("replica %s: warm spare exited with %s; starting cold", replica.id, code)
+        replica.process.release()
+        socket_path = Path(replica.address.location)
+        cold = self._launch_cold(launch, replica.workspace, socket_path, replica.phases)
+        try:
+            self._wait_until_healthy(cold)
+        except BaseException:
+            self.stop(cold, grace=0)
+            raise
+        return cold
 
     def stop(self, replica: Replica, grace: float = 30.0) -> None:
         """SIGTERM, then SIGKILL after ``grace`` (SageMaker gives 30 s); remove its files."""
@@ -175,6 +268,16 @@ class ReplicaLauncher:
         shutil.rmtree(self._settings.run_dir / "replicas", ignore_errors=True)
         shutil.rmtree(self._settings.run_dir / "sockets", ignore_errors=True)
         return reaped
+
+    def warm_keys(self) -> list[SpareKey]:
+        """The spares to warm at server start: the server's own Python (the default
+        ``kiln/python`` runtime), at each size of ``KILN_WARM_INSTANCE_TYPES``."""
+        capacity = machine_capacity(self._settings)
+        keys = []
+        for name in self._settings.warm_instance_types:
+            size = clamp(demand_of(self._settings.instance_types[name]), capacity)
+            keys.append(SpareKey(Path(sys.executable), size.vcpus, size.memory_mib))
+        return list(dict.fromkeys(keys))
 
     def _pid_file(self, replica_id: str) -> Path:
         return self._settings.pids_dir / _PID_KIND / f"{replica_id}.json"
@@ -283,12 +386,7 @@ class ReplicaLauncher:
             str(python),
             "-m",
             "kiln.runtime.model_server",
-            "--model-dir",
-            str(seen / "model"),
-            "--fd",
-            str(listener.fileno()),
-            "--code-dir",
-            str(seen / code_dir.relative_to(workspace)),
+            *_server_args(seen, code_dir.relative_to(workspace), listener.fileno()),
         ]
         with listener:
             return self._backend.start(
@@ -427,35 +525,21 @@ class _ReplicaOutput:
             self.is_listening.set()
 
 
-def bound_unix_socket(path: Path) -> socket.socket:
-    """A Unix socket bound at ``path`` (not listening), in a folder only the server can reach.
-
-    The server binds it and the replica inherits it (``--fd``): the replica never sees the
-    path, so it cannot swap it for a link to another socket on the host, which the router
-    would then send invocations to.
-    """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        listener.bind(str(path))
-    except OSError:
-        listener.close()
-        raise
-    return listener
+def _server_args(seen: Path, code_dir: Path, fd: int) -> list[str]:
+    """The model server's arguments, for a workspace seen at ``seen`` (code_dir relative)."""
+    return ["--model-dir", str(seen / "model"), "--fd", str(fd), "--code-dir", str(seen / code_dir)]
 
 
-def ping_unix(path: str, timeout: float) -> bool:
-    """``GET /ping`` over a Unix socket: whether it answered 200."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(path)
-            sock.sendall(b"GET /ping HTTP/1.1\r\nHost: replica\r\nConnection: close\r\n\r\n")
-            head = sock.recv(64)
-    except OSError:
-        return False
-    return head.startswith(b"HTTP/1.1 200")
+@dataclass(frozen=True)
+class _Launch:
+    """What starting one replica's process needs, once its model is prepared."""
+
+    spec: ReplicaSpec
+    replica_id: str
+    python: Path
+    code_dir: Path
+    """Relative to the workspace."""
+    keys: ProcessKeys | None
 
 
 @dataclass(frozen=True)

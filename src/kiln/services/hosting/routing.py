@@ -13,7 +13,7 @@ import bisect
 import itertools
 import random
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from kiln.services.hosting.invocations import CaptureConfig
@@ -41,6 +41,8 @@ class VariantRoute:
     """During a rollout: the new fleet's replicas of this variant."""
     green_share: float = 0.0
     """During a rollout: the share of this variant's requests that go to ``green``."""
+    is_scaled_to_zero: bool = False
+    """Its desired count is 0: a request waits while one replica starts (``cold_start``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +136,11 @@ class RoutingTable:
     def __init__(self) -> None:
         self._routes: dict[str, EndpointRoute] = {}
         self._lock = threading.Lock()
+        self._listeners: tuple[Callable[[str], None], ...] = ()
+
+    def add_listener(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(endpoint)`` after each publish, on the publishing thread."""
+        self._listeners = (*self._listeners, listener)
 
     def get(self, endpoint: str) -> EndpointRoute | None:
         """The current route of ``endpoint`` (a plain dict read: safe without the lock)."""
@@ -147,6 +154,8 @@ class RoutingTable:
         """Replace the route of ``route.name``."""
         with self._lock:
             self._routes = {**self._routes, route.name: route}
+        for listener in self._listeners:
+            listener(route.name)
 
     def withdraw(self, endpoint: str) -> None:
         """Stop routing to ``endpoint``."""

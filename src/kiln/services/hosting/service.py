@@ -18,6 +18,7 @@ from kiln.db import DuplicateNameError, ResourceRecord, ResourceStore
 from kiln.errors import NotFoundError, ResourceLimitError, UnsupportedError, ValidationError
 from kiln.services.capacity import machine_capacity, quota_exceeded, shortfall
 from kiln.services.hosting.capture_config import parse_data_capture
+from kiln.services.hosting.cold_start import scaled_to_zero_status
 from kiln.services.hosting.model_code import code_location
 from kiln.services.hosting.retained import retained
 from kiln.services.hosting.rollout_plan import check_policy, parse_policy
@@ -299,6 +300,18 @@ class HostingService:
             }
         )
 
+    def desired_count(self, endpoint: str, variant: str) -> int | None:
+        """The instance count ``variant`` is asked to run; None when it or its endpoint is gone."""
+        record = self._stores.endpoints.get(endpoint)
+        if record is None:
+            return None
+        state = endpoint_state(record)
+        for change in state.desired or ():
+            if change.variant == variant and change.count is not None:
+                return change.count  # asked for, not yet applied
+        numbers = state.variants.get(variant)
+        return None if numbers is None else numbers.desired_count
+
     def _desire(self, name: str, changes: tuple[DesiredWeightAndCapacity, ...]) -> None:
         def update(r: ResourceRecord) -> None:
             # Checked again under the row's lock: a change that raced this one wins.
@@ -437,6 +450,7 @@ def describe_endpoint(record: ResourceRecord, capture_problem: str | None = None
                 "VariantName": v.name,
                 **state.variants[v.name].to_dict(),
                 "DeployedImages": _deployed_images(v, record.creation_time),
+                **scaled_to_zero_status(state.variants[v.name], record.last_modified_time),
             }
             for v in variants
             if v.name in state.variants
