@@ -319,7 +319,9 @@ async def test_aclose_closes_the_transport() -> None:
 def _zero_route(replicas: list[str] | None = None) -> EndpointRoute:
     """Variant A scaled to zero (no replica), or back with ``replicas``."""
     addresses = tuple(ReplicaAddress(a, "A") for a in replicas or [])
-    return EndpointRoute.build("e", [VariantRoute("A", 1.0, addresses, not addresses)])
+    return EndpointRoute.build(
+        "e", [VariantRoute("A", 1.0, addresses, is_scaled_to_zero=not addresses)]
+    )
 
 
 async def _serve_all(plane: DataPlane, count: int) -> list[asyncio.Task[InvocationOutcome]]:

@@ -34,3 +34,10 @@ def test_variants_of_one_fleet_only_take_their_fleets_share() -> None:
     )
 
     assert {r.name: r.weight for r in routes} == pytest.approx({"A": 0.15, "B": 0.45, "C": 0.4})
+
+
+def test_a_variant_scaled_to_zero_on_blue_sends_all_its_share_to_green() -> None:
+    (route,) = blended(
+        [VariantRoute("A", 1, (), is_scaled_to_zero=True)], [VariantRoute("A", 1, (GREEN,))], 0.2
+    )
+    assert route.green_share == 1.0

@@ -14,7 +14,7 @@ import itertools
 import random
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from kiln.services.hosting.invocations import CaptureConfig
 
@@ -100,10 +100,7 @@ def blended(
         return list(green)
     blue_total = sum(max(v.weight, 0.0) for v in blue) or 1.0
     green_total = sum(max(v.weight, 0.0) for v in green) or 1.0
-    found = {
-        v.name: VariantRoute(v.name, max(v.weight, 0.0) / blue_total * (1 - share), v.replicas)
-        for v in blue
-    }
+    found = {v.name: replace(v, weight=max(v.weight, 0.0) / blue_total * (1 - share)) for v in blue}
     for v in green:
         weight = max(v.weight, 0.0) / green_total * share
         old = found.get(v.name)
@@ -111,9 +108,8 @@ def blended(
             found[v.name] = VariantRoute(v.name, weight, v.replicas)
             continue
         total = old.weight + weight
-        found[v.name] = VariantRoute(
-            v.name, total, old.replicas, v.replicas, weight / total if total > 0 else 0.0
-        )
+        green_share = weight / total if total > 0 and old.replicas else 1.0 if total > 0 else 0.0
+        found[v.name] = VariantRoute(v.name, total, old.replicas, v.replicas, green_share)
     return list(found.values())
 
 
