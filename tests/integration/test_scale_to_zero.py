@@ -103,6 +103,8 @@ def test_a_variant_at_zero_holds_concurrent_requests_and_answers_them_all(kiln: 
     (variant,) = _scale(kiln, "zero", 0)["ProductionVariants"]
     assert (variant["CurrentInstanceCount"], variant["DesiredInstanceCount"]) == (0, 0)
     assert variant["VariantStatus"][0]["Status"] == "ActivatingTraffic"
+    # From a warm spare, as in production: a cold start on this loaded box can outlast 8 s.
+    wait_until(lambda: _spares(kiln).count() == 1, "a warm spare")
     runtime = _runtime(kiln)
     with ThreadPoolExecutor(5) as pool:
         answers = list(pool.map(lambda _: _invoke(runtime, "zero", {"inputs": [ROW]}), range(5)))
