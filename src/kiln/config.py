@@ -101,6 +101,8 @@ class Settings:
     inference_log_retention_days: float = 7.0
     metrics_retention_hours: float = 72.0
     invocation_metrics: bool = True
+    scale_to_zero_after_seconds: float = 300.0
+    autoscale_tick_seconds: float = 1.0
     instance_types: Mapping[str, InstanceType] = field(default_factory=lambda: INSTANCE_TYPES)
 
     @classmethod
@@ -176,6 +178,8 @@ class Settings:
             inference_log_retention_days=_number(env, "KILN_INFERENCE_LOG_RETENTION_DAYS", 7.0),
             metrics_retention_hours=_number(env, "KILN_METRICS_RETENTION_HOURS", 72.0),
             invocation_metrics=not _flag_off(env, "KILN_INVOCATION_METRICS"),
+            scale_to_zero_after_seconds=_above_zero(env, "KILN_SCALE_TO_ZERO_AFTER_SECONDS", 300.0),
+            autoscale_tick_seconds=_above_zero(env, "KILN_AUTOSCALE_TICK_SECONDS", 1.0),
         )
 
     def with_ports(self, *, port: int | None = None, s3_port: int | None = None) -> Settings:

@@ -27,6 +27,7 @@ from starlette.applications import Starlette
 
 from kiln.api.ab_testing import ab_testing_routes
 from kiln.api.app import AwsApis, build_app, classify
+from kiln.api.autoscaling import autoscaling_api
 from kiln.api.cloudwatch import cloudwatch_api, cloudwatch_query_api
 from kiln.api.cloudwatch_logs import logs_api
 from kiln.api.connections import DeadlineHttpProtocol
@@ -52,11 +53,16 @@ from kiln.config import (
     write_server_address,
 )
 from kiln.db import ResourceStore, TrainingJobRecord, TrainingJobStore, connect
+from kiln.db.autoscaling import ScalingRows
 from kiln.db.inferences import InferenceStore
 from kiln.db.metrics import MetricRows
 from kiln.db.tables import endpoint_configs, endpoints, models
 from kiln.errors import KilnError
 from kiln.home_lock import HomeLock
+from kiln.services.autoscaling.fleet import HostingFleet
+from kiln.services.autoscaling.scaler import Scaler
+from kiln.services.autoscaling.service import AutoScalingService
+from kiln.services.autoscaling.signals import Signals
 from kiln.services.capacity import machine_capacity
 from kiln.services.hosting.controller import EndpointController
 from kiln.services.hosting.data_plane import DataPlane
@@ -72,6 +78,7 @@ from kiln.services.monitoring.capture import build_capture_writer
 from kiln.services.monitoring.feedback import FeedbackService
 from kiln.services.monitoring.inference_log import InferenceLog
 from kiln.services.monitoring.metrics import CloudWatchMetrics, MetricsStore
+from kiln.services.monitoring.metrics.rate import InvocationRate
 from kiln.services.monitoring.metrics.usage import ReplicaView, UsageSampler
 from kiln.services.process_credentials import ProcessCredentials
 from kiln.services.sweeper import Sweeper
@@ -158,6 +165,20 @@ class KilnServer:
         self.hosting = HostingService(
             settings, self.hosting_stores, self.endpoints, self.capture.problem
         )
+        # The scaler reads the per-second InvocationRate (an InvocationObserver, always on: a dict
+        # lookup and an add per request) and drives counts through HostingService.
+        self.invocation_rate = InvocationRate()
+        fleet = HostingFleet(self.hosting_stores.endpoints, self.hosting, self.routing)
+        self.autoscaling = AutoScalingService(
+            ScalingRows(self.engine), fleet.exists, settings.region
+        )
+        self.scaler = Scaler(
+            self.autoscaling,
+            fleet,
+            Signals(self.invocation_rate, self.metrics.minutes),
+            tick_seconds=settings.autoscale_tick_seconds,
+            quiet_period=settings.scale_to_zero_after_seconds,
+        )
         inferences = InferenceStore(self.engine)
         # An InvocationObserver: the integrator hands it to the data plane with the others.
         self.inference_log = InferenceLog(
@@ -197,6 +218,7 @@ class KilnServer:
                     check_responses=settings.check_responses,
                 ),
                 cloudwatch_api(cloudwatch_metrics, check_responses=settings.check_responses),
+                autoscaling_api(self.autoscaling, check_responses=settings.check_responses),
             ],
             [
                 QueryApi(
@@ -216,10 +238,15 @@ class KilnServer:
             ],
             authorizer.operation,
         )
-        observers: list[InvocationObserver] = [self.capture, self.inference_log]
+        observers: list[InvocationObserver] = [
+            self.invocation_rate,
+            self.capture,
+            self.inference_log,
+        ]
         if settings.invocation_metrics:
             observers.insert(0, self.metrics)
-        # What learns of every invocation: the metrics store, the capture writer, the inference log.
+        # What learns of every invocation: the metrics store, the autoscaler's per-second rate,
+        # the capture writer, the inference log.
         self.data_plane = DataPlane(self.routing, UnixReplicaTransport(), observers)
         router = InvocationRouter(self.data_plane)
         anonymous = None if settings.auth else self.keys.principal(ADMIN_USER)
@@ -285,6 +312,7 @@ class KilnServer:
             self.sweeper.start()
             self.capture.start()
             self.metrics.start()
+            self.scaler.start()
         except BaseException:
             self._stop_parts()  # each stops only what it started: a part-way start leaves nothing
             self._home_lock.release()
@@ -298,6 +326,7 @@ class KilnServer:
         self._home_lock.release()
 
     def _stop_parts(self) -> None:
+        self.scaler.stop()  # first: no count changes while the controller stops
         self.capture.close()  # first: it writes what it holds while the store still runs
         self.metrics.stop()  # first: its last minutes go to the database while it is there
         self.sweeper.stop()
