@@ -7,6 +7,7 @@ Kiln cannot follow with a ``ValidationError`` that quotes the input.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -86,8 +87,8 @@ class StepScaling:
 def tracking_config(config: Mapping[str, Any]) -> TargetTracking:
     """The target tracking settings in ``TargetTrackingScalingPolicyConfiguration``."""
     target = float(config["TargetValue"])
-    if not target > 0:
-        raise ValidationError(f"TargetValue {target} must be greater than 0")
+    if not 0 < target < math.inf:
+        raise ValidationError(f"TargetValue {target} must be a number greater than 0")
     predefined = config.get("PredefinedMetricSpecification")
     customised = config.get("CustomizedMetricSpecification")
     if (predefined is None) == (customised is None):
@@ -173,6 +174,10 @@ def check_steps(steps: tuple[StepAdjustment, ...]) -> None:
         raise ValidationError("StepScalingPolicyConfiguration needs at least one StepAdjustment")
     ordered = sorted(steps, key=lambda s: -float("inf") if s.lower is None else s.lower)
     for step in ordered:
+        if any(b is not None and not math.isfinite(b) for b in (step.lower, step.upper)):
+            raise ValidationError(
+                f"Step adjustment bounds [{step.lower}, {step.upper}) must be finite numbers"
+            )
         if step.lower is not None and step.upper is not None and step.lower >= step.upper:
             raise ValidationError(
                 f"Step adjustment interval [{step.lower}, {step.upper}) is empty: "
