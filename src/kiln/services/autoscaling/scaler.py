@@ -34,6 +34,9 @@ from kiln.services.monitoring.alarms.changes import AlarmState, AlarmStateChange
 
 log = logging.getLogger(__name__)
 
+RETRY_FAILED_SECONDS = 30.0
+"""How long a decision that failed (e.g. over the instance quota) waits before it is tried again."""
+
 
 @dataclass
 class _Clocks:
@@ -47,6 +50,8 @@ class _Clocks:
     last_scaling: float | None = None
     low_since: dict[str, float] = field(default_factory=dict)
     step_runs: dict[str, float] = field(default_factory=dict)
+    failed: tuple[int, float] | None = None
+    """The count last refused, and when."""
 
 
 @dataclass(frozen=True)
@@ -122,16 +127,26 @@ class Scaler:
         now = self._clock()
         self._end_reached()
         for target in self._service.targets():
-            seen = self._fleet.variant_now(target.ref)
-            if seen is None or seen.status != EndpointStatus.IN_SERVICE:
-                continue
-            clocks = self._clocks.setdefault(target.ref.resource_id, _Clocks(now))
-            if clocks.last_count is not None and seen.desired > clocks.last_count:
-                clocks.active_since = now
-            clocks.last_count = seen.desired
-            decision = self._decide(target, seen, clocks, now)
-            if decision is not None:
-                self._apply(target.ref, seen.desired, decision, clocks, now)
+            try:
+                self._tick_target(target, now)
+            except (KilnError, SQLAlchemyError):
+                log.exception("autoscaler: %s skipped this tick", target.ref.resource_id)
+
+    def _tick_target(self, target: ScalableTarget, now: float) -> None:
+        seen = self._fleet.variant_now(target.ref)
+        if seen is None or seen.status != EndpointStatus.IN_SERVICE:
+            return
+        clocks = self._clocks.setdefault(target.ref.resource_id, _Clocks(now))
+        if clocks.last_count is not None and seen.desired > clocks.last_count:
+            clocks.active_since = now
+        clocks.last_count = seen.desired
+        decision = self._decide(target, seen, clocks, now)
+        if decision is None:
+            return
+        if clocks.failed is not None and clocks.failed[0] == decision.desired:
+            if now - clocks.failed[1] < RETRY_FAILED_SECONDS:
+                return
+        self._apply(target.ref, seen.desired, decision, clocks, now)
 
     def _decide(self, target: ScalableTarget, seen: VariantNow, clocks: _Clocks,
                 now: float) -> policy.Decision | None:  # fmt: skip
@@ -217,11 +232,12 @@ class Scaler:
         except KilnError as e:
             activity = self._service.begin_activity(ref, decision.desired, decision.cause)
             self._service.end_activity(activity, decision.desired, e.message)
-        else:
-            activity = self._service.begin_activity(ref, decision.desired, decision.cause)
-            self._open[activity] = _Open(ref, decision.desired)
-            log.info("%s: %d → %d instances (%s)", ref.resource_id, current, decision.desired,
-                     decision.cause)  # fmt: skip
+            clocks.failed = (decision.desired, now)
+            return
+        activity = self._service.begin_activity(ref, decision.desired, decision.cause)
+        self._open[activity] = _Open(ref, decision.desired)
+        log.info("%s: %d → %d instances (%s)", ref.resource_id, current, decision.desired,
+                 decision.cause)  # fmt: skip
         if decision.desired > current:
             clocks.last_scale_out = now
         clocks.last_scaling = now
