@@ -34,13 +34,19 @@ SCOPE = {
 
 @pytest.fixture(scope="module")
 def kiln(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kiln]:
-    """One server for the module, with endpoints ``loaded`` and ``stepped`` of one instance."""
+    """One server for the module, with endpoints ``loaded``, ``stepped`` and ``idle`` of one
+    instance; a variant at MinCapacity 0 goes to zero after 2 quiet seconds."""
     home: Path = tmp_path_factory.mktemp("autoscaling")
-    settings = make_settings(home / "kiln-home", f"sqlite:///{home / 'kiln.db'}")
+    settings = make_settings(
+        home / "kiln-home",
+        f"sqlite:///{home / 'kiln.db'}",
+        KILN_SCALE_TO_ZERO_AFTER_SECONDS="2",
+    )
     with start_kiln(settings) as server:
         model = upload_model(server, sklearn_model_files())
         deploy(server, "loaded", {"AllTraffic": (model, 1, 1.0)})
         deploy(server, "stepped", {"AllTraffic": (model, 1, 1.0)})
+        deploy(server, "idle", {"AllTraffic": (model, 1, 1.0)})
         yield server
 
 
@@ -164,6 +170,31 @@ def test_a_step_policy_runs_when_its_alarm_goes_to_alarm(kiln: Kiln) -> None:
     )
     assert activity["ScalingActivities"][0]["Cause"] == (
         "monitor alarm busy in state ALARM triggered policy add-one"
+    )
+
+
+def test_an_idle_variant_with_min_capacity_0_scales_to_zero_after_the_quiet_period(
+    kiln: Kiln,
+) -> None:
+    scaling = kiln.client("application-autoscaling")
+    scaling.register_scalable_target(**_target("idle"), MinCapacity=0, MaxCapacity=2)
+    scaling.put_scaling_policy(
+        PolicyName="per-instance",
+        **_target("idle"),
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 100.0,
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+            },
+        },
+    )
+    wait_until(lambda: _counts(kiln, "idle") == (0, 0), "scaled to zero", timeout=30)
+    activity = scaling.describe_scaling_activities(
+        **SCOPE, ResourceId=_target("idle")["ResourceId"]
+    )
+    assert activity["ScalingActivities"][0]["Cause"] == (
+        "no invocations for 2 seconds (minimum capacity is 0)"
     )
 
 
