@@ -146,9 +146,9 @@ def test_a_step_load_scales_out_and_back_in_with_no_failed_request(kiln: Kiln) -
     )
 
 
-def test_a_step_policy_runs_when_its_alarm_goes_to_alarm(kiln: Kiln) -> None:
+def test_a_step_policy_runs_while_its_alarm_stays_in_alarm_once_per_cooldown(kiln: Kiln) -> None:
     scaling = kiln.client("application-autoscaling")
-    scaling.register_scalable_target(**_target("stepped"), MinCapacity=1, MaxCapacity=2)
+    scaling.register_scalable_target(**_target("stepped"), MinCapacity=1, MaxCapacity=3)
     arn = scaling.put_scaling_policy(
         PolicyName="add-one",
         **_target("stepped"),
@@ -156,21 +156,27 @@ def test_a_step_policy_runs_when_its_alarm_goes_to_alarm(kiln: Kiln) -> None:
         StepScalingPolicyConfiguration={
             "AdjustmentType": "ChangeInCapacity",
             "StepAdjustments": [{"MetricIntervalLowerBound": 0.0, "ScalingAdjustment": 1}],
-            "Cooldown": 60,
+            "Cooldown": 1,
         },
     )["PolicyARN"]
-    # CloudWatch alarms are another part of issue 9: the evaluator's call is made here by hand.
-    kiln.thread.kiln.scaler.alarm_changed(
-        AlarmStateChange("busy", "arn:aws:cloudwatch:us-east-1:000000000000:alarm:busy",
-                         AlarmState.OK, AlarmState.ALARM, "test", 0.0, (arn,))
-    )  # fmt: skip
-    wait_until(lambda: _counts(kiln, "stepped") == (2, 2), "stepped out to 2", timeout=40)
-    activity = scaling.describe_scaling_activities(
+    alarm = ("busy", "arn:aws:cloudwatch:us-east-1:000000000000:alarm:busy")
+    # CloudWatch alarms are another part of issue 9: the evaluator's calls are made here by hand.
+    scaler = kiln.thread.kiln.scaler
+    scaler.alarm_changed(
+        AlarmStateChange(*alarm, AlarmState.OK, AlarmState.ALARM, "t", 0.0, (arn,))
+    )
+    try:
+        wait_until(lambda: _counts(kiln, "stepped") == (3, 3), "stepped out to 3", timeout=60)
+    finally:
+        scaler.alarm_changed(AlarmStateChange(*alarm, AlarmState.ALARM, AlarmState.OK, "t", 1.0))
+    activities = scaling.describe_scaling_activities(
         **SCOPE, ResourceId=_target("stepped")["ResourceId"]
-    )
-    assert activity["ScalingActivities"][0]["Cause"] == (
-        "monitor alarm busy in state ALARM triggered policy add-one"
-    )
+    )["ScalingActivities"]
+    assert [(a["Description"], a["Cause"]) for a in activities] == [
+        (f"Setting desired instance count to {n}.",
+         "monitor alarm busy in state ALARM triggered policy add-one")
+        for n in (3, 2)
+    ]  # fmt: skip
 
 
 def test_an_idle_variant_with_min_capacity_0_scales_to_zero_after_the_quiet_period(
