@@ -109,6 +109,8 @@ class Settings:
     cold_start_timeout_seconds: float = 30.0
     warm_spares: int = 1
     warm_instance_types: tuple[str, ...] = ("ml.m5.large",)
+    scale_to_zero_after_seconds: float = 300.0
+    autoscale_tick_seconds: float = 1.0
     instance_types: Mapping[str, InstanceType] = field(default_factory=lambda: INSTANCE_TYPES)
 
     @classmethod
@@ -188,6 +190,8 @@ class Settings:
             cold_start_timeout_seconds=_above_zero(env, "KILN_COLD_START_TIMEOUT_SECONDS", 30.0),
             warm_spares=_int_at_least(env, "KILN_WARM_SPARES", 1, 0),
             warm_instance_types=_instance_types(env, "KILN_WARM_INSTANCE_TYPES", "ml.m5.large"),
+            scale_to_zero_after_seconds=_above_zero(env, "KILN_SCALE_TO_ZERO_AFTER_SECONDS", 300.0),
+            autoscale_tick_seconds=_above_zero(env, "KILN_AUTOSCALE_TICK_SECONDS", 1.0),
         )
 
     def with_ports(self, *, port: int | None = None, s3_port: int | None = None) -> Settings:

@@ -27,6 +27,7 @@ from starlette.applications import Starlette
 
 from kiln.api.ab_testing import ab_testing_routes
 from kiln.api.app import AwsApis, build_app, classify
+from kiln.api.autoscaling import autoscaling_api
 from kiln.api.cloudwatch import cloudwatch_api, cloudwatch_query_api
 from kiln.api.cloudwatch_logs import logs_api
 from kiln.api.connections import DeadlineHttpProtocol
@@ -53,11 +54,16 @@ from kiln.config import (
 )
 from kiln.db import ResourceStore, TrainingJobRecord, TrainingJobStore, connect
 from kiln.db.alarms import AlarmRows
+from kiln.db.autoscaling import ScalingRows
 from kiln.db.inferences import InferenceStore
 from kiln.db.metrics import MetricRows
 from kiln.db.tables import endpoint_configs, endpoints, models
 from kiln.errors import KilnError
 from kiln.home_lock import HomeLock
+from kiln.services.autoscaling.fleet import HostingFleet
+from kiln.services.autoscaling.scaler import Scaler
+from kiln.services.autoscaling.service import AutoScalingService
+from kiln.services.autoscaling.signals import Signals
 from kiln.services.capacity import machine_capacity
 from kiln.services.hosting.cold_start import ColdStarts
 from kiln.services.hosting.controller import EndpointController
@@ -78,6 +84,7 @@ from kiln.services.monitoring.feedback import FeedbackService
 from kiln.services.monitoring.inference_log import InferenceLog
 from kiln.services.monitoring.metrics import CloudWatchMetrics, MetricsStore
 from kiln.services.monitoring.metrics.fine import FineWindow
+from kiln.services.monitoring.metrics.rate import InvocationRate
 from kiln.services.monitoring.metrics.usage import ReplicaView, UsageSampler
 from kiln.services.process_credentials import ProcessCredentials
 from kiln.services.sweeper import Sweeper
@@ -185,6 +192,21 @@ class KilnServer:
             self.capture.problem,
             alarm_names=lambda: set(self.alarms.states()),
         )
+        # The scaler reads the per-second InvocationRate (an InvocationObserver, always on: a dict
+        # lookup and an add per request) and drives counts through HostingService.
+        self.invocation_rate = InvocationRate()
+        fleet = HostingFleet(self.hosting_stores.endpoints, self.hosting, self.routing)
+        self.autoscaling = AutoScalingService(
+            ScalingRows(self.engine), fleet.exists, settings.region
+        )
+        self.scaler = Scaler(
+            self.autoscaling,
+            fleet,
+            Signals(self.invocation_rate, self.metrics.minutes),
+            tick_seconds=settings.autoscale_tick_seconds,
+            quiet_period=settings.scale_to_zero_after_seconds,
+        )
+        self.alarms.add_listener(self.scaler)  # step scaling policies run on their alarms
         inferences = InferenceStore(self.engine)
         # An InvocationObserver: the integrator hands it to the data plane with the others.
         self.inference_log = InferenceLog(
@@ -226,6 +248,7 @@ class KilnServer:
                 cloudwatch_api(
                     cloudwatch_metrics, self.alarms, check_responses=settings.check_responses
                 ),
+                autoscaling_api(self.autoscaling, check_responses=settings.check_responses),
             ],
             [
                 QueryApi(
@@ -247,10 +270,15 @@ class KilnServer:
             ],
             authorizer.operation,
         )
-        observers: list[InvocationObserver] = [self.capture, self.inference_log]
+        observers: list[InvocationObserver] = [
+            self.invocation_rate,
+            self.capture,
+            self.inference_log,
+        ]
         if settings.invocation_metrics:
             observers[:0] = [self.metrics, self.fine_metrics]
-        # What learns of every invocation: the metrics store, the capture writer, the inference log.
+        # What learns of every invocation: the metrics store and its 10 s slots, the autoscaler's
+        # per-second rate, the capture writer, the inference log.
         self.cold_starts = ColdStarts(self.hosting, settings.cold_start_timeout_seconds)
         self.data_plane = DataPlane(
             self.routing,
@@ -326,6 +354,7 @@ class KilnServer:
             self.capture.start()
             self.metrics.start()
             self.alarm_evaluator.start()
+            self.scaler.start()
         except BaseException:
             self._stop_parts()  # each stops only what it started: a part-way start leaves nothing
             self._home_lock.release()
@@ -339,6 +368,7 @@ class KilnServer:
         self._home_lock.release()
 
     def _stop_parts(self) -> None:
+        self.scaler.stop()  # first: no count changes while the controller stops
         self.alarm_evaluator.stop()
         self.capture.close()  # first: it writes what it holds while the store still runs
         self.metrics.stop()  # first: its last minutes go to the database while it is there

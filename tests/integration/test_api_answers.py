@@ -104,6 +104,30 @@ def _tear_down(sm: Any) -> None:
     sm.delete_model(ModelName="walk-model")
 
 
+def _exercise_autoscaling(aas: Any) -> None:
+    target = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": "endpoint/walk-ep/variant/a",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+    }
+    aas.register_scalable_target(**target, MinCapacity=1, MaxCapacity=2)
+    aas.describe_scalable_targets(ServiceNamespace="sagemaker")
+    tracking = {
+        "TargetValue": 1000.0,
+        "PredefinedMetricSpecification": {
+            "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+        },
+    }
+    aas.put_scaling_policy(
+        PolicyName="walk", **target, PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration=tracking,
+    )  # fmt: skip
+    aas.describe_scaling_policies(ServiceNamespace="sagemaker")
+    aas.describe_scaling_activities(ServiceNamespace="sagemaker")
+    aas.delete_scaling_policy(PolicyName="walk", **target)
+    aas.deregister_scalable_target(**target)
+
+
 def _exercise_cloudwatch(cw: Any) -> None:
     now = time.time()
     window = {"StartTime": now - 600, "EndTime": now + 60}
@@ -127,6 +151,7 @@ def test_every_served_operation_answers_within_its_output_shape(kiln: Kiln) -> N
     _exercise_training(kiln, sm)
     _exercise_hosting(kiln, sm)
     _exercise_tags(sm)
+    _exercise_autoscaling(_client(kiln, "application-autoscaling", called))
     _tear_down(sm)
     logs = _client(kiln, "logs", called)
     group = "/aws/sagemaker/TrainingJobs"

@@ -50,6 +50,7 @@ def test_env_prints_shell_quoted_exports(tmp_path: Path) -> None:
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": "http://127.0.0.1:9100",
         "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": "http://127.0.0.1:9100",
         "AWS_ENDPOINT_URL_CLOUDWATCH": "http://127.0.0.1:9100",
+        "AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING": "http://127.0.0.1:9100",
         "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:9100",
         "AWS_ENDPOINT_URL_IAM": "http://127.0.0.1:9100",
         "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9101",

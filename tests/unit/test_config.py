@@ -118,3 +118,14 @@ def test_failed_upload_keep_hours_is_read_and_must_not_be_negative(tmp_path: Pat
     assert Settings.from_env({"KILN_HOME": str(tmp_path)}).failed_upload_keep_hours == 24
     with pytest.raises(ValueError, match="KILN_FAILED_UPLOAD_KEEP_HOURS='-1' must be 0 or more"):
         Settings.from_env({**env, "KILN_FAILED_UPLOAD_KEEP_HOURS": "-1"})
+
+
+def test_scale_to_zero_waits_300_seconds_by_default_and_refuses_0(tmp_path: Path) -> None:
+    assert Settings.from_env({"KILN_HOME": str(tmp_path)}).scale_to_zero_after_seconds == 300.0
+    with pytest.raises(ValueError, match="KILN_SCALE_TO_ZERO_AFTER_SECONDS=0 must be more than 0"):
+        Settings.from_env({"KILN_HOME": str(tmp_path), "KILN_SCALE_TO_ZERO_AFTER_SECONDS": "0"})
+
+
+def test_the_autoscaler_tick_refuses_a_negative_number(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="KILN_AUTOSCALE_TICK_SECONDS='-1' must be 0 or more"):
+        Settings.from_env({"KILN_HOME": str(tmp_path), "KILN_AUTOSCALE_TICK_SECONDS": "-1"})

@@ -144,6 +144,7 @@ _READS = [
     "logs:Filter*",
     "cloudwatch:Get*",
     "cloudwatch:List*",
+    "application-autoscaling:Describe*",
     "s3:Get*",
     "s3:List*",
     "sts:GetCallerIdentity",

@@ -125,3 +125,45 @@ alarms = Table(
     Column("state_reason_data", String(4000), nullable=True),
     Column("state_updated", Float, nullable=False),
 )
+
+# Application Auto Scaling: SageMaker variants registered for scaling (ResourceId
+# endpoint/<e>/variant/<v>; namespace and dimension are always sagemaker's), their policies,
+# and every scaling the scaler ran. A target outlives its endpoint, as on AWS.
+scalable_targets = Table(
+    "scalable_targets",
+    metadata,
+    Column("resource_id", String(512), primary_key=True),
+    Column("arn", String(256), nullable=False),
+    Column("min_capacity", Integer, nullable=False),
+    Column("max_capacity", Integer, nullable=False),
+    Column("role_arn", String(1600), nullable=False),
+    Column("suspended", JSON, nullable=False),
+    Column("creation_time", Float, nullable=False),
+)
+
+scaling_policies = Table(
+    "scaling_policies",
+    metadata,
+    Column("resource_id", String(512), primary_key=True),
+    Column("name", String(256), primary_key=True),
+    Column("arn", String(1600), nullable=False, index=True),
+    Column("policy_type", String(32), nullable=False),
+    Column("configuration", JSON, nullable=False),
+    Column("alarms", JSON, nullable=False),
+    Column("creation_time", Float, nullable=False),
+)
+
+scaling_activities = Table(
+    "scaling_activities",
+    metadata,
+    Column("activity_id", String(64), primary_key=True),
+    Column("resource_id", String(512), nullable=False),
+    Column("description", String(1024), nullable=False),
+    Column("cause", String(1024), nullable=False),
+    Column("status_code", String(32), nullable=False),
+    Column("status_message", String(1024), nullable=True),
+    Column("start_time", Float, nullable=False),
+    Column("end_time", Float, nullable=True),
+    Column("desired", Integer, nullable=False),
+    Index("ix_scaling_activities_resource_start", "resource_id", "start_time"),
+)

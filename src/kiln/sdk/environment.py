@@ -18,7 +18,15 @@ from kiln.sdk.model import DEFAULT_ROLE
 from kiln.sdk.session import DEFAULT_BUCKET
 
 # botocore's service ids, upper-cased with '_' for spaces, of the APIs the server answers.
-_SERVER_APIS = ("SAGEMAKER", "SAGEMAKER_RUNTIME", "CLOUDWATCH_LOGS", "CLOUDWATCH", "STS", "IAM")
+_SERVER_APIS = (
+    "SAGEMAKER",
+    "SAGEMAKER_RUNTIME",
+    "CLOUDWATCH_LOGS",
+    "CLOUDWATCH",
+    "APPLICATION_AUTO_SCALING",
+    "STS",
+    "IAM",
+)
 
 
 def client_environment(settings: Settings) -> dict[str, str]:
