@@ -143,6 +143,13 @@ def _exercise_cloudwatch(cw: Any) -> None:
     )
     stat = {"Metric": {"Namespace": "Walk", "MetricName": "M"}, "Period": 60, "Stat": "p50"}
     cw.get_metric_data(MetricDataQueries=[{"Id": "m", "MetricStat": stat}], **window)
+    cw.put_metric_alarm(
+        AlarmName="walk-alarm", Namespace="Walk", MetricName="M", Statistic="Sum", Period=60,
+        EvaluationPeriods=1, Threshold=5.0, ComparisonOperator="GreaterThanThreshold",
+    )  # fmt: skip
+    cw.set_alarm_state(AlarmName="walk-alarm", StateValue="ALARM", StateReason="walk")
+    cw.describe_alarms(AlarmNames=["walk-alarm"])
+    cw.delete_alarms(AlarmNames=["walk-alarm"])
 
 
 def test_every_served_operation_answers_within_its_output_shape(kiln: Kiln) -> None:
