@@ -20,7 +20,6 @@ from conftest import (
     upload_model,
     wait_until,
 )
-from kiln.services.monitoring.alarms.changes import AlarmState, AlarmStateChange
 
 ROW = [17.99, 10.38, 122.8, 1001.0, 0.1184, 0.2776, 0.3001, 0.1471, 0.2419, 0.07871, 1.095,
        0.9053, 8.589, 153.4, 0.006399, 0.04904, 0.05373, 0.01587, 0.03003, 0.006193, 25.38,
@@ -159,16 +158,27 @@ def test_a_step_policy_runs_while_its_alarm_stays_in_alarm_once_per_cooldown(kil
             "Cooldown": 1,
         },
     )["PolicyARN"]
-    alarm = ("busy", "arn:aws:cloudwatch:us-east-1:000000000000:alarm:busy")
-    # CloudWatch alarms are another part of issue 9: the evaluator's calls are made here by hand.
-    scaler = kiln.thread.kiln.scaler
-    scaler.alarm_changed(
-        AlarmStateChange(*alarm, AlarmState.OK, AlarmState.ALARM, "t", 0.0, (arn,))
-    )
+    cloudwatch = kiln.client("cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName="busy",
+        Namespace="AWS/SageMaker",
+        MetricName="Invocations",
+        Statistic="Sum",
+        Dimensions=[
+            {"Name": "EndpointName", "Value": "stepped"},
+            {"Name": "VariantName", "Value": "AllTraffic"},
+        ],
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1e9,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="breaching",
+        AlarmActions=[arn],
+    )  # with no traffic the evaluator finds it breaching (missing data) and keeps it in ALARM
     try:
         wait_until(lambda: _counts(kiln, "stepped") == (3, 3), "stepped out to 3", timeout=60)
     finally:
-        scaler.alarm_changed(AlarmStateChange(*alarm, AlarmState.ALARM, AlarmState.OK, "t", 1.0))
+        cloudwatch.delete_alarms(AlarmNames=["busy"])
     activities = scaling.describe_scaling_activities(
         **SCOPE, ResourceId=_target("stepped")["ResourceId"]
     )["ScalingActivities"]

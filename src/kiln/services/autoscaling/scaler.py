@@ -217,8 +217,8 @@ class Scaler:
                 continue
             clocks.step_runs[found.name] = now
             cause = policy.alarm_cause(change.alarm_name, found.name)
-            # AlarmStateChange carries no datapoint: the step next to the threshold applies.
-            decision = policy.step_decision(config, seen.desired, None, bounds, cause)
+            # The breach as the alarm last changed state (None: the step next to the threshold).
+            decision = policy.step_decision(config, seen.desired, change.breach, bounds, cause)
             if decision is not None:
                 return decision
         return None

@@ -32,6 +32,9 @@ class AlarmStateChange:
     actions: tuple[str, ...] = ()
     """The ARNs of the actions for the new state (``AlarmActions``, ``OKActions`` or
     ``InsufficientDataActions``): a step scaling policy's ARN among them asks it to run."""
+    breach: float | None = None
+    """The newest datapoint minus the threshold, when the evaluator judged it (None when set by
+    ``SetAlarmState`` or without data): step scaling picks its step by it, as AWS does."""
 
 
 class AlarmListener(Protocol):

@@ -69,7 +69,9 @@ class AlarmEvaluator:
             verdict = evaluate(alarm.rule, points, state)
             if verdict.state != state:
                 data = _reason_data(alarm, points, now)
-                self._alarms.change(alarm.name, verdict.state, verdict.reason, data)
+                newest = next((p.value for p in points if p.value is not None), None)
+                breach = None if newest is None else newest - alarm.rule.threshold
+                self._alarms.change(alarm.name, verdict.state, verdict.reason, data, breach)
         self._fine.trim(now)
 
     def datapoints(self, alarm: AlarmDefinition, now: float) -> list[Datapoint]:

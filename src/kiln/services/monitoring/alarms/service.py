@@ -94,11 +94,19 @@ class CloudWatchAlarms:
         """``DeleteAlarms``: all of them, or none when one is unknown."""
         names = list(params["AlarmNames"])
         with self._lock:
-            known = {r.name for r in self._rows.all()}
+            known = {r.name: AlarmState(r.state) for r in self._rows.all()}
             missing = [n for n in names if n not in known]
             if missing:
                 raise ResourceNotFoundError(f"Alarms not found: {', '.join(missing)}")
             self._rows.remove(names)
+            now = self._clock()
+            for name in names:
+                # Listeners forget it: a deleted alarm in ALARM must not go on scaling anything.
+                gone = AlarmStateChange(
+                    name, self.arn(name), known[name], AlarmState.INSUFFICIENT_DATA, "deleted", now
+                )
+                for listener in self._listeners:
+                    listener.alarm_changed(gone)
         return {}
 
     def set_alarm_state(self, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -127,7 +135,12 @@ class CloudWatchAlarms:
         return {r.name: AlarmState(r.state) for r in self._rows.all()}
 
     def change(
-        self, name: str, new: AlarmState, reason: str, reason_data: str | None = None
+        self,
+        name: str,
+        new: AlarmState,
+        reason: str,
+        reason_data: str | None = None,
+        breach: float | None = None,
     ) -> AlarmStateChange | None:
         """Store ``name``'s new state and tell the listeners; None if the alarm is gone."""
         now = self._clock()
@@ -137,7 +150,7 @@ class CloudWatchAlarms:
                 return None
             actions = parse_alarm(row.definition).actions(new)
             change = AlarmStateChange(
-                name, self.arn(name), AlarmState(row.state), new, reason, now, actions
+                name, self.arn(name), AlarmState(row.state), new, reason, now, actions, breach
             )
             for listener in self._listeners:
                 listener.alarm_changed(change)
