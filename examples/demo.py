@@ -7,7 +7,8 @@ deploys it with ``estimator.deploy()`` to a real-time endpoint and predicts over
 runs an A/B test in production: two challengers are trained, the endpoint is updated (blue/green)
 to split traffic between the champion and one challenger while the other shadows it, with data
 capture on; labelled traffic is sent with ground truth fed back, and the A/B report, the captured
-records and the endpoint's metrics are printed. Last it deletes the endpoint and stops the
+records and the endpoint's metrics are printed. Then a burst of traffic scales the Champion
+variant out and back in (Application Auto Scaling, target tracking). Last it deletes the endpoint and stops the
 server. Nothing leaves this machine.
 """
 
@@ -17,7 +18,9 @@ import json
 import socket
 import tarfile
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +47,8 @@ METRICS = [
     {"Name": "validation:accuracy", "Regex": r"validation_accuracy=([0-9.]+)"},
 ]
 
-STEPS = 11
+STEPS = 12
+BURST_THREADS = 8
 TRAFFIC = 300  # labelled requests per test, one row each
 SAMPLE_ROWS = np.arange(0, 569, 71)  # a spread of both classes
 
@@ -305,6 +309,83 @@ def _ms(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f}"
 
 
+def autoscale_a_burst(session: kiln.Session, endpoint: str) -> None:
+    """Register Champion for autoscaling, send a burst, and narrate the scale-out and scale-in."""
+    resource = f"endpoint/{endpoint}/variant/Champion"
+    scope = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": resource,
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+    }
+    scaling = session.autoscaling_client
+    scaling.register_scalable_target(**scope, MinCapacity=1, MaxCapacity=3)
+    scaling.put_scaling_policy(
+        PolicyName="invocations",
+        PolicyType="TargetTrackingScaling",
+        **scope,
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 600.0,  # invocations per instance per minute: 10 a second
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+            },
+            "ScaleOutCooldown": 0,
+            "ScaleInCooldown": 5,
+        },
+    )
+    console.print("    Champion: 1–3 instances, target 600 invocations per instance a minute")
+    stop, failed = threading.Event(), [0]
+    body = json.dumps({"inputs": [load_breast_cancer().data[0].tolist()]})
+    runtime = session.sagemaker_runtime_client
+
+    def send() -> int:
+        sent = 0
+        while not stop.is_set():
+            try:
+                runtime.invoke_endpoint(
+                    EndpointName=endpoint, TargetVariant="Champion", Body=body,
+                    ContentType="application/json",
+                )  # fmt: skip
+            except Exception:
+                failed[0] += 1
+            sent += 1
+        return sent
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(BURST_THREADS) as pool:
+        senders = [pool.submit(send) for _ in range(BURST_THREADS)]
+        decided = _wait_for_count(session, endpoint, lambda n: n > 1, "DesiredInstanceCount")
+        console.print(f"    burst of {BURST_THREADS} clients: the scaler asked for "
+                      f"{decided[0]} instances after {decided[1] - started:.1f} s")  # fmt: skip
+        serving = _wait_for_count(session, endpoint, lambda n: n > 1, "CurrentInstanceCount")
+        console.print(f"    {serving[0]} instances serving after {serving[1] - started:.1f} s")
+        time.sleep(1.0)  # the new instances take their share for a moment
+        stop.set()
+        sent = sum(sender.result() for sender in senders)
+    quiet = time.monotonic()
+    back = _wait_for_count(session, endpoint, lambda n: n == 1, "CurrentInstanceCount", 60)
+    console.print(f"    burst over ({sent} requests, {failed[0]} failed); back to 1 instance "
+                  f"{back[1] - quiet:.1f} s later (scale-in cooldown 5 s, draining first)")  # fmt: skip
+    activities = scaling.describe_scaling_activities(ServiceNamespace="sagemaker",
+                                                     ResourceId=resource)["ScalingActivities"]  # fmt: skip
+    for activity in reversed(activities):
+        console.print(f"    activity: {activity['Description']} [dim]({activity['Cause']})[/]")
+    scaling.deregister_scalable_target(**scope)
+
+
+def _wait_for_count(
+    session: kiln.Session, endpoint: str, wanted: Any, field: str, timeout: float = 30
+) -> tuple[int, float]:
+    """Poll DescribeEndpoint until Champion's ``field`` satisfies ``wanted``: (count, when)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        described = session.sagemaker_client.describe_endpoint(EndpointName=endpoint)
+        variant = next(v for v in described["ProductionVariants"] if v["VariantName"] == "Champion")
+        count = int(variant.get(field, 0))
+        if wanted(count) or time.monotonic() > deadline:
+            return count, time.monotonic()
+        time.sleep(0.1)
+
+
 def delete_everything(session: kiln.Session, predictor: kiln.Predictor) -> None:
     """Delete the endpoint, its configs and models."""
     sagemaker = session.sagemaker_client
@@ -361,7 +442,9 @@ def main() -> None:
         send_labelled_traffic(session, predictor.endpoint_name, first=TRAFFIC)
         step(10, "What the endpoint learned: the A/B report, captured data, metrics")
         show_what_was_learned(session, predictor.endpoint_name, capture_uri)
-        step(11, "Delete the endpoint, its configs and models")
+        step(11, "Autoscaling: a burst scales Champion out, and back in when it ends")
+        autoscale_a_burst(session, predictor.endpoint_name)
+        step(12, "Delete the endpoint, its configs and models")
         delete_everything(session, predictor)
     finally:
         server.stop()

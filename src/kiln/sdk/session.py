@@ -68,6 +68,11 @@ class Session:
         """A boto3 ``cloudwatch`` client (metrics) for the same server."""
         return _server_client(self.settings, "cloudwatch")
 
+    @cached_property
+    def autoscaling_client(self) -> Any:
+        """A boto3 ``application-autoscaling`` client (endpoint autoscaling) for the same server."""
+        return _server_client(self.settings, "application-autoscaling")
+
     def default_bucket(self) -> str:
         """The bucket the SDK puts code, data and models in by default (created if absent)."""
         self.s3.ensure_bucket(DEFAULT_BUCKET)
