@@ -37,19 +37,20 @@ TARGET_PSS_MB = 250.0
 TARGET_IDLE_US = 50.0
 
 
-def pss_mb(pids: list[int]) -> float:
-    """The summed proportional set size of ``pids`` in MB (10^6 bytes)."""
-    total_kb = 0
+def pss_mb(pids: list[int]) -> dict[str, float]:
+    """Each process's proportional set size in MB (10^6 bytes), by ``pid command``."""
+    found = {}
     for pid in pids:
         try:
             text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue  # gone meanwhile
         for line in text.splitlines():
             if line.startswith("Pss:"):
-                total_kb += int(line.split()[1])
+                found[f"{pid} {command[:60]}"] = int(line.split()[1]) * 1024 / 1e6
                 break
-    return total_kb * 1024 / 1e6
+    return found
 
 
 class _Constant:
@@ -140,7 +141,10 @@ def measure_lean(workload: Any, workdir: Path, timing: Timing, repeat: int) -> b
                     flush=True,
                 )
         _delete_endpoint(kiln, "lean-on")
-        pss = pss_mb(process_tree(kiln.launched.process.pid))
+        by_process = pss_mb(process_tree(kiln.launched.process.pid))
+    for process, mb in by_process.items():
+        print(f"  PSS {mb:6.1f} MB  {process}")
+    pss = sum(by_process.values())
     idle = idle_request_cost_us(workload.bodies[1].read_bytes())
     return _report(ratios, rates, router_us, pss, idle, repeat)
 
