@@ -19,6 +19,10 @@ Predictions are checked against in-process ones before and after every load run.
 is used. Run: ``.venv/bin/python bench/serving.py [--repeat N] [--duration S] [--quick]``.
 Results also go to ``bench/results/serving.json``.
 
+The default run's Kiln and direct replica serve with ``KILN_BATCHING=off`` (one request at a
+time, as the raw floor). ``--lean`` measures issue 9's targets instead (``lean.py``: c=1
+unbatched and c=64 batched ÷ raw, router CPU per request, PSS, the idle request's batching cost).
+
 ``--metrics`` measures what invocation counting costs instead: two Kiln servers, one with
 ``KILN_INVOCATION_METRICS=0``, the same endpoint on each, the same 1-row load at c=1, 8, 64
 interleaved; it prints req/s with counting ÷ without, per repetition's pair. On two shared cores
@@ -87,6 +91,9 @@ TARGET_COLD_START_S = 2.0
 TARGET_METRICS_SHARE = 0.02  # counting's CPU ÷ a request's CPU
 START_TIMEOUT_S = 60.0
 POLL_S = 0.005
+# The default run's cells measure serving one request at a time, as they always have; --lean
+# measures batching beside it.
+UNBATCHED = {"KILN_BATCHING": "off"}
 
 
 # -- the workload ---------------------------------------------------------------------------------
@@ -232,11 +239,11 @@ class Target:
 
 
 def start_direct(workload: Workload, workdir: Path, stack: ExitStack) -> Target:
-    """Kiln's replica on a TCP port: launch → first correct prediction."""
+    """Kiln's replica on a TCP port, without batching: launch → first correct prediction."""
     port = free_port()
     argv = [PYTHON, "-m", "kiln.runtime.model_server"]
     argv += ["--model-dir", str(workload.joblib_path.parent), "--port", str(port)]
-    return _start_plain("direct", argv, port, workload, workdir, stack)
+    return _start_plain("direct", argv, port, workload, workdir, stack, UNBATCHED)
 
 
 def start_raw(workload: Workload, workdir: Path, stack: ExitStack) -> Target:
@@ -248,10 +255,16 @@ def start_raw(workload: Workload, workdir: Path, stack: ExitStack) -> Target:
 
 
 def _start_plain(
-    name: str, argv: list[str], port: int, workload: Workload, workdir: Path, stack: ExitStack
+    name: str,
+    argv: list[str],
+    port: int,
+    workload: Workload,
+    workdir: Path,
+    stack: ExitStack,
+    env: dict[str, str] | None = None,
 ) -> Target:
     log = workdir / f"{name}-{uuid.uuid4().hex[:6]}.log"
-    launched = launch(name, argv, log)
+    launched = launch(name, argv, log, {**os.environ, **env} if env else None)
     stack.callback(stop, launched)
     target = Target(name, port, "/invocations", launched.process.pid, 0.0)
     rows = ROWS[0]
@@ -343,10 +356,14 @@ def _wait_for_ping(launched: Launched, port: int) -> None:
     raise TimeoutError(f"kiln server did not answer /ping within {START_TIMEOUT_S:.0f} s")
 
 
-def deploy(kiln: Kiln, workload: Workload, name: str) -> Target:
+def deploy(
+    kiln: Kiln, workload: Workload, name: str, environment: dict[str, str] | None = None
+) -> Target:
     """CreateModel and CreateEndpointConfig, then time CreateEndpoint → first correct prediction."""
     sm = kiln.sagemaker
-    container = {"Image": "kiln/python", "ModelDataUrl": kiln.model_uri}
+    container: dict[str, Any] = {"Image": "kiln/python", "ModelDataUrl": kiln.model_uri}
+    if environment:
+        container["Environment"] = environment
     sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer=container)
     variant = {
         "VariantName": "main",
@@ -426,7 +443,7 @@ def start_systems(
         if name == "kiln":
             endpoint = f"bench-{rep}-{uuid.uuid4().hex[:6]}"
             stack.callback(undeploy, kiln, endpoint)
-            targets[name] = deploy(kiln, workload, endpoint)
+            targets[name] = deploy(kiln, workload, endpoint, UNBATCHED)
         elif name == "direct":
             targets[name] = start_direct(workload, workdir, stack)
         else:
@@ -764,6 +781,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--metrics", action="store_true", help="only what invocation counting costs (on ÷ off)"
     )
+    parser.add_argument(
+        "--lean",
+        action="store_true",
+        help="only issue 9's targets: c=1 unbatched and c=64 batched ÷ raw, router CPU, PSS, "
+        "the idle request's batching cost (bench/lean.py)",
+    )
     args = parser.parse_args()
     quick = {"repeat": 1, "duration": 2.0, "warm_up": 1.0}
     full = {"repeat": 3, "duration": 10.0, "warm_up": 2.0}
@@ -796,6 +819,11 @@ def main() -> int:
         if args.metrics:
             timing = Timing(args.duration, args.warm_up)
             return 0 if measure_metrics_cost(workload, workdir, timing, args.repeat) else 1
+        if args.lean:
+            from lean import measure_lean
+
+            timing = Timing(args.duration, args.warm_up)
+            return 0 if measure_lean(workload, workdir, timing, args.repeat) else 1
         in_process = measure_in_process(workload, calls=200)
         in_process["auth_us"] = measure_auth_on_server_cpu()
         with ExitStack() as stack:

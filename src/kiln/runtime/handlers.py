@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from kiln.runtime import codecs, frameworks
 
@@ -92,6 +92,18 @@ class Reply(NamedTuple):
     body: bytes
     content_type: str
     custom_attributes: str | None
+
+
+class Decoded(NamedTuple):
+    """One request after ``input_fn``: the model's input and what encoding its answer needs."""
+
+    data: Any
+    envelope: str | None
+    """The JSON key the default decoder found the rows under (the answer then wraps them)."""
+    accept: str
+    kind: str
+    """The media type the default encoder writes (Accept, negotiated)."""
+    context: Context
 
 
 class Handler:
@@ -200,33 +212,66 @@ class Predictor:
         inference_id: str | None = None,
     ) -> Reply:
         """Run the chain on one request; errors propagate (the server maps them to statuses)."""
+        if self.handlers.transform_fn is not None:
+            return self._transform(body, content_type, accept, attributes, inference_id)
+        request = self.decode(body, content_type, accept, attributes, inference_id)
+        return self.encode(request, self.predict(request.data, request.context))
+
+    def decode(
+        self,
+        body: bytes,
+        content_type: str | None,
+        accept: str | None,
+        attributes: str | None,
+        inference_id: str | None = None,
+    ) -> Decoded:
+        """The chain's first step (``input_fn``) on one request; not for ``transform_fn``."""
         content_type = content_type or codecs.JSON
         if not accept or accept == codecs.ANY:
             accept = self.default_accept
         context = Context(attributes, self.system_properties, inference_id)
         handlers = self.handlers
-        if handlers.transform_fn is not None:
-            output = handlers.transform_fn(
-                context, self.model, _payload(body, content_type), content_type, accept
-            )
-            return _reply(output, accept, context)
         # Refuse an unsupported Accept before spending time on the prediction.
         kind = accept if handlers.output_fn else codecs.negotiate(accept, self.default_accept)
-        envelope = None
         if handlers.input_fn is None:
             data, envelope = codecs.decode(body, content_type)
-            data = codecs.model_input(data, content_type)
-        else:
-            data = handlers.input_fn(context, _payload(body, content_type), content_type)
-        if handlers.predict_fn is not None:
-            prediction = handlers.predict_fn(context, data, self.model)
-        else:
-            prediction = self._default_predict(data)
-        if handlers.output_fn is not None:
-            return _reply(handlers.output_fn(context, prediction, accept), accept, context)
-        if envelope is not None and kind == codecs.JSON:
+            return Decoded(codecs.model_input(data, content_type), envelope, accept, kind, context)
+        data = handlers.input_fn(context, _payload(body, content_type), content_type)
+        return Decoded(data, None, accept, kind, context)
+
+    def predict(self, data: Any, context: Context) -> Any:
+        """The chain's second step: ``predict_fn`` (the user's, or the framework's) on ``data``."""
+        if self.handlers.predict_fn is not None:
+            return self.handlers.predict_fn(context, data, self.model)
+        return self._default_predict(data)
+
+    def encode(self, request: Decoded, prediction: Any) -> Reply:
+        """The chain's last step (``output_fn``): ``prediction`` as ``request``'s reply."""
+        context = request.context
+        if self.handlers.output_fn is not None:
+            output = self.handlers.output_fn(context, prediction, request.accept)
+            return _reply(output, request.accept, context)
+        if request.envelope is not None and request.kind == codecs.JSON:
             prediction = {"predictions": prediction}
+        kind = request.kind
         return Reply(codecs.encode(prediction, kind), kind, context.response_custom_attributes)
+
+    def _transform(
+        self,
+        body: bytes,
+        content_type: str | None,
+        accept: str | None,
+        attributes: str | None,
+        inference_id: str | None,
+    ) -> Reply:
+        content_type = content_type or codecs.JSON
+        if not accept or accept == codecs.ANY:
+            accept = self.default_accept
+        context = Context(attributes, self.system_properties, inference_id)
+        transform_fn = cast(Handler, self.handlers.transform_fn)
+        payload = _payload(body, content_type)
+        output = transform_fn(context, self.model, payload, content_type, accept)
+        return _reply(output, accept, context)
 
 
 def load_predictor(

@@ -33,10 +33,12 @@ so the process ends *by* that signal (returncode -15 for SIGTERM), its unix sock
 code 2 when the import or model loading fails, 3 when the address cannot be bound; both end with
 ``kiln-replica: failed: <Type>: <message>`` on stderr.
 
-Requests run one at a time, inline in the event loop (no thread hop, FIFO), with no per-request
-logging. The HTTP side (:class:`ReplicaApp`) only calls a :data:`Dispatch`; the inline one
-(:class:`InlineDispatcher`) can be swapped for a micro-batching or pooled one without touching
-either the app or :class:`~kiln.runtime.handlers.Predictor`.
+Requests run in the event loop itself (no thread hop), with no per-request logging. The HTTP
+side (:class:`ReplicaApp`) only calls a :data:`Dispatch`: the micro-batching one
+(:class:`~kiln.runtime.batching.BatchingDispatcher`, concurrent requests share one ``predict``)
+where the handlers and the ``KILN_BATCHING``/``KILN_MAX_BATCH_*`` variables allow it (the
+``listening`` line says ``"batching": true``), else the inline one (:class:`InlineDispatcher`,
+one request at a time, FIFO). Bad batching variables exit 2 before anything loads.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ import uvicorn
 from kiln.runtime import codecs
 from kiln.runtime.archives import safe_extract
 from kiln.runtime.asgi import ClientDisconnected, Receive, Scope, Send, read_body
+from kiln.runtime.batch_settings import BatchSettings, BatchSettingsError, batch_settings
+from kiln.runtime.batching import BatchingDispatcher, batching_allowed
 from kiln.runtime.handlers import (
     InferenceError,
     Predictor,
@@ -214,6 +218,7 @@ class ReplicaOptions:
     fd: int | None = None
     default_accept: str = codecs.JSON
     max_body_bytes: int = MAX_BODY_BYTES
+    batching: BatchSettings = BatchSettings()
 
 
 def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> ReplicaOptions:
@@ -236,6 +241,10 @@ def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Replic
     payload_mb = environ.get("SAGEMAKER_MAX_PAYLOAD_IN_MB") or "6"
     if not payload_mb.isdigit():
         parser.error(f"SAGEMAKER_MAX_PAYLOAD_IN_MB must be a whole number, not {payload_mb!r}")
+    try:
+        batching = batch_settings(environ)
+    except BatchSettingsError as e:
+        parser.error(str(e))
     return ReplicaOptions(
         model_dir=args.model_dir,
         code_dir=args.code_dir if args.code_dir is not None else args.model_dir / "code",
@@ -246,6 +255,7 @@ def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Replic
         fd=args.fd,
         default_accept=environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT") or codecs.JSON,
         max_body_bytes=max(int(payload_mb) * _MIB + _SLACK, MAX_BODY_BYTES),
+        batching=batching,
     )
 
 
@@ -302,9 +312,17 @@ def load(options: ReplicaOptions) -> Predictor:
     return predictor
 
 
+def dispatcher_for(predictor: Predictor, settings: BatchSettings) -> Dispatch:
+    """The batching dispatcher where ``settings`` and the handlers allow it, else the inline one."""
+    if batching_allowed(predictor.handlers, settings):
+        return BatchingDispatcher(predictor, settings)
+    return InlineDispatcher(predictor)
+
+
 def serve(predictor: Predictor, sock: socket.socket, options: ReplicaOptions) -> None:
     """Serve ``predictor`` on ``sock`` until SIGTERM or SIGINT."""
-    app = ReplicaApp(InlineDispatcher(predictor), options.max_body_bytes)
+    dispatch = dispatcher_for(predictor, options.batching)
+    app = ReplicaApp(dispatch, options.max_body_bytes)
     config = uvicorn.Config(
         app,
         loop="uvloop",
@@ -325,6 +343,7 @@ def serve(predictor: Predictor, sock: socket.socket, options: ReplicaOptions) ->
         where = {"uds": str(options.uds)}
     else:
         where = {"port": sock.getsockname()[1]}
+    where["batching"] = isinstance(dispatch, BatchingDispatcher)
     started = time.perf_counter()
     server = _Server(config, lambda: _phase("listening", started, **where), options.uds)
     server.run(sockets=[sock])

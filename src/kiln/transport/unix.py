@@ -8,9 +8,10 @@ an asyncio protocol with httptools' parser: one request in flight per connection
 reused while the replica keeps them alive.
 
 At most ``MAX_IN_FLIGHT`` requests go to one replica at a time; the rest wait here, first come
-first served. A replica computes one request at a time anyway, and a burst of new connections
-stalls it: a busy uvicorn accepts about one connection per loop turn, so requests on connections
-not yet accepted waited seconds at 64 concurrent clients (bench/serving.py).
+first served. As many as a replica batches at once (its ``KILN_MAX_BATCH_SIZE`` rows; the
+benchmark's 64 concurrent clients): requests held back here cannot join a batch. Connections
+stay pooled, so a replica sees a burst of new connections only when the load first rises (a
+busy uvicorn accepts about one connection per loop turn; one turn is one batch).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import httptools
 
 from kiln.services.hosting.transport import ReplicaResponse, ReplicaTimeout, ReplicaUnreachable
 
-MAX_IN_FLIGHT = 4
+MAX_IN_FLIGHT = 64
 # The replica drops keep-alive connections idle for 75 s; retire ours well before.
 _IDLE_SECONDS = 60.0
 

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from kiln.config import Settings
 from kiln.db import DuplicateNameError, ResourceRecord, ResourceStore
 from kiln.errors import NotFoundError, ResourceLimitError, UnsupportedError, ValidationError
+from kiln.runtime.batch_settings import BatchSettingsError, batch_settings
 from kiln.services.capacity import machine_capacity, quota_exceeded, shortfall
 from kiln.services.hosting.capture_config import parse_data_capture
 from kiln.services.hosting.cold_start import scaled_to_zero_status
@@ -78,7 +79,12 @@ class HostingService:
         resolve_image(container.get("Image"))
         if container.get("ModelDataUrl"):
             S3Uri.parse(container["ModelDataUrl"])
-        code_location(container.get("Environment", {}))
+        environment = container.get("Environment", {})
+        code_location(environment)
+        try:
+            batch_settings(environment)
+        except BatchSettingsError as e:
+            raise ValidationError(f"The model's container Environment: {e}") from e
         arn = self._settings.arn("model", name)
         self._add(self._stores.models, name, arn, "Created", request, "model")
         return {"ModelArn": arn}
