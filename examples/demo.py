@@ -8,8 +8,8 @@ runs an A/B test in production: two challengers are trained, the endpoint is upd
 to split traffic between the champion and one challenger while the other shadows it, with data
 capture on; labelled traffic is sent with ground truth fed back, and the A/B report, the captured
 records and the endpoint's metrics are printed. Then a burst of traffic scales the Champion
-variant out and back in (Application Auto Scaling, target tracking). Last it deletes the endpoint and stops the
-server. Nothing leaves this machine.
+variant out and back in (Application Auto Scaling, target tracking). Last it deletes the endpoint
+and stops the server. Nothing leaves this machine.
 """
 
 from __future__ import annotations
@@ -354,8 +354,10 @@ def autoscale_a_burst(session: kiln.Session, endpoint: str) -> None:
     with ThreadPoolExecutor(BURST_THREADS) as pool:
         senders = [pool.submit(send) for _ in range(BURST_THREADS)]
         decided = _wait_for_count(session, endpoint, lambda n: n > 1, "DesiredInstanceCount")
-        console.print(f"    burst of {BURST_THREADS} clients: the scaler asked for "
-                      f"{decided[0]} instances after {decided[1] - started:.1f} s")  # fmt: skip
+        console.print(
+            f"    burst of {BURST_THREADS} clients: the scaler asked for "
+            f"{decided[0]} instances after {decided[1] - started:.1f} s"
+        )
         serving = _wait_for_count(session, endpoint, lambda n: n > 1, "CurrentInstanceCount")
         console.print(f"    {serving[0]} instances serving after {serving[1] - started:.1f} s")
         time.sleep(1.0)  # the new instances take their share for a moment
@@ -363,10 +365,13 @@ def autoscale_a_burst(session: kiln.Session, endpoint: str) -> None:
         sent = sum(sender.result() for sender in senders)
     quiet = time.monotonic()
     back = _wait_for_count(session, endpoint, lambda n: n == 1, "CurrentInstanceCount", 60)
-    console.print(f"    burst over ({sent} requests, {failed[0]} failed); back to 1 instance "
-                  f"{back[1] - quiet:.1f} s later (scale-in cooldown 5 s, draining first)")  # fmt: skip
-    activities = scaling.describe_scaling_activities(ServiceNamespace="sagemaker",
-                                                     ResourceId=resource)["ScalingActivities"]  # fmt: skip
+    console.print(
+        f"    burst over ({sent} requests, {failed[0]} failed); back to 1 instance "
+        f"{back[1] - quiet:.1f} s later (scale-in cooldown 5 s, draining first)"
+    )
+    activities = scaling.describe_scaling_activities(
+        ServiceNamespace="sagemaker", ResourceId=resource
+    )["ScalingActivities"]
     for activity in reversed(activities):
         console.print(f"    activity: {activity['Description']} [dim]({activity['Cause']})[/]")
     scaling.deregister_scalable_target(**scope)
