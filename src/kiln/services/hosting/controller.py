@@ -383,10 +383,9 @@ class EndpointController:
                 retired += group[len(group) - step.stop :]
                 del group[len(group) - step.stop :]
             elif (variant := fleet.deployment.variant(step.variant)) is not None:
-                try:
-                    group += self._start_replicas(endpoint, variant, step.start)
-                except ReplicaStartError as e:
-                    failure = f"Scaling variant {step.variant} failed: {e}"
+                error = self._scale_out(endpoint, fleet, group, variant, step.start)
+                if error is not None:
+                    failure = f"Scaling variant {step.variant} failed: {error}"
         self._publish(endpoint, fleet)
         self._record(
             endpoint, status=EndpointStatus.IN_SERVICE, fleet=fleet, failure=failure, clear=True
@@ -436,6 +435,31 @@ class EndpointController:
             self._stop_all(fleet.all(), grace=0)
             raise
         return fleet
+
+    def _scale_out(
+        self, endpoint: str, fleet: Fleet, group: list[Replica], variant: VariantSpec, count: int
+    ) -> ReplicaStartError | None:
+        """Start ``count`` replicas into ``group``, each routed the moment it is ready (a warm
+        one need not wait for a cold sibling); the first start error, if any."""
+        spec = self._replica_spec(endpoint, variant)
+        lock = threading.Lock()
+
+        def start() -> None:
+            replica = self._launcher.start(spec)
+            with lock:
+                group.append(replica)
+                self._publish(endpoint, fleet)
+                self._record(endpoint, fleet=fleet)
+
+        with ThreadPoolExecutor(max_workers=max(1, count)) as pool:
+            futures = [pool.submit(start) for _ in range(count)]
+        errors = [e for f in futures if isinstance(e := f.exception(), ReplicaStartError)]
+        for future in futures:
+            if (error := future.exception()) is not None and not isinstance(
+                error, ReplicaStartError
+            ):
+                raise error
+        return errors[0] if errors else None
 
     def _start_replicas(self, endpoint: str, variant: VariantSpec, count: int) -> list[Replica]:
         spec = self._replica_spec(endpoint, variant)
