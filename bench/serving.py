@@ -24,12 +24,13 @@ time, as the raw floor). ``--lean`` measures issue 9's targets instead (``lean.p
 unbatched and c=64 batched ÷ raw, router CPU per request, PSS, the idle request's batching cost).
 
 ``--metrics`` measures what invocation counting costs instead: two Kiln servers, one with
-``KILN_INVOCATION_METRICS=0``, the same endpoint on each, the same 1-row load at c=1, 8, 64
-interleaved; it prints req/s with counting ÷ without, per repetition's pair. On two shared cores
-one pair's ratio swings ±20 %, far more than the 2 % to be shown, so the verdict is taken on
-what is steady: counting's CPU per invocation (made record + the store's count, timed in-process)
-as a share of Kiln's whole CPU per request measured in the same run without counting (target
-≤ 2 %: where the cores are the bottleneck, throughput falls by that share).
+``KILN_INVOCATION_METRICS=0`` (which now only stops publishing: the one counter still counts for
+the autoscaler, so the pair shows publishing's cost), the same endpoint on each, the same 1-row
+load at c=1, 8, 64 interleaved; it prints req/s with counting ÷ without, per repetition's pair. On
+two shared cores one pair's ratio swings ±20 %, far more than the 2 % to be shown, so the verdict
+is taken on what is steady: counting's CPU per invocation (made record + the store's count, timed
+in-process) as a share of Kiln's whole CPU per request measured in the same run without counting
+(target ≤ 2 %: where the cores are the bottleneck, throughput falls by that share).
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ say otherwise.
 | ``KILN_GROUND_TRUTH_S3_URI`` | ``s3://kiln-default/model-monitor/ground-truth`` | labels |
 | ``KILN_INFERENCE_LOG_RETENTION_DAYS`` | 7 | how long predictions and labels are kept |
 | ``KILN_METRICS_RETENTION_HOURS`` | 72 | how long the metrics store keeps 1-minute points |
-| ``KILN_INVOCATION_METRICS`` | ``1`` | ``0`` stops counting invocations (benchmarks compare) |
+| ``KILN_INVOCATION_METRICS`` | ``1`` | ``0``: invocation metrics unpublished (still counted) |
 | ``KILN_COLD_START_QUEUE`` | 100 | requests a variant with no replica may hold (0: none) |
 | ``KILN_COLD_START_TIMEOUT_SECONDS`` | 30 | how long a held request waits for a replica |
 | ``KILN_WARM_SPARES`` | 1 | warm model servers kept per environment and size (0: off) |

@@ -83,8 +83,6 @@ from kiln.services.monitoring.capture import build_capture_writer
 from kiln.services.monitoring.feedback import FeedbackService
 from kiln.services.monitoring.inference_log import InferenceLog
 from kiln.services.monitoring.metrics import CloudWatchMetrics, MetricsStore
-from kiln.services.monitoring.metrics.fine import FineWindow
-from kiln.services.monitoring.metrics.rate import InvocationRate
 from kiln.services.monitoring.metrics.usage import ReplicaView, UsageSampler
 from kiln.services.process_credentials import ProcessCredentials
 from kiln.services.sweeper import Sweeper
@@ -150,6 +148,7 @@ class KilnServer:
             MetricRows(self.engine),
             retention_seconds=settings.metrics_retention_hours * 3600,
             instances=self._instance_count,
+            publish_invocations=settings.invocation_metrics,
         )
         self.spares = WarmSpares(settings, self.backend)
         self.replicas = ReplicaLauncher(
@@ -160,11 +159,10 @@ class KilnServer:
             credentials=self.credentials,
             spares=self.spares,
         )
-        # Alarms: 10 s slots of the invocation metrics beside the store's minutes; rollouts
-        # listen to their changes.
-        self.fine_metrics = FineWindow(instances=self._instance_count)
+        # Alarms: the store's 10 s invocation slots beside its minutes; rollouts listen to
+        # their changes.
         self.alarms = CloudWatchAlarms(AlarmRows(self.engine), settings.region)
-        self.alarm_evaluator = AlarmEvaluator(self.alarms, self.metrics, self.fine_metrics)
+        self.alarm_evaluator = AlarmEvaluator(self.alarms, self.metrics, self.metrics.counts)
         self.endpoints = EndpointController(
             settings,
             self.hosting_stores,
@@ -192,9 +190,8 @@ class KilnServer:
             self.capture.problem,
             alarm_names=lambda: set(self.alarms.states()),
         )
-        # The scaler reads the per-second InvocationRate (an InvocationObserver, always on: a dict
-        # lookup and an add per request) and drives counts through HostingService.
-        self.invocation_rate = InvocationRate()
+        # The scaler reads the per-second rate of the store's invocation slots and drives counts
+        # through HostingService.
         fleet = HostingFleet(self.hosting_stores.endpoints, self.hosting, self.routing)
         self.autoscaling = AutoScalingService(
             ScalingRows(self.engine), fleet.exists, settings.region
@@ -202,7 +199,7 @@ class KilnServer:
         self.scaler = Scaler(
             self.autoscaling,
             fleet,
-            Signals(self.invocation_rate, self.metrics.minutes),
+            Signals(self.metrics.counts, self.metrics.minutes),
             tick_seconds=settings.autoscale_tick_seconds,
             quiet_period=settings.scale_to_zero_after_seconds,
         )
@@ -270,15 +267,9 @@ class KilnServer:
             ],
             authorizer.operation,
         )
-        observers: list[InvocationObserver] = [
-            self.invocation_rate,
-            self.capture,
-            self.inference_log,
-        ]
-        if settings.invocation_metrics:
-            observers[:0] = [self.metrics, self.fine_metrics]
-        # What learns of every invocation: the metrics store and its 10 s slots, the autoscaler's
-        # per-second rate, the capture writer, the inference log.
+        # What learns of every invocation: the metrics store (Kiln's one invocation counter, which
+        # the alarms and the autoscaler read too), the capture writer, the inference log.
+        observers: list[InvocationObserver] = [self.metrics, self.capture, self.inference_log]
         self.cold_starts = ColdStarts(self.hosting, settings.cold_start_timeout_seconds)
         self.data_plane = DataPlane(
             self.routing,

@@ -20,7 +20,7 @@ from kiln.services.monitoring.alarms.changes import AlarmState, AlarmStateChange
 from kiln.services.monitoring.alarms.evaluator import AlarmEvaluator
 from kiln.services.monitoring.alarms.service import CloudWatchAlarms
 from kiln.services.monitoring.metrics import MetricsStore
-from kiln.services.monitoring.metrics.fine import FineWindow
+from kiln.services.monitoring.metrics.fine import InvocationSlots
 
 START = 1_000_000.0  # a multiple of 10
 
@@ -69,7 +69,7 @@ def _alarm(alarms: CloudWatchAlarms) -> None:
 
 
 def test_errors_in_a_finished_period_put_the_alarm_in_alarm(engine: Engine) -> None:
-    clock, fine, heard = Clock(START + 5), FineWindow(), Heard()
+    clock, fine, heard = Clock(START + 5), InvocationSlots(), Heard()
     alarms = CloudWatchAlarms(AlarmRows(engine), "us-east-1", clock)
     alarms.add_listener(heard)
     evaluator = AlarmEvaluator(alarms, MetricsStore(MetricRows(engine), retention_seconds=3600),

@@ -48,12 +48,15 @@ def _connect(url: str) -> Engine:
     return engine
 
 
-def _store(url: str, clock: Clock, retention: float = 3 * 3600) -> MetricsStore:
+def _store(
+    url: str, clock: Clock, retention: float = 3 * 3600, *, publish: bool = True
+) -> MetricsStore:
     return MetricsStore(
         MetricRows(_connect(url)),
         retention_seconds=retention,
         instances=lambda _e, _v: 1,
         clock=clock,
+        publish_invocations=publish,
     )
 
 
@@ -144,6 +147,31 @@ def test_shadow_copies_count_under_the_shadow_variant(any_database_url: str) -> 
     store.observe(record(variant="A", at=T0))
     store.observe(replace(record(variant="Shadow", at=T0), is_shadow=True))
     assert [(t.variant, t.invocations) for t in store.totals()] == [("A", 1), ("Shadow", 1)]
+
+
+def test_a_stored_minute_is_counted_once_while_its_slots_serve_the_alarms(
+    any_database_url: str,
+) -> None:
+    clock = Clock(T0)
+    store = _store(any_database_url, clock)
+    store.observe(record(at=T0))
+    clock.now = T0 + 180
+    store.flush()
+    minute = 1_700_000_040 // 60 * 60
+    assert statistic("Sum", store.minutes(INVOCATIONS_A, T0 - 60, T0 + 60)[minute]) == 1
+    assert [t.invocations for t in store.totals()] == [1]
+    assert store.counts.slots(INVOCATIONS_A, T0, T0 + 10)[int(T0)].count == 1
+
+
+def test_unpublished_invocations_are_counted_for_the_scaler_only(any_database_url: str) -> None:
+    clock = Clock(T0)
+    store = _store(any_database_url, clock, publish=False)
+    store.observe(record(at=T0))
+    assert store.counts.last_invocation_at("ep", "A") == T0
+    clock.now = T0 + 180
+    store.flush()
+    assert store.minutes(INVOCATIONS_A, T0 - 60, T0 + 60) == {}
+    assert store.totals() == []
 
 
 def test_the_migration_builds_the_table_the_code_declares(any_database_url: str) -> None:

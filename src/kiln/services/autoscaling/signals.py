@@ -1,8 +1,9 @@
 """What the scaler observes of a variant, and where each tracked metric comes from.
 
 ``SageMakerVariantInvocationsPerInstance`` is per minute on AWS; Kiln reads it from the last
-``RATE_SECONDS`` of per-second counts (``InvocationRate``), scaled to a minute and divided by
-the replicas serving, so a load step shows within seconds rather than after a minute's point.
+``RATE_SECONDS`` of per-second counts (the metrics store's ``InvocationSlots``), scaled to a
+minute and divided by the replicas serving, so a load step shows within seconds rather than
+after a minute's point.
 ``SageMakerVariantConcurrentRequestsPerModelHighResolution`` is the requests in flight now per
 serving replica. A customised metric is the newest minute of its CloudWatch series.
 """
@@ -15,7 +16,7 @@ from typing import Protocol
 
 from kiln.services.autoscaling.configs import CONCURRENT_REQUESTS, CustomMetric, TargetTracking
 from kiln.services.autoscaling.targets import VariantRef
-from kiln.services.monitoring.metrics.rate import InvocationRate
+from kiln.services.monitoring.metrics.fine import InvocationSlots
 from kiln.services.monitoring.metrics.series import Aggregate, Series
 from kiln.services.monitoring.metrics.statistics import statistic
 
@@ -57,7 +58,7 @@ Minutes = Callable[[Series, float, float], dict[int, Aggregate]]
 class Signals:
     """Reads each tracked metric for the scaler."""
 
-    def __init__(self, rate: InvocationRate, minutes: Minutes) -> None:
+    def __init__(self, rate: InvocationSlots, minutes: Minutes) -> None:
         self._rate = rate
         self._minutes = minutes
 

@@ -440,7 +440,8 @@ def _record(
         variant=variant,
         is_shadow=is_shadow,
         replica=None if call.replica is None else call.replica.replica_id or call.replica.location,
-        event_id=str(uuid.uuid4()),
+        # Only capture reads it: a uuid4 per request would cost the others for nothing.
+        event_id="" if capture is None else str(uuid.uuid4()),
         inference_id=_text(invocation.inference_id),
         arrived_at=time.time() - (end - invocation.arrived),
         outcome=outcome,

@@ -54,7 +54,8 @@ class InvocationRecord:
     replica: str | None
     """The replica that served it (None when none could)."""
     event_id: str
-    """A fresh id per invocation (capture's ``eventMetadata.eventId``)."""
+    """A fresh id per captured invocation (capture's ``eventMetadata.eventId``); "" when the
+    invocation was not sampled for capture."""
     inference_id: str | None
     """``InvokeEndpoint``'s ``InferenceId`` (header ``X-Amzn-SageMaker-Inference-Id``)."""
     arrived_at: float

@@ -1,8 +1,9 @@
 """The alarm evaluator: a thread that judges every alarm about once a second.
 
-Each round reads every alarm's last N complete periods (10 s and 30 s periods from the
-``FineWindow``, longer ones from the ``MetricsStore``, whose unflushed minutes are in memory),
-calls the pure ``evaluate`` and, when the state changes, stores it and tells the listeners
+Each round reads every alarm's last N complete periods (10 s and 30 s periods from the metrics
+store's 10-second ``InvocationSlots``, longer ones from the ``MetricsStore``, whose unflushed
+minutes are in memory), calls the pure ``evaluate`` and, when the state changes, stores it and
+tells the listeners
 (through ``CloudWatchAlarms.change``). So a Kiln alarm reacts within one period plus about a
 second; CloudWatch's own evaluation runs once a minute, a few minutes behind the data.
 """
@@ -20,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from kiln.services.monitoring.alarms.definition import AlarmDefinition
 from kiln.services.monitoring.alarms.evaluation import Datapoint, evaluate
 from kiln.services.monitoring.alarms.service import CloudWatchAlarms
-from kiln.services.monitoring.metrics.fine import FineWindow
+from kiln.services.monitoring.metrics.fine import InvocationSlots
 from kiln.services.monitoring.metrics.series import Aggregate
 from kiln.services.monitoring.metrics.statistics import statistic
 from kiln.services.monitoring.metrics.store import MetricsStore
@@ -35,7 +36,7 @@ class AlarmEvaluator:
         self,
         alarms: CloudWatchAlarms,
         store: MetricsStore,
-        fine: FineWindow,
+        fine: InvocationSlots,
         *,
         interval: float = 1.0,
         clock: Callable[[], float] = time.time,

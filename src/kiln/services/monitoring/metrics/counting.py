@@ -110,3 +110,13 @@ def ones(samples: int, hits: int) -> Aggregate:
     if samples > hits:
         aggregate.add(0.0, samples - hits)
     return aggregate
+
+
+def add_counts(into: VariantMinute, counts: VariantMinute) -> None:
+    """Fold ``counts`` into ``into`` (a slot into its minute, a minute into the totals)."""
+    into.invocations += counts.invocations
+    into.client_errors += counts.client_errors
+    into.server_errors += counts.server_errors
+    into.model_errors += counts.model_errors
+    into.model_latency.merge(counts.model_latency)
+    into.overhead.merge(counts.overhead)

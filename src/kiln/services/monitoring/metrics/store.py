@@ -1,11 +1,15 @@
 """The metrics store: every number Kiln keeps, as 1-minute points of CloudWatch series.
 
-Three kinds of writer: the invocation observer (``observe``: plain counters on the event loop,
-no lock), training jobs' ``MetricDefinitions`` and users' ``PutMetricData`` (``put``, from
-threads, under a lock), and samplers (CPU and memory). A flusher thread moves every minute
-that can no longer change to the database (``MetricRows``) and trims what is older than the
-retention; readers see the database and the minutes still in memory as one. At stop every
-minute in memory is flushed, so points survive a restart.
+Three kinds of writer: the invocation observer (``observe``: Kiln's one invocation counter,
+``InvocationSlots``, plain counters per 10-second slot on the event loop, no lock), training
+jobs' ``MetricDefinitions`` and users' ``PutMetricData`` (``put``, from threads, under a lock),
+and samplers (CPU and memory). A flusher thread moves every minute that can no longer change to
+the database (``MetricRows``) and trims what is older than the retention; readers see the
+database and the minutes still in memory as one. At stop every minute in memory is flushed, so
+points survive a restart. The same slots answer the alarms' 10 s datapoints and the autoscaler's
+per-second rate (``counts``); with ``publish_invocations`` off (``KILN_INVOCATION_METRICS=0``)
+they are still counted for the autoscaler but never become CloudWatch points, totals or alarm
+datapoints.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from kiln.db.metrics import MetricRow, MetricRows
 from kiln.services.hosting.invocations import InvocationRecord
 from kiln.services.monitoring.metrics import counting
+from kiln.services.monitoring.metrics.fine import InvocationSlots, VariantSlot, minute_points
 from kiln.services.monitoring.metrics.series import (
     MINUTE,
     Aggregate,
@@ -40,7 +45,6 @@ _SETTLE_SECONDS = 2 * MINUTE
 _FLUSH_EVERY = 10.0
 _TRIM_EVERY = 600.0
 
-Instances = Callable[[str, str], int]
 Clock = Callable[[], float]
 
 
@@ -66,16 +70,17 @@ class MetricsStore:
         rows: MetricRows,
         *,
         retention_seconds: float,
-        instances: Instances = lambda _endpoint, _variant: 0,
+        instances: Callable[[str, str], int] = lambda _endpoint, _variant: 0,
         clock: Clock = time.time,
+        publish_invocations: bool = True,
     ) -> None:
         self._rows = rows
         self._retention = retention_seconds
-        self._instances = instances
         self._clock = clock
         self._samplers: list[Callable[[float], None]] = []
-        # (endpoint, variant, minute) → counts: written on the event loop without a lock.
-        self._invocations: dict[tuple[str, str, int], counting.VariantMinute] = {}
+        # Counted even when not published: the autoscaler and scale to zero read them.
+        self.counts = InvocationSlots(instances=instances, published=publish_invocations)
+        self._publish = publish_invocations
         self._other: dict[tuple[Series, int], Aggregate] = {}
         self._totals: dict[tuple[str, str], counting.VariantMinute] = {}
         self._lock = threading.Lock()
@@ -87,12 +92,7 @@ class MetricsStore:
 
     def observe(self, record: InvocationRecord) -> None:
         """Count one invocation (an ``InvocationObserver``; shadows under their own variant)."""
-        key = (record.endpoint, record.variant, int(record.arrived_at) // MINUTE * MINUTE)
-        counts = self._invocations.get(key)
-        if counts is None:
-            instances = self._instances(record.endpoint, record.variant)
-            counts = self._invocations[key] = counting.VariantMinute(instances)
-        counts.count(record)
+        self.counts.observe(record)
 
     def put(self, series: Series, at: float, aggregate: Aggregate) -> None:
         """Add ``aggregate`` to ``series``' minute at ``at``."""
@@ -146,10 +146,11 @@ class MetricsStore:
         with self._lock:
             sources = list(self._totals.items()) + [
                 ((endpoint, variant), counts)
-                for (endpoint, variant, _), counts in list(self._invocations.items())
+                for (endpoint, variant, _), slots in self._live_minutes().items()
+                for counts in slots
             ]
         for key, counts in sources:
-            _add_counts(summed.setdefault(key, counting.VariantMinute()), counts)
+            counting.add_counts(summed.setdefault(key, counting.VariantMinute()), counts)
         return [
             VariantTotals(
                 endpoint,
@@ -219,22 +220,23 @@ class MetricsStore:
         now = self._clock()
         settled = minute_of(now - _SETTLE_SECONDS) if not everything else None
         with self._lock:
-            invocation_keys = [
-                key for key in list(self._invocations) if settled is None or key[2] < settled
-            ]
+            minutes = self.counts.settled_minutes(settled)
+            published = minutes if self._publish else {}
             other_keys = [key for key in self._other if settled is None or key[1] < settled]
             points = [
-                point
-                for key in invocation_keys
-                for point in self._invocation_points(key, self._invocations[key])
+                point for key, slots in published.items() for point in minute_points(key, slots)
             ] + [Point(series, minute, self._other[(series, minute)])
                  for series, minute in other_keys]  # fmt: skip
             self._rows.add([_row(point) for point in points])
-            for key in invocation_keys:
-                counts = self._invocations.pop(key)
-                _add_counts(self._totals.setdefault(key[:2], counting.VariantMinute()), counts)
+            # Stored: out of the live minutes (kept for the alarms), into the totals.
+            self.counts.retire(minutes)
+            for (endpoint, variant, _), slots in published.items():
+                totals = self._totals.setdefault((endpoint, variant), counting.VariantMinute())
+                for counts in slots:
+                    counting.add_counts(totals, counts)
             for other in other_keys:
                 del self._other[other]
+        self.counts.trim(now)
         if now - self._trimmed_at >= _TRIM_EVERY:
             self._trimmed_at = now
             self._rows.trim(minute_of(now - self._retention))
@@ -252,27 +254,15 @@ class MetricsStore:
                 # memory and the next round stores them.
                 log.warning("metrics: could not store points; will retry", exc_info=True)
 
+    def _live_minutes(self) -> dict[tuple[str, str, int], list[VariantSlot]]:
+        return self.counts.settled_minutes(None) if self._publish else {}
+
     def _live_points(self) -> list[Point]:
-        invocations = list(self._invocations.items())
+        minutes = self._live_minutes().items()
         return [
-            point for key, counts in invocations for point in self._invocation_points(key, counts)
+            point for key, slots in minutes for point in minute_points(key, slots)
         ] + [Point(series, minute, aggregate)
-             for (series, minute), aggregate in self._other.items()]  # fmt: skip
-
-    def _invocation_points(
-        self, key: tuple[str, str, int], counts: counting.VariantMinute
-    ) -> list[Point]:
-        endpoint, variant, minute = key
-        return counts.points(endpoint, variant, minute)
-
-
-def _add_counts(into: counting.VariantMinute, counts: counting.VariantMinute) -> None:
-    into.invocations += counts.invocations
-    into.client_errors += counts.client_errors
-    into.server_errors += counts.server_errors
-    into.model_errors += counts.model_errors
-    into.model_latency.merge(counts.model_latency)
-    into.overhead.merge(counts.overhead)
+             for (series, minute), aggregate in list(self._other.items())]  # fmt: skip
 
 
 def _ceil_minute(at: float) -> int:
