@@ -25,3 +25,15 @@ def list_query(request: Mapping[str, Any], *, default_descending: bool) -> ListQ
         modified_after=request.get("LastModifiedTimeAfter"),
         modified_before=request.get("LastModifiedTimeBefore"),
     )
+
+
+def page_offset(token: object) -> int | None:
+    """The offset an in-memory listing's ``NextToken`` holds (0 for none); None when the token
+    is not one such a listing hands out: a short run of ASCII digits (``int()`` refuses very
+    long ones, and a client may send anything)."""
+    if token is None:
+        return 0
+    text = str(token)
+    if not (text.isascii() and text.isdigit() and len(text) <= 12):
+        return None
+    return int(text)

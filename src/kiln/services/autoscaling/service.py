@@ -35,6 +35,7 @@ from kiln.services.autoscaling.targets import (
     check_capacities,
     check_scope,
 )
+from kiln.services.listing import page_offset
 
 TARGET_TRACKING = "TargetTrackingScaling"
 STEP_SCALING = "StepScaling"
@@ -284,12 +285,10 @@ def _configuration(kind: str, request: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _offset(request: Mapping[str, Any]) -> int:
-    token = request.get("NextToken")
-    if token is None:
-        return 0
-    if not str(token).isdigit():
-        raise InvalidNextToken(f"Invalid NextToken {token!r}")
-    return int(token)
+    offset = page_offset(request.get("NextToken"))
+    if offset is None:
+        raise InvalidNextToken("Invalid NextToken: not one this server handed out")
+    return offset
 
 
 def _page(items: Sequence[T], request: Mapping[str, Any]) -> tuple[Sequence[T], str | None]:

@@ -20,6 +20,7 @@ from typing import Any
 from kiln.config import ACCOUNT_ID
 from kiln.db.alarms import AlarmRow, AlarmRows
 from kiln.errors import KilnError, ResourceNotFoundError
+from kiln.services.listing import page_offset
 from kiln.services.monitoring.alarms.changes import AlarmListener, AlarmState, AlarmStateChange
 from kiln.services.monitoring.alarms.definition import AlarmDefinition, parse_alarm
 from kiln.services.monitoring.metrics.errors import InvalidNextToken, InvalidParameterValue
@@ -184,8 +185,7 @@ class CloudWatchAlarms:
 
 
 def _offset(token: str | None) -> int:
-    if token is None:
-        return 0
-    if not token.isdigit():
+    offset = page_offset(token)
+    if offset is None:
         raise InvalidNextToken("The NextToken is not one this server handed out.")
-    return int(token)
+    return offset

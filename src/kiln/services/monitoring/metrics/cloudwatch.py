@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from kiln.services.listing import page_offset
 from kiln.services.monitoring.metrics import rules
 from kiln.services.monitoring.metrics.errors import (
     InvalidNextToken,
@@ -172,11 +173,10 @@ def _number(value: float | None) -> float:
 
 
 def _offset(token: str | None) -> int:
-    if token is None:
-        return 0
-    if not (token.isascii() and token.isdigit() and len(token) <= 9):
+    offset = page_offset(token)
+    if offset is None:
         raise InvalidParameterValue(f"The NextToken {token!r} is not one this server handed out.")
-    return int(token)
+    return offset
 
 
 def _check_queries(queries: Sequence[Mapping[str, Any]]) -> None:
