@@ -6,6 +6,7 @@ import time
 import urllib.error
 from typing import Any
 
+from kiln.pidfiles import read_pid_file
 from kiln.sdk.signing import call_native
 
 from .jobs import ROLE
@@ -106,6 +107,9 @@ def replica_process(lab: Lab, replica_id: str) -> Proc | None:
     """The model server process of one replica (inside bwrap where it is sandboxed)."""
     tree = lab.server.snapshot()
     roots = with_text(tree, replica_id)
+    # One started from a warm spare runs under the spare's paths: its pid file names it.
+    record = read_pid_file(lab.server.settings.pids_dir / "replicas" / f"{replica_id}.json")
+    roots += [p for p in tree if record is not None and p.pid == record.pid]
     family = [*roots, *descendants(*(p.pid for p in roots))]
     servers = [p for p in family if MODEL_SERVER in p.cmdline and p.name != "bwrap"]
     return min(servers, key=lambda p: p.pid, default=None)

@@ -24,7 +24,7 @@ from conftest import (
     wait_until,
 )
 from kiln.config import Settings
-from kiln.pidfiles import process_info, write_pid_file
+from kiln.pidfiles import process_info, read_pid_file, write_pid_file
 from kiln.sdk.session import sagemaker_client
 from kiln.services.training.scheduler import RESTART_FAILURE
 from kiln.storage import EmbeddedS3Server, ObjectStore, free_port, rclone_binary, wait_for_port
@@ -109,7 +109,9 @@ class _Server:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[_Server]:
     """A server whose replicas and jobs run unsandboxed: without bwrap they outlive it."""
-    server = _Server(tmp_path, KILN_SANDBOX="off")
+    # No warm spares: replicas are told apart here by the workspace their command line names,
+    # and a spare learns its paths over its control pipe (test_kill_9_reaps_warm_spares).
+    server = _Server(tmp_path, KILN_SANDBOX="off", KILN_WARM_SPARES="0")
     try:
         yield server
     finally:
@@ -180,6 +182,23 @@ def test_kill_9_of_the_server_leaves_nothing_running_doubled_or_on_disk(server: 
     assert [c for c in cgroups if c.exists()] == []
     assert len(_pids_under(settings.storage_dir)) == 1  # one rclone: the new server's
     assert "Traceback" not in server.log
+
+
+def test_kill_9_of_the_server_leaves_no_warm_spare_running(tmp_path: Path) -> None:
+    server = _Server(tmp_path, KILN_SANDBOX="off", KILN_WARM_SPARES="1")
+    try:
+        first = server.start()
+        pid_files = server.settings.pids_dir / "replicas"
+        wait_until(lambda: list(pid_files.glob("*.json")), "a warm spare", timeout=60)
+        records = [read_pid_file(path) for path in pid_files.glob("*.json")]
+        spares = {record.pid for record in records if record is not None}
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        assert all(process_info(pid) for pid in spares)  # unsandboxed, they outlive it...
+        server.start()
+        wait_until(lambda: not any(process_info(pid) for pid in spares), "reaping the spares")
+    finally:
+        server.stop()
 
 
 def test_a_second_server_on_the_same_home_is_refused(server: _Server, tmp_path: Path) -> None:
