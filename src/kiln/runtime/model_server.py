@@ -64,6 +64,7 @@ from kiln.runtime.archives import safe_extract
 from kiln.runtime.asgi import ClientDisconnected, Receive, Scope, Send, read_body
 from kiln.runtime.batch_settings import BatchSettings, BatchSettingsError, batch_settings
 from kiln.runtime.batching import BatchingDispatcher, batching_allowed
+from kiln.runtime.exit_codes import EXIT_BIND_FAILED, EXIT_LOAD_FAILED
 from kiln.runtime.handlers import (
     InferenceError,
     Predictor,
@@ -80,8 +81,6 @@ from kiln.runtime.warm import run_spare
 _MIB = 1024 * 1024
 _SLACK = 64 * 1024
 MAX_BODY_BYTES = 6 * _MIB + _SLACK
-EXIT_LOAD_FAILED = 2
-EXIT_BIND_FAILED = 3
 
 Dispatch = Callable[[bytes, str | None, str | None, str | None, str | None], Awaitable[Reply]]
 """(body, content type, accept, custom attributes, inference id) → the reply; errors propagate."""

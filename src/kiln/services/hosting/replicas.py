@@ -33,7 +33,7 @@ from kiln.errors import ValidationError
 from kiln.pidfiles import is_ours, read_pid_file, write_pid_file
 from kiln.runtime.archives import ArchiveTooLargeError, UnsafeArchiveError, safe_extract
 from kiln.runtime.envs import EnvironmentBuildError
-from kiln.runtime.model_server import EXIT_LOAD_FAILED
+from kiln.runtime.exit_codes import EXIT_LOAD_FAILED
 from kiln.runtime.warm import Go
 from kiln.services.capacity import (
     Demand,
