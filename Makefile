@@ -30,11 +30,12 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-# The coverage floor only rises (89 % when it was last raised; processes the tests start are not counted).
+# The coverage floor only rises (91 % measured when it was last raised; processes the tests start are
+# not counted).
 # One worker per core (at most 4), a test file per worker: most tests wait on servers and replicas,
 # and a file's module-scoped server is started once.
 pytest: $(VENV)/.installed-dev
-	$(BIN)/pytest -n auto --maxprocesses 4 --dist loadfile --cov=kiln --cov-branch --cov-report=term:skip-covered --cov-fail-under=88 --durations=25
+	$(BIN)/pytest -n auto --maxprocesses 4 --dist loadfile --cov=kiln --cov-branch --cov-report=term:skip-covered --cov-fail-under=90 --durations=25
 
 test: lint typecheck pytest
 
