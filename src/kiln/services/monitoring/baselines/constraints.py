@@ -1,0 +1,113 @@
+"""constraints.json suggested from a baseline's statistics, as SageMaker's analyzer does.
+
+Shape (SageMaker's "Schema for Constraints"): ``version``, one entry per feature with ``name``,
+``inferred_type``, ``completeness``, ``num_constraints.is_non_negative`` (numeric features) or
+``string_constraints.domains`` (string features of small cardinality), and the
+``monitoring_config`` the analyzer writes by default.
+
+Domains follow Deequ's categorical range rule (the library SageMaker's analyzer is built on): a
+string feature gets a domain when it has at most ``DOMAIN_MAX_DISTINCT`` distinct values and at
+most ``DOMAIN_MAX_UNIQUE_RATIO`` of them were seen exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kiln.services.monitoring.baselines.statistics import (
+    FeatureStatistics,
+    InferredType,
+    Statistics,
+)
+
+DOMAIN_MAX_DISTINCT = 120
+DOMAIN_MAX_UNIQUE_RATIO = 0.1
+
+# The monitoring_config SageMaker's analyzer writes into every suggested constraints.json.
+_MONITORING_CONFIG: dict[str, Any] = {
+    "evaluate_constraints": "Enabled",
+    "emit_metrics": "Enabled",
+    "datatype_check_threshold": 1.0,
+    "domain_content_threshold": 1.0,
+    "distribution_constraints": {
+        "perform_comparison": "Enabled",
+        "comparison_threshold": 0.1,
+        "comparison_method": "Robust",
+        "categorical_comparison_threshold": 0.1,
+        "categorical_drift_method": "LInfinity",
+    },
+}
+
+
+@dataclass(frozen=True)
+class FeatureConstraints:
+    """What one feature must satisfy: type, completeness, sign or domain."""
+
+    name: str
+    inferred_type: InferredType
+    completeness: float
+    is_non_negative: bool | None = None
+    domains: tuple[str, ...] | None = None
+
+    def to_document(self) -> dict[str, Any]:
+        """Return one entry of SageMaker's ``features`` list."""
+        document: dict[str, Any] = {
+            "name": self.name,
+            "inferred_type": str(self.inferred_type),
+            "completeness": self.completeness,
+        }
+        if self.is_non_negative is not None:
+            document["num_constraints"] = {"is_non_negative": self.is_non_negative}
+        if self.domains is not None:
+            document["string_constraints"] = {"domains": list(self.domains)}
+        return document
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """A baseline's constraints, one entry per feature."""
+
+    features: tuple[FeatureConstraints, ...]
+
+    def to_document(self) -> dict[str, Any]:
+        """Return constraints.json as a dict, in SageMaker's shape."""
+        return {
+            "version": 0.0,
+            "features": [f.to_document() for f in self.features],
+            "monitoring_config": {
+                **_MONITORING_CONFIG,
+                "distribution_constraints": dict(_MONITORING_CONFIG["distribution_constraints"]),
+            },
+        }
+
+
+def suggest_constraints(statistics: Statistics) -> Constraints:
+    """Suggest the constraints a data set like the baseline must satisfy."""
+    return Constraints(features=tuple(_suggest_feature(f) for f in statistics.features))
+
+
+def suggest_domain(value_counts: tuple[tuple[str, int], ...]) -> tuple[str, ...] | None:
+    """The observed values as a domain when they are few and mostly repeated, else None."""
+    if not value_counts or len(value_counts) > DOMAIN_MAX_DISTINCT:
+        return None
+    seen_once = sum(1 for _, count in value_counts if count == 1)
+    if seen_once / len(value_counts) > DOMAIN_MAX_UNIQUE_RATIO:
+        return None
+    return tuple(value for value, _ in value_counts)
+
+
+def _suggest_feature(feature: FeatureStatistics) -> FeatureConstraints:
+    non_negative = None
+    if feature.numerical is not None:
+        non_negative = feature.numerical.min >= 0
+    domains = None
+    if feature.string is not None:
+        domains = suggest_domain(feature.string.value_counts)
+    return FeatureConstraints(
+        name=feature.name,
+        inferred_type=feature.inferred_type,
+        completeness=feature.completeness,
+        is_non_negative=non_negative,
+        domains=domains,
+    )
