@@ -154,3 +154,14 @@ def test_breast_cancer_statistics_match_numpy(tmp_path: Path, has_header: bool) 
         assert len(stats.sketch) == len(values)  # 569 ≤ k: the sample is every value
     names = [f.name for f in statistics.features]
     assert names[0] == ("mean radius" if has_header else "_c0")
+
+
+def test_sketch_keeps_a_sorted_sample_of_k_values_from_a_long_column(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "v\n" + "\n".join(str(i) for i in range(5000)) + "\n")
+    stats = analyze_csv(path, has_header=True, chunk_rows=700).features[0].numerical
+    assert stats is not None
+    sketch = np.array(stats.sketch)
+    assert len(sketch) == 2048
+    assert (np.diff(sketch) >= 0).all()
+    assert set(sketch.tolist()) <= set(range(5000))
+    assert sketch.max() > 2048  # later values do enter the sample
