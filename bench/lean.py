@@ -156,7 +156,7 @@ def measure_lean(workload: Any, workdir: Path, timing: Timing, repeat: int) -> b
                     f"ratio {ratio:.2f}",
                     flush=True,
                 )
-        _delete_endpoint(kiln, "lean-on")
+        serving.undeploy(kiln, "lean-on")
         by_process = pss_mb(process_tree(kiln.launched.process.pid))
         spares = set(_spare_trees(kiln.settings.pids_dir / "replicas"))
     for process, mb in by_process.items():
@@ -167,19 +167,6 @@ def measure_lean(workload: Any, workdir: Path, timing: Timing, repeat: int) -> b
     print(f"  PSS of the idle warm spare(s), not counted in the target: {spare_mb:.1f} MB")
     idle = idle_request_cost_us(workload.bodies[1].read_bytes())
     return _report(ratios, rates, router_us, pss, idle, repeat)
-
-
-def _delete_endpoint(kiln: Any, name: str) -> None:
-    """Delete ``name`` and wait until its replica is gone (its config and model stay)."""
-    kiln.sagemaker.delete_endpoint(EndpointName=name)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            kiln.sagemaker.describe_endpoint(EndpointName=name)
-        except kiln.sagemaker.exceptions.ClientError:
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"endpoint {name} was not deleted within 60 s")
 
 
 def _report(

@@ -20,9 +20,10 @@ import tarfile
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import joblib
 import numpy as np
@@ -47,6 +48,7 @@ METRICS = [
     {"Name": "validation:accuracy", "Regex": r"validation_accuracy=([0-9.]+)"},
 ]
 
+T = TypeVar("T")
 STEPS = 12
 BURST_THREADS = 8
 TRAFFIC = 300  # labelled requests per test, one row each
@@ -285,24 +287,41 @@ def show_what_was_learned(session: kiln.Session, endpoint: str, capture_uri: str
 
 def wait_for_report(session: kiln.Session, endpoint: str) -> AbReport:
     """The report once the inference log has every labelled prediction (it writes in batches)."""
-    deadline = time.monotonic() + 30
-    while True:
-        report = kiln.compare_variants(endpoint, session=session)
-        labelled = sum(v.labelled for v in report.variants if not v.is_shadow)
-        if labelled >= 2 * TRAFFIC or time.monotonic() > deadline:
-            return report
-        time.sleep(0.2)
+
+    def labelled(report: AbReport) -> int:
+        return sum(v.labelled for v in report.variants if not v.is_shadow)
+
+    report, _ = _poll(
+        lambda: kiln.compare_variants(endpoint, session=session),
+        lambda report: labelled(report) >= 2 * TRAFFIC,
+        timeout=30,
+        pause=0.2,
+    )
+    return report
 
 
 def wait_for_captured_files(session: kiln.Session, endpoint: str, capture_uri: str) -> list[str]:
     """The capture files of ``endpoint`` (the writer flushes on update; a minute at most)."""
     prefix = S3Uri.parse(f"{capture_uri}/{endpoint}/")
-    deadline = time.monotonic() + 90
+    files, _ = _poll(
+        lambda: [f"s3://{prefix.bucket}/{key}" for key, _ in session.s3.keys(prefix)],
+        bool,
+        timeout=90,
+        pause=0.5,
+    )
+    return files
+
+
+def _poll(
+    fetch: Callable[[], T], done: Callable[[T], bool], timeout: float, pause: float = 0.1
+) -> tuple[T, float]:
+    """``fetch()`` until ``done`` says so or ``timeout`` passes: the last answer, and when."""
+    deadline = time.monotonic() + timeout
     while True:
-        files = [f"s3://{prefix.bucket}/{key}" for key, _ in session.s3.keys(prefix)]
-        if files or time.monotonic() > deadline:
-            return files
-        time.sleep(0.5)
+        answer = fetch()
+        if done(answer) or time.monotonic() > deadline:
+            return answer, time.monotonic()
+        time.sleep(pause)
 
 
 def _ms(value: float | None) -> str:
@@ -333,12 +352,12 @@ def autoscale_a_burst(session: kiln.Session, endpoint: str) -> None:
         },
     )
     console.print("    Champion: 1–2 instances, target 600 invocations per instance a minute")
-    stop, failed = threading.Event(), [0]
+    stop = threading.Event()
     body = json.dumps({"inputs": [load_breast_cancer().data[0].tolist()]})
     runtime = session.sagemaker_runtime_client
 
-    def send() -> int:
-        sent = 0
+    def send() -> tuple[int, int]:
+        sent = failed = 0
         while not stop.is_set():
             try:
                 runtime.invoke_endpoint(
@@ -346,65 +365,53 @@ def autoscale_a_burst(session: kiln.Session, endpoint: str) -> None:
                     ContentType="application/json",
                 )  # fmt: skip
             except Exception:
-                failed[0] += 1
+                failed += 1
             sent += 1
-        return sent
+        return sent, failed
 
     started, started_at = time.monotonic(), time.time()
     with ThreadPoolExecutor(BURST_THREADS) as pool:
         senders = [pool.submit(send) for _ in range(BURST_THREADS)]
-        decision = _first_activity(scaling, resource)
-        decided = decision["StartTime"].timestamp() - started_at
-        console.print(
-            f"    burst of {BURST_THREADS} clients; {decided:.1f} s later the scaler decided: "
-            f"{decision['Description']}"
-        )
-        serving = _wait_for_count(session, endpoint, lambda n: n > 1, "CurrentInstanceCount")
+        decisions, _ = _poll(lambda: _activities(scaling, resource), bool, timeout=30)
+        if decisions:
+            decided = decisions[-1]["StartTime"].timestamp() - started_at
+            console.print(
+                f"    burst of {BURST_THREADS} clients; {decided:.1f} s later the scaler decided: "
+                f"{decisions[-1]['Description']}"
+            )
+        else:
+            console.print(f"    burst of {BURST_THREADS} clients; no scaling decision in 30 s")
+        serving = _poll(lambda: _champion_count(session, endpoint), lambda n: n > 1, timeout=30)
         console.print(
             f"    {serving[0]} instances serving {serving[1] - started:.1f} s after the burst began"
             " (the new one from a warm spare)"
         )
         time.sleep(1.0)  # the new instances take their share for a moment
         stop.set()
-        sent = sum(sender.result() for sender in senders)
+        tallies = [sender.result() for sender in senders]
+    sent, failed = sum(t[0] for t in tallies), sum(t[1] for t in tallies)
     quiet = time.monotonic()
-    back = _wait_for_count(session, endpoint, lambda n: n == 1, "CurrentInstanceCount", 60)
+    back = _poll(lambda: _champion_count(session, endpoint), lambda n: n == 1, timeout=60)
     console.print(
-        f"    burst over ({sent} requests, {failed[0]} failed); back to 1 instance "
+        f"    burst over ({sent} requests, {failed} failed); back to 1 instance "
         f"{back[1] - quiet:.1f} s later (scale-in cooldown 5 s, draining first)"
     )
-    activities = scaling.describe_scaling_activities(
-        ServiceNamespace="sagemaker", ResourceId=resource
-    )["ScalingActivities"]
-    for activity in reversed(activities):
+    for activity in reversed(_activities(scaling, resource)):
         console.print(f"    activity: {activity['Description']} [dim]({activity['Cause']})[/]")
     scaling.deregister_scalable_target(**scope)
 
 
-def _first_activity(scaling: Any, resource: str, timeout: float = 30) -> dict[str, Any]:
-    """The first scaling activity of ``resource``, once the scaler has started one."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = scaling.describe_scaling_activities(
-            ServiceNamespace="sagemaker", ResourceId=resource
-        )["ScalingActivities"]
-        if found or time.monotonic() > deadline:
-            return dict(found[-1]) if found else {"StartTime": None, "Description": "nothing"}
-        time.sleep(0.1)
+def _activities(scaling: Any, resource: str) -> list[dict[str, Any]]:
+    """The scaling activities of ``resource``, newest first."""
+    answer = scaling.describe_scaling_activities(ServiceNamespace="sagemaker", ResourceId=resource)
+    return list(answer["ScalingActivities"])
 
 
-def _wait_for_count(
-    session: kiln.Session, endpoint: str, wanted: Any, field: str, timeout: float = 30
-) -> tuple[int, float]:
-    """Poll DescribeEndpoint until Champion's ``field`` satisfies ``wanted``: (count, when)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        described = session.sagemaker_client.describe_endpoint(EndpointName=endpoint)
-        variant = next(v for v in described["ProductionVariants"] if v["VariantName"] == "Champion")
-        count = int(variant.get(field, 0))
-        if wanted(count) or time.monotonic() > deadline:
-            return count, time.monotonic()
-        time.sleep(0.1)
+def _champion_count(session: kiln.Session, endpoint: str) -> int:
+    """How many instances serve the Champion variant now."""
+    described = session.sagemaker_client.describe_endpoint(EndpointName=endpoint)
+    variant = next(v for v in described["ProductionVariants"] if v["VariantName"] == "Champion")
+    return int(variant.get("CurrentInstanceCount", 0))
 
 
 def delete_everything(session: kiln.Session, predictor: kiln.Predictor) -> None:

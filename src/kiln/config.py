@@ -355,10 +355,7 @@ def _instance_types(env: Mapping[str, str], name: str, default: str) -> tuple[st
 
 
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:
-    value = _int(env, name, default)
-    if value < 1:
-        raise ValueError(f"{name}={value} must be at least 1")
-    return value
+    return _int_at_least(env, name, default, 1)
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

@@ -95,7 +95,7 @@ class _Load:
 def test_a_step_load_scales_out_and_back_in_with_no_failed_request(kiln: Kiln) -> None:
     scaling = kiln.client("application-autoscaling")
     scaling.register_scalable_target(**_target("loaded"), MinCapacity=1, MaxCapacity=3)
-    scaling.put_scaling_policy(
+    alarms = scaling.put_scaling_policy(
         PolicyName="per-instance",
         **_target("loaded"),
         PolicyType="TargetTrackingScaling",
@@ -108,7 +108,7 @@ def test_a_step_load_scales_out_and_back_in_with_no_failed_request(kiln: Kiln) -
             "ScaleOutCooldown": 5,
             "ScaleInCooldown": 4,
         },
-    )
+    )["Alarms"]
     heavy = _Load(kiln, "loaded", threads=4, pause=0.05)
     try:
         wait_until(lambda: _counts(kiln, "loaded") == (3, 3), "scaled out to 3", timeout=40)
@@ -138,8 +138,8 @@ def test_a_step_load_scales_out_and_back_in_with_no_failed_request(kiln: Kiln) -
     assert described[0] == ("Setting desired instance count to 1.", "Successful")
     assert ("Setting desired instance count to 3.", "Successful") in described
     out = next(a for a in activities() if a["Description"].endswith(" 3."))
-    assert out["Cause"].startswith("monitor alarm TargetTracking-endpoint/loaded/variant/")
-    assert out["Cause"].endswith("-AlarmHigh-" + out["Cause"].split("-AlarmHigh-")[1])
+    high = next(a["AlarmName"] for a in alarms if "-AlarmHigh-" in a["AlarmName"])
+    assert out["Cause"] == f"monitor alarm {high} in state ALARM triggered policy per-instance"
     assert out["StatusMessage"] == (
         "Successfully set desired instance count to 3. Change successfully fulfilled by sagemaker."
     )
@@ -249,7 +249,7 @@ def test_registering_again_updates_the_target_and_deregistering_drops_its_polici
     )
     assert [a["AlarmName"].split("-Alarm")[1][:4] for a in policy["Alarms"]] == ["High", "Low-"]
     names = {p["PolicyName"] for p in scaling.describe_scaling_policies(**SCOPE)["ScalingPolicies"]}
-    assert {"cpu", "add-one"} <= names
+    assert "cpu" in names
     scaling.deregister_scalable_target(**target)
     left = scaling.describe_scaling_policies(ServiceNamespace="sagemaker",
                                              ResourceId=target["ResourceId"])  # fmt: skip

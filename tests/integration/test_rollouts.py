@@ -18,6 +18,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import ROLE, Kiln, make_settings, start_kiln, upload_model, wait_until
+from kiln.db import ResourceRecord, ResourceStore, connect
+from kiln.db.tables import endpoints
 
 pytestmark = pytest.mark.slow
 
@@ -309,6 +311,11 @@ def test_a_restart_mid_rollout_leaves_the_old_config_serving(tmp_path: Path) -> 
             },
         )
         wait_until(lambda: "Baking" in str(_describe(first)), "the rollout baking", 60)
+        baking = first.thread.kiln.hosting_stores.endpoints.get(ENDPOINT)
+    assert baking is not None
+    assert baking.status == "Updating"
+    # A graceful stop rolls back in the rollout's own loop; what kill -9 leaves is this row.
+    _restore(settings, baking)
     with start_kiln(settings) as second:
         after = _wait_settled(second)
         answer = second.client("sagemaker-runtime").invoke_endpoint(
@@ -318,3 +325,16 @@ def test_a_restart_mid_rollout_leaves_the_old_config_serving(tmp_path: Path) -> 
     assert after["EndpointConfigName"] == "blue"
     assert "the server restarted during the deployment" in after["FailureReason"]
     assert json.loads(answer["Body"].read()) == {"from": "blue"}
+
+
+def _restore(settings: Any, record: ResourceRecord) -> None:
+    """Write ``record``'s status and state back, as a server killed mid-rollout leaves them."""
+    engine = connect(settings.database_url)
+    try:
+
+        def back(found: ResourceRecord) -> None:
+            found.status, found.state = record.status, record.state
+
+        ResourceStore(engine, endpoints).modify(record.name, back)
+    finally:
+        engine.dispose()

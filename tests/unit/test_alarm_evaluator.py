@@ -3,6 +3,7 @@ told to the listeners."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -17,7 +18,9 @@ from kiln.db.metrics import MetricRows
 from kiln.db.tables import metadata
 from kiln.services.hosting.invocations import Outcome
 from kiln.services.monitoring.alarms.changes import AlarmState, AlarmStateChange
-from kiln.services.monitoring.alarms.evaluator import AlarmEvaluator
+from kiln.services.monitoring.alarms.definition import parse_alarm
+from kiln.services.monitoring.alarms.evaluation import Datapoint
+from kiln.services.monitoring.alarms.evaluator import MAX_REASON_DATA, AlarmEvaluator, reason_data
 from kiln.services.monitoring.alarms.service import CloudWatchAlarms
 from kiln.services.monitoring.metrics import MetricsStore
 from kiln.services.monitoring.metrics.fine import InvocationSlots
@@ -95,3 +98,15 @@ def test_the_migration_builds_the_alarms_table_the_code_declares(engine: Engine)
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
 
     assert [d for d in differences if "alarms" in repr(d)] == []
+
+
+def test_state_reason_data_keeps_the_newest_datapoints_that_fit_its_4000_characters() -> None:
+    definition = {"AlarmName": "many", "Namespace": "Walk", "MetricName": "M", "Statistic": "Sum",
+                  "Period": 10, "EvaluationPeriods": 200, "Threshold": 0,
+                  "ComparisonOperator": "GreaterThanThreshold"}  # fmt: skip
+    points = [Datapoint(START - 10 * i, float(i), 1.0) for i in range(200)]  # newest first
+    text = reason_data(parse_alarm(definition), points, START)
+    assert len(text) <= MAX_REASON_DATA
+    evaluated = json.loads(text)["evaluatedDatapoints"]
+    assert 0 < len(evaluated) < 200
+    assert evaluated[0]["value"] == 0.0  # the newest is kept

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import MutableMapping
+from collections.abc import Collection, MutableMapping
 from typing import Any
 
 import pytest
@@ -52,6 +52,7 @@ class AsgiTransport:
     def __init__(self, apps: dict[str, ReplicaApp]) -> None:
         self.apps = apps
         self.closed = False
+        self.retained: set[str] | None = None
 
     async def post(
         self,
@@ -82,6 +83,9 @@ class AsgiTransport:
         except TimeoutError:
             raise ReplicaTimeout() from None
         return ReplicaResponse(answer["status"], answer["headers"], answer["body"])
+
+    def retain(self, addresses: Collection[str]) -> None:
+        self.retained = set(addresses)
 
     def close(self) -> None:
         self.closed = True
@@ -392,3 +396,29 @@ async def test_a_variant_whose_replica_crashed_holds_briefly_without_asking_for_
     plane._routing.publish(_route({"A": ["a1"]}))  # type: ignore[attr-defined]
     assert isinstance(await task, Answered)
     assert demands == []  # the controller replaces it on its own
+
+
+async def test_requests_held_for_a_deleted_endpoint_are_refused_at_once() -> None:
+    plane, _ = _plane({}, _zero_route(), cold_start_timeout=30)
+    (task,) = await _serve_all(plane, 1)
+    plane._routing.withdraw("e")  # type: ignore[attr-defined]
+    outcome = await asyncio.wait_for(task, timeout=5)  # not the 30 s hold
+    assert isinstance(outcome, Refused)
+    assert plane.held == 0
+
+
+async def test_a_cancelled_held_request_gives_its_place_in_the_queue_back() -> None:
+    plane, _ = _plane({}, _zero_route(), cold_start_queue=1)
+    (task,) = await _serve_all(plane, 1)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert plane.held == 0
+
+
+async def test_the_transport_forgets_the_replicas_no_route_names_any_more() -> None:
+    plane, _ = _plane({"a1": _replica("a1"), "a2": _replica("a2")}, _route({"A": ["a1", "a2"]}))
+    assert isinstance(await _serve(plane, _invocation()), Answered)  # the loop is known
+    plane._routing.publish(_route({"A": ["a2"]}))  # type: ignore[attr-defined]
+    transport = plane._transport  # type: ignore[attr-defined]
+    await _until(lambda: transport.retained is not None)
+    assert transport.retained == {"a2"}

@@ -23,21 +23,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from kiln.api.json_protocol import BadRequest, native_answers, read_limited
-from kiln.errors import (
-    ConflictError,
-    ResourceNotFoundError,
-    ServiceUnavailableError,
-    ValidationError,
-)
+from kiln.errors import ConflictError, ResourceNotFoundError, ValidationError
 from kiln.services.monitoring.ab_reports import DEFAULT_HOURS, AbReports
 from kiln.services.monitoring.feedback import FeedbackService
 
 _STATUS = (
     (ResourceNotFoundError, 404, "ResourceNotFound"),
     (ConflictError, 400, "ConflictException"),
-    (ServiceUnavailableError, 503, "ServiceUnavailable"),
-    (ValidationError, 400, "ValidationException"),
-)
+)  # other Kiln errors: 400 ValidationException; a full disk: 503 (native_answers)
 
 
 def ab_testing_routes(feedback: FeedbackService, reports: AbReports) -> list[Route]:

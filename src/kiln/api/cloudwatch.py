@@ -34,28 +34,22 @@ ERROR_CODES: ErrorCodes = [
 ]
 
 
-def _operations(
-    service: CloudWatchMetrics, alarms: CloudWatchAlarms | None
-) -> dict[str, Operation]:
-    operations: dict[str, Operation] = {
+def _operations(service: CloudWatchMetrics, alarms: CloudWatchAlarms) -> dict[str, Operation]:
+    return {
         "GetMetricData": service.get_metric_data,
         "GetMetricStatistics": service.get_metric_statistics,
         "ListMetrics": service.list_metrics,
         "PutMetricData": service.put_metric_data,
+        "PutMetricAlarm": alarms.put_metric_alarm,
+        "DescribeAlarms": alarms.describe_alarms,
+        "DeleteAlarms": alarms.delete_alarms,
+        "SetAlarmState": alarms.set_alarm_state,
     }
-    if alarms is not None:
-        operations |= {
-            "PutMetricAlarm": alarms.put_metric_alarm,
-            "DescribeAlarms": alarms.describe_alarms,
-            "DeleteAlarms": alarms.delete_alarms,
-            "SetAlarmState": alarms.set_alarm_state,
-        }
-    return operations
 
 
 def cloudwatch_api(
     service: CloudWatchMetrics,
-    alarms: CloudWatchAlarms | None = None,
+    alarms: CloudWatchAlarms,
     *,
     check_responses: bool = False,
 ) -> JsonApi:
@@ -71,7 +65,7 @@ def cloudwatch_api(
 
 def cloudwatch_query_api(
     service: CloudWatchMetrics,
-    alarms: CloudWatchAlarms | None = None,
+    alarms: CloudWatchAlarms,
     *,
     check_responses: bool = False,
 ) -> QueryApi:

@@ -59,6 +59,11 @@ def sagemaker_arn(region: str, kind: str, name: str) -> str:
     return f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:{kind}/{name.lower()}"
 
 
+def alarm_arn(region: str, name: str) -> str:
+    """A CloudWatch alarm's ARN."""
+    return f"arn:aws:cloudwatch:{region}:{ACCOUNT_ID}:alarm:{name}"
+
+
 def log_group_arn(region: str, group: str) -> str:
     """A CloudWatch Logs group's ARN."""
     return f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{group}"

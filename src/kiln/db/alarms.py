@@ -61,6 +61,12 @@ class AlarmRows:
                 ).rowcount
             )
 
+    def get(self, name: str) -> AlarmRow | None:
+        """The alarm called ``name``, if there is one."""
+        with _available(), self._engine.connect() as connection:
+            found = connection.execute(select(alarms).where(alarms.c.name == name)).first()
+            return None if found is None else _row(found)
+
     def all(self) -> list[AlarmRow]:
         """Every alarm, by name."""
         with _available(), self._engine.connect() as connection:

@@ -146,7 +146,7 @@ scaling_policies = Table(
     metadata,
     Column("resource_id", String(512), primary_key=True),
     Column("name", String(256), primary_key=True),
-    Column("arn", String(1600), nullable=False, index=True),
+    Column("arn", String(1600), nullable=False),
     Column("policy_type", String(32), nullable=False),
     Column("configuration", JSON, nullable=False),
     Column("alarms", JSON, nullable=False),

@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 from kiln.runtime import codecs, frameworks
 
@@ -212,8 +212,14 @@ class Predictor:
         inference_id: str | None = None,
     ) -> Reply:
         """Run the chain on one request; errors propagate (the server maps them to statuses)."""
-        if self.handlers.transform_fn is not None:
-            return self._transform(body, content_type, accept, attributes, inference_id)
+        transform_fn = self.handlers.transform_fn
+        if transform_fn is not None:
+            content_type, accept, context = self._opening(
+                content_type, accept, attributes, inference_id
+            )
+            output = transform_fn(context, self.model, _payload(body, content_type), content_type,
+                                  accept)  # fmt: skip
+            return _reply(output, accept, context)
         request = self.decode(body, content_type, accept, attributes, inference_id)
         return self.encode(request, self.predict(request.data, request.context))
 
@@ -226,10 +232,9 @@ class Predictor:
         inference_id: str | None = None,
     ) -> Decoded:
         """The chain's first step (``input_fn``) on one request; not for ``transform_fn``."""
-        content_type = content_type or codecs.JSON
-        if not accept or accept == codecs.ANY:
-            accept = self.default_accept
-        context = Context(attributes, self.system_properties, inference_id)
+        content_type, accept, context = self._opening(
+            content_type, accept, attributes, inference_id
+        )
         handlers = self.handlers
         # Refuse an unsupported Accept before spending time on the prediction.
         kind = accept if handlers.output_fn else codecs.negotiate(accept, self.default_accept)
@@ -256,22 +261,18 @@ class Predictor:
         kind = request.kind
         return Reply(codecs.encode(prediction, kind), kind, context.response_custom_attributes)
 
-    def _transform(
+    def _opening(
         self,
-        body: bytes,
         content_type: str | None,
         accept: str | None,
         attributes: str | None,
         inference_id: str | None,
-    ) -> Reply:
-        content_type = content_type or codecs.JSON
+    ) -> tuple[str, str, Context]:
+        """A request's Content-Type and Accept with their defaults, and its handlers' context."""
         if not accept or accept == codecs.ANY:
             accept = self.default_accept
         context = Context(attributes, self.system_properties, inference_id)
-        transform_fn = cast(Handler, self.handlers.transform_fn)
-        payload = _payload(body, content_type)
-        output = transform_fn(context, self.model, payload, content_type, accept)
-        return _reply(output, accept, context)
+        return content_type or codecs.JSON, accept, context
 
 
 def load_predictor(

@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from kiln.runtime.media_types import media_type
+
 JSON = "application/json"
 CSV = "text/csv"
 NPY = "application/x-npy"
@@ -193,7 +195,7 @@ class NumpyDeserializer(_Deserializer):
 
     def deserialize(self, stream: Readable, content_type: str) -> np.ndarray[Any, Any]:
         """The array in ``stream``; ValueError for a Content-Type it cannot read."""
-        media = content_type.split(";", 1)[0].strip().lower()
+        media = media_type(content_type)
         try:
             body = stream.read()
         finally:

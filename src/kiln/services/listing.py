@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from kiln.db.listing import ListQuery
+
+T = TypeVar("T")
 
 _SORT_COLUMNS = {"Name": "name", "CreationTime": "creation_time", "Status": "status"}
 
@@ -37,3 +39,15 @@ def page_offset(token: object) -> int | None:
     if not (text.isascii() and text.isdigit() and len(text) <= 12):
         return None
     return int(text)
+
+
+def page(
+    items: Sequence[T], token: object, size: int, invalid: Callable[[], Exception]
+) -> tuple[Sequence[T], str | None]:
+    """One page of an in-memory listing from ``token`` on, and the next page's token (None on
+    the last); ``invalid()`` is raised for a token no such listing hands out."""
+    offset = page_offset(token)
+    if offset is None:
+        raise invalid()
+    end = offset + size
+    return items[offset:end], (str(end) if end < len(items) else None)

@@ -7,11 +7,11 @@ AWS. An ARN names its store by its resource type (``arn:aws:sagemaker:…:endpoi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from kiln.errors import ValidationError
+from kiln.services.listing import page
 
 MAX_TAGS = 50
 _RESERVED_PREFIX = "aws:"
@@ -84,11 +84,16 @@ class TagService:
         """One page of a resource's tags."""
         store, name = self._resolve(request["ResourceArn"])
         tags = store.get(name).spec.get("Tags", [])
-        start = _offset(request.get("NextToken"))
-        size = int(request.get("MaxResults", MAX_TAGS))
-        answer: dict[str, Any] = {"Tags": tags[start : start + size]}
-        if start + size < len(tags):
-            answer["NextToken"] = str(start + size)
+        token = request.get("NextToken")
+        found, next_token = page(
+            tags,
+            token,
+            int(request.get("MaxResults", MAX_TAGS)),
+            lambda: ValidationError(f"Invalid NextToken {token!r}"),
+        )
+        answer: dict[str, Any] = {"Tags": list(found)}
+        if next_token is not None:
+            answer["NextToken"] = next_token
         return answer
 
     def delete_tags(self, request: Mapping[str, Any]) -> dict[str, Any]:
@@ -110,12 +115,3 @@ class TagService:
         if store is None or name is None:
             raise ValidationError(f"Resource {arn} does not exist or is not taggable in Kiln")
         return store, name
-
-
-def _offset(token: str | None) -> int:
-    if token is None:
-        return 0
-    # ASCII digits, a few: str.isdigit() admits "²", which int() refuses, and so is 5,000 digits.
-    if re.fullmatch("[0-9]{1,18}", token) is None:
-        raise ValidationError(f"Invalid NextToken {token!r}")
-    return int(token)

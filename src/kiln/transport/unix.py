@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
+from collections.abc import Collection
 from typing import cast
 
 import httptools
@@ -134,7 +135,7 @@ class UnixReplicaTransport:
                 raise
             finally:
                 timer.cancel()
-            if connection.is_reusable:
+            if connection.is_reusable and socket_path in self._slots:  # not forgotten meanwhile
                 connection.last_used = time.monotonic()
                 self._idle[socket_path].append(connection)
             else:
@@ -155,6 +156,14 @@ class UnixReplicaTransport:
             raise ReplicaUnreachable(f"cannot connect to replica: {e}") from e
         return connection
 
+    def retain(self, addresses: Collection[str]) -> None:
+        """Close and forget the pools of every socket not in ``addresses`` (replicas gone):
+        socket paths are unique per replica, so these pools would never be used again."""
+        for gone in [path for path in self._slots if path not in addresses]:
+            del self._slots[gone]
+            for connection in self._idle.pop(gone, []):
+                connection.close()
+
     def close(self) -> None:
         """Close every pooled connection."""
         for connections in self._idle.values():
@@ -168,8 +177,8 @@ def _request(path: bytes, headers: list[tuple[bytes, bytes]], body: bytes) -> by
     head.append(str(len(body)).encode())
     for name, value in headers:
         head += [b"\r\n", name, b": ", value]
-    head.append(b"\r\n\r\n")
-    return b"".join(head) + body
+    head += [b"\r\n\r\n", body]
+    return b"".join(head)  # one copy of the body, not two
 
 
 def _expire(future: asyncio.Future[ReplicaResponse], connection: _Connection) -> None:

@@ -14,6 +14,8 @@ from enum import StrEnum
 from typing import Any
 
 from kiln.errors import ValidationError
+from kiln.services.monitoring.metrics.published import unpublished
+from kiln.services.monitoring.metrics.statistics import STATISTICS
 
 DEFAULT_COOLDOWN = 300
 """Application Auto Scaling's default cooldown for SageMaker variants, seconds."""
@@ -21,16 +23,6 @@ DEFAULT_COOLDOWN = 300
 INVOCATIONS_PER_INSTANCE = "SageMakerVariantInvocationsPerInstance"
 CONCURRENT_REQUESTS = "SageMakerVariantConcurrentRequestsPerModelHighResolution"
 PREDEFINED = (INVOCATIONS_PER_INSTANCE, CONCURRENT_REQUESTS)
-
-# The metrics Kiln itself publishes, by namespace: a customised metric there must be one of them.
-KNOWN_METRICS = {
-    "AWS/SageMaker": frozenset(
-        {"Invocations", "InvocationsPerInstance", "Invocation4XXErrors", "Invocation5XXErrors",
-         "InvocationModelErrors", "ModelLatency", "OverheadLatency"}
-    ),
-    "/aws/sagemaker/Endpoints": frozenset({"CPUUtilization", "MemoryUtilization"}),
-}  # fmt: skip
-STATISTICS = ("Average", "Minimum", "Maximum", "SampleCount", "Sum")
 
 
 class AdjustmentType(StrEnum):
@@ -124,8 +116,8 @@ def custom_metric(spec: Mapping[str, Any]) -> CustomMetric:
         raise ValidationError(
             "CustomizedMetricSpecification needs MetricName, Namespace and Statistic"
         )
-    known = KNOWN_METRICS.get(namespace)
-    if known is not None and name not in known:
+    known = unpublished(str(namespace), str(name))
+    if known is not None:
         raise ValidationError(
             f"Unknown metric {name!r} in namespace {namespace!r}; Kiln publishes "
             + ", ".join(sorted(known))

@@ -126,13 +126,16 @@ class Scaler:
         """Observe, decide and act once for every target."""
         now = self._clock()
         self._end_reached()
+        policies = self._service.policies_by_target()
         for target in self._service.targets():
             try:
-                self._tick_target(target, now)
+                self._tick_target(target, policies.get(target.ref.resource_id, []), now)
             except (KilnError, SQLAlchemyError):
                 log.exception("autoscaler: %s skipped this tick", target.ref.resource_id)
 
-    def _tick_target(self, target: ScalableTarget, now: float) -> None:
+    def _tick_target(
+        self, target: ScalableTarget, policies: list[ScalingPolicy], now: float
+    ) -> None:
         seen = self._fleet.variant_now(target.ref)
         if seen is None or seen.status != EndpointStatus.IN_SERVICE:
             return
@@ -140,7 +143,7 @@ class Scaler:
         if clocks.last_count is not None and seen.desired > clocks.last_count:
             clocks.active_since = now
         clocks.last_count = seen.desired
-        decision = self._decide(target, seen, clocks, now)
+        decision = self._decide(target, policies, seen, clocks, now)
         if decision is None:
             return
         if clocks.failed is not None and clocks.failed[0] == decision.desired:
@@ -148,10 +151,9 @@ class Scaler:
                 return
         self._apply(target.ref, seen.desired, decision, clocks, now)
 
-    def _decide(self, target: ScalableTarget, seen: VariantNow, clocks: _Clocks,
-                now: float) -> policy.Decision | None:  # fmt: skip
+    def _decide(self, target: ScalableTarget, policies: list[ScalingPolicy], seen: VariantNow,
+                clocks: _Clocks, now: float) -> policy.Decision | None:  # fmt: skip
         bounds = policy.Bounds(target.min_capacity, target.max_capacity, target.suspended)
-        policies = self._service.policies(target)
         tracking = [(p, p.tracking) for p in policies if p.tracking is not None]
         return (
             policy.to_bounds(seen.desired, bounds)

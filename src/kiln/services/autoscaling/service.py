@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from kiln.auth.actions import alarm_arn
 from kiln.config import ACCOUNT_ID
 from kiln.db.autoscaling import ActivityRow, PolicyRow, ScalingRows, TargetRow
 from kiln.errors import ValidationError
@@ -35,7 +36,7 @@ from kiln.services.autoscaling.targets import (
     check_capacities,
     check_scope,
 )
-from kiln.services.listing import page_offset
+from kiln.services.listing import page, page_offset
 
 TARGET_TRACKING = "TargetTrackingScaling"
 STEP_SCALING = "StepScaling"
@@ -176,9 +177,12 @@ class AutoScalingService:
         page, token = _page(rows, request)
         return _with_token({"ScalingPolicies": [_policy_shape(r) for r in page]}, token)
 
-    def policies(self, target: ScalableTarget) -> list[ScalingPolicy]:
-        """A target's policies, typed."""
-        return [_typed_policy(row) for row in self._rows.policies(target.ref.resource_id)]
+    def policies_by_target(self) -> dict[str, list[ScalingPolicy]]:
+        """Every policy, typed, by its target's ``ResourceId``: one read for a scaler's tick."""
+        found: dict[str, list[ScalingPolicy]] = {}
+        for row in self._rows.policies():
+            found.setdefault(row.resource_id, []).append(_typed_policy(row))
+        return found
 
     # -- activities ------------------------------------------------------------------------
 
@@ -242,9 +246,7 @@ class AutoScalingService:
             return ()
         names = [f"TargetTracking-{ref.resource_id}-Alarm{side}-{uuid.uuid4()}"
                  for side in ("High", "Low")]  # fmt: skip
-        return tuple(
-            (n, f"arn:aws:cloudwatch:{self._region}:{ACCOUNT_ID}:alarm:{n}") for n in names
-        )
+        return tuple((n, alarm_arn(self._region, n)) for n in names)
 
 
 def _ref(request: Mapping[str, Any]) -> VariantRef:
@@ -284,19 +286,22 @@ def _configuration(kind: str, request: Mapping[str, Any]) -> dict[str, Any]:
     )
 
 
+def _invalid_token() -> Exception:
+    return InvalidNextToken("Invalid NextToken: not one this server handed out")
+
+
 def _offset(request: Mapping[str, Any]) -> int:
     offset = page_offset(request.get("NextToken"))
     if offset is None:
-        raise InvalidNextToken("Invalid NextToken: not one this server handed out")
+        raise _invalid_token()
     return offset
 
 
 def _page(items: Sequence[T], request: Mapping[str, Any]) -> tuple[Sequence[T], str | None]:
-    offset, size = _offset(request), int(request.get("MaxResults", DEFAULT_PAGE))
-    if offset > len(items):
+    if _offset(request) > len(items):
         raise InvalidNextToken(f"Invalid NextToken {request.get('NextToken')!r}")
-    end = offset + size
-    return items[offset:end], (str(end) if end < len(items) else None)
+    size = int(request.get("MaxResults", DEFAULT_PAGE))
+    return page(items, request.get("NextToken"), size, _invalid_token)
 
 
 def _with_token(answer: dict[str, Any], token: str | None) -> dict[str, Any]:

@@ -29,6 +29,7 @@ GAP_SECONDS = 5.0
 """How long a request waits for a replaced or restarting replica: a replica's cold start on a
 quiet machine is 1–2 s, on a busy one about 6; past that a prompt 503 serves a client better."""
 _RETRY_SECONDS = 0.05
+_RETRY_MAX_SECONDS = 0.4  # an Updating endpoint is read a few times a second, not forty
 _AT_ZERO = (
     "Scaled to zero instances (a Kiln extension: SageMaker cannot scale an endpoint's variant "
     "to 0). The next request is held while one instance starts."
@@ -99,6 +100,11 @@ def refusal_message(endpoint: str, variant: str, verdict: HoldVerdict, is_scaled
             f"{where} is scaled to zero and its instance did not start within {waited:.0f} s "
             "(KILN_COLD_START_TIMEOUT_SECONDS)."
         )
+    return no_replica_message(endpoint, variant)
+
+
+def no_replica_message(endpoint: str, variant: str) -> str:
+    """The 503's message when a variant's replicas could not take a request right now."""
     return f"No replica of variant {variant} of endpoint {endpoint} is available right now."
 
 
@@ -116,8 +122,8 @@ class ColdStarts:
     """Raises a scaled-to-zero variant's count to 1 when the data plane signals demand.
 
     The endpoint may be ``Updating`` at that moment (``set_instance_count`` refuses then): the
-    demand is tried again every 50 ms until it is met, moot (the count is no longer 0) or older
-    than ``timeout``, when no held request waits for it any more.
+    demand is tried again (after 50 ms, then backing off to 0.4 s) until it is met, moot (the
+    count is no longer 0) or older than ``timeout``, when no held request waits for it any more.
     """
 
     def __init__(self, counts: InstanceCounts, timeout: float,
@@ -141,11 +147,13 @@ class ColdStarts:
 
     def _meet(self, endpoint: str, variant: str) -> None:
         deadline = self._clock() + self._timeout
+        pause = _RETRY_SECONDS
         try:
             while self._clock() < deadline:
                 if self._try(endpoint, variant):
                     return
-                time.sleep(_RETRY_SECONDS)
+                time.sleep(pause)
+                pause = min(2 * pause, _RETRY_MAX_SECONDS)
             log.warning("endpoint %s variant %s: no start from zero in time", endpoint, variant)
         finally:
             with self._lock:

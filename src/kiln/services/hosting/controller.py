@@ -100,7 +100,7 @@ class EndpointController:
         *,
         health_interval: float = 1.0,
         capture: CaptureSink | None = None,
-        alarm_states: Callable[[], Mapping[str, AlarmState]] = dict,
+        alarm_states: Callable[[], Mapping[str, AlarmState]],
     ) -> None:
         self._settings = settings
         self._capture = capture
@@ -132,13 +132,16 @@ class EndpointController:
     def start(self) -> None:
         """Bring endpoints back after a restart, then watch replica health."""
         self._alarming = {n for n, s in self._alarm_states().items() if s is AlarmState.ALARM}
-        for record in self._stores.endpoints.all([EndpointStatus.UPDATING]):
-            if endpoint_state(record).deployment_config:
-                self._stores.endpoints.modify(record.name, _roll_back_after_restart)
         for record in self._stores.endpoints.all():
+            state = endpoint_state(record)
+            if record.status == EndpointStatus.UPDATING and state.deployment_config:
+                # A rollout the last server left half done ends as a rollback: the old config.
+                self._record(
+                    record.name, status=EndpointStatus.IN_SERVICE, failure=_RESTARTED, clear=True
+                )
             if record.status in (EndpointStatus.IN_SERVICE, EndpointStatus.UPDATING):
                 # Until its replicas are back, the router answers 503, not "no such endpoint".
-                self._publish(record.name, Fleet(endpoint_state(record).deployment, {}))
+                self._publish(record.name, Fleet(state.deployment, {}))
             if record.status != EndpointStatus.FAILED:
                 self.wake(record.name)
         self._health_thread = threading.Thread(
@@ -441,40 +444,51 @@ class EndpointController:
     ) -> ReplicaStartError | None:
         """Start ``count`` replicas into ``group``, each routed the moment it is ready (a warm
         one need not wait for a cold sibling); the first start error, if any."""
-        spec = self._replica_spec(endpoint, variant)
         lock = threading.Lock()
 
-        def start() -> None:
-            replica = self._launcher.start(spec)
+        def route(replica: Replica) -> None:
             with lock:
                 group.append(replica)
                 self._publish(endpoint, fleet)
                 self._record(endpoint, fleet=fleet)
 
-        with ThreadPoolExecutor(max_workers=max(1, count)) as pool:
-            futures = [pool.submit(start) for _ in range(count)]
-        errors = [e for f in futures if isinstance(e := f.exception(), ReplicaStartError)]
-        for future in futures:
-            if (error := future.exception()) is not None and not isinstance(
-                error, ReplicaStartError
-            ):
-                raise error
+        _, errors = self._launch_each(endpoint, variant, count, route)
         return errors[0] if errors else None
 
     def _start_replicas(self, endpoint: str, variant: VariantSpec, count: int) -> list[Replica]:
+        """Start ``count`` replicas, all or none (the others stop if one fails)."""
+        started, errors = self._launch_each(endpoint, variant, count)
+        if errors:
+            self._stop_all(started, grace=0)
+            raise errors[0]
+        return started
+
+    def _launch_each(
+        self,
+        endpoint: str,
+        variant: VariantSpec,
+        count: int,
+        on_ready: Callable[[Replica], None] | None = None,
+    ) -> tuple[list[Replica], list[ReplicaStartError]]:
+        """Start ``count`` replicas in parallel (``on_ready`` hears of each as it is ready):
+        those started, and why the others did not."""
         spec = self._replica_spec(endpoint, variant)
+
+        def start() -> Replica:
+            replica = self._launcher.start(spec)
+            if on_ready is not None:
+                on_ready(replica)
+            return replica
+
         with ThreadPoolExecutor(max_workers=max(1, count)) as pool:
-            futures = [pool.submit(self._launcher.start, spec) for _ in range(count)]
+            futures = [pool.submit(start) for _ in range(count)]
         started, errors = [], []
         for future in futures:
             try:
                 started.append(future.result())
             except ReplicaStartError as e:
                 errors.append(e)
-        if errors:
-            self._stop_all(started, grace=0)
-            raise errors[0]
-        return started
+        return started, errors
 
     def _replica_spec(self, endpoint: str, variant: VariantSpec) -> ReplicaSpec:
         limit = self._settings.replica_startup_timeout_seconds
@@ -517,24 +531,9 @@ class EndpointController:
         def addresses(variant: VariantSpec) -> tuple[ReplicaAddress, ...]:
             return tuple(r.address for r in fleet.replicas.get(variant.name, []))
 
-        def is_scaled_to_zero(variant: VariantSpec) -> bool:
-            # An empty group, not a missing one: after a restart no group exists until started.
-            return fleet.replicas.get(variant.name) == []
-
-        variants = [
-            VariantRoute(v.name, weight(v), addresses(v), is_scaled_to_zero=is_scaled_to_zero(v))
-            for v in deployment.variants
-        ]
+        variants = _variant_routes(fleet)
         if green is not None:
-            new = [
-                VariantRoute(
-                    v.name,
-                    v.initial_weight,
-                    tuple(r.address for r in green.replicas.get(v.name, [])),
-                )
-                for v in green.deployment.variants
-            ]
-            variants = blended(variants, new, share)
+            variants = blended(variants, _variant_routes(green), share)
         production = weight(deployment.variants[0]) if deployment.variants else 0.0
         shadows = [
             ShadowRoute(v.name, shadow_fraction(production, weight(v)), addresses(v))
@@ -621,9 +620,15 @@ def _describe_fleet(state: EndpointState, fleet: Fleet) -> EndpointState:
     )
 
 
-def _roll_back_after_restart(record: ResourceRecord) -> None:
-    """A rollout the last server left half done ends as a rollback: the old config serves."""
-    record.status = EndpointStatus.IN_SERVICE
-    state = endpoint_state(record).settled()
-    record.state = replace(state, failure_reason=_RESTARTED).to_dict()
-    record.last_modified_time = time.time()
+def _variant_routes(fleet: Fleet) -> list[VariantRoute]:
+    """The production variants of ``fleet`` as routes: weights, replicas, scaled to zero."""
+    return [
+        VariantRoute(
+            v.name,
+            fleet.weights.get(v.name, v.initial_weight),
+            tuple(r.address for r in fleet.replicas.get(v.name, [])),
+            # An empty group, not a missing one: after a restart no group exists until started.
+            is_scaled_to_zero=fleet.replicas.get(v.name) == [],
+        )
+        for v in fleet.deployment.variants
+    ]

@@ -33,6 +33,7 @@ from kiln.services.hosting.cold_start import (
     HoldVerdict,
     hold_seconds,
     hold_verdict,
+    no_replica_message,
     refusal_message,
     should_signal_demand,
 )
@@ -182,10 +183,6 @@ class DataPlane:
         self._loop: asyncio.AbstractEventLoop | None = None
         routing.add_listener(self._published)
 
-    def set_demand_handler(self, on_demand: Callable[[str, str], None]) -> None:
-        """Call ``on_demand(endpoint, variant)`` when a variant scaled to zero gets a request."""
-        self._on_demand = on_demand
-
     @property
     def held(self) -> int:
         """Requests waiting for a replica now."""
@@ -207,6 +204,8 @@ class DataPlane:
     async def invoke(self, route: EndpointRoute, invocation: Invocation, respond: Respond) -> None:
         """Serve ``invocation`` on ``route``: ``respond`` with the outcome, then tell observers
         and queue the shadow copies."""
+        if self._loop is None:  # once: route changes from other threads are handed to this loop
+            self._loop = asyncio.get_running_loop()
         target = invocation.target_variant
         variant = route.variant(target) if target else route.pick_variant(self._rng)
         if variant is None:
@@ -271,7 +270,7 @@ class DataPlane:
         invocation: Invocation,
     ) -> tuple[VariantRoute, _Call]:
         """The cold path: hold the request until a replica of ``variant`` serves, or refuse it."""
-        loop = self._loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
         deadline = time.perf_counter() + hold_seconds(variant.is_scaled_to_zero, self._cold_timeout)
         while True:
             key = (endpoint, variant.name)
@@ -289,11 +288,13 @@ class DataPlane:
                 break
             waiter: asyncio.Future[None] = loop.create_future()
             held.waiters.append(waiter)
-            await asyncio.wait((waiter,), timeout=max(0.0, deadline - time.perf_counter()))
-            if not waiter.done():
-                waiter.cancel()
-                if waiter in held.waiters:
+            try:
+                await asyncio.wait((waiter,), timeout=max(0.0, deadline - time.perf_counter()))
+            finally:  # timed out or cancelled: its place in the queue goes
+                if not waiter.done():
+                    waiter.cancel()
                     held.waiters.remove(waiter)
+            if waiter.cancelled():
                 verdict = HoldVerdict.REFUSE
                 break
             route = self._routing.get(endpoint)
@@ -305,7 +306,6 @@ class DataPlane:
             if pick_replica(variant.replicas) is not None:
                 call = await self._call(variant.replicas, headers, invocation.body)
                 return variant, call
-        held = self._held.get((endpoint, variant.name)) or _Held()
         if not held.waiters:
             self._held.pop((endpoint, variant.name), None)
         waited = time.perf_counter() - invocation.arrived
@@ -315,17 +315,24 @@ class DataPlane:
         return variant, _Call(None, None, None, 0.0, message)
 
     def _published(self, endpoint: str) -> None:
-        """A new route for ``endpoint`` (the controller's thread): wake what it holds."""
+        """A new route for ``endpoint``, or none (the controller's thread): hand it to the loop."""
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._release, endpoint)
+            loop.call_soon_threadsafe(self._route_changed, endpoint)
 
-    def _release(self, endpoint: str) -> None:
+    def _route_changed(self, endpoint: str) -> None:
+        """Wake what ``endpoint`` holds; forget the transport's pools of replicas now gone."""
+        route = self._routing.get(endpoint)
         for key in [k for k in self._held if k[0] == endpoint]:
-            held = self._held.pop(key)
-            for waiter in held.waiters:  # oldest first: they resume, and send, in this order
+            held = self._held[key]
+            variant = None if route is None else route.variant(key[1])
+            if variant is None or pick_replica(variant.replicas) is not None:
+                del self._held[key]  # served or gone: a later scale to zero signals afresh
+            waiters, held.waiters = held.waiters, deque()
+            for waiter in waiters:  # oldest first: they resume, and send, in this order
                 if not waiter.done():
                     waiter.set_result(None)
+        self._transport.retain(_addresses(self._routing.routes()))
 
     def _sampled(self, capture: CaptureConfig | None) -> CaptureConfig | None:
         if capture is None or self._rng.random() * 100 >= capture.sampling_percentage:
@@ -398,8 +405,7 @@ def _outcome(endpoint: str, variant: str, call: _Call) -> InvocationOutcome:
         return Refused(
             503,
             b"ServiceUnavailable",
-            call.unavailable
-            or f"No replica of variant {variant} of endpoint {endpoint} is available right now.",
+            call.unavailable or no_replica_message(endpoint, variant),
         )
     if 200 <= response.status < 300:
         headers = response.headers
@@ -470,3 +476,14 @@ def _timeout_message(timeout: float) -> str:
         "Your invocation timed out while waiting for a response from container primary "
         f"(after {timeout:.0f} s)."
     )
+
+
+def _addresses(routes: Sequence[EndpointRoute]) -> set[str]:
+    """Where every routed replica listens (blue, green and shadows)."""
+    found: set[str] = set()
+    for route in routes:
+        for variant in route.variants:
+            found.update(r.location for r in (*variant.replicas, *variant.green))
+        for shadow in route.shadows:
+            found.update(r.location for r in shadow.replicas)
+    return found

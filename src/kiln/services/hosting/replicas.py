@@ -50,7 +50,6 @@ from kiln.services.hosting.warm_spares import (
     SpareKey,
     WarmSpares,
     can_use_spare,
-    close_output,
 )
 from kiln.services.logs import LogStore, StreamWriter
 from kiln.services.logs.names import endpoint_group, replica_stream
@@ -185,7 +184,7 @@ class ReplicaLauncher:
             return None
         size = self._size(spec)
         key = SpareKey(launch.python, size.vcpus, size.memory_mib)
-        spare = self._spares.take(key, launch.replica_id)
+        spare = self._spares.take(key)
         if spare is None:
             return None
         started = time.monotonic()
@@ -201,14 +200,9 @@ class ReplicaLauncher:
             tuple(_server_args(seen, launch.code_dir, spare.socket_fd)),
             self._environment(spec, launch.python, launch.keys),
         )
-        if not self._spares.hand_over(spare, go):
-            log.warning(
-                "replica %s: warm spare %s was gone; starting cold", launch.replica_id, spare.id
-            )
-            spare.process.release()
-            close_output(spare.process)
-            return self._launch_cold(launch, spare.workspace, spare.socket_path, phases)
-        phases["spare_handover"] = time.monotonic() - started
+        if self._spares.hand_over(spare, go, launch.replica_id):
+            phases["spare_handover"] = time.monotonic() - started
+        # else it died after take: _wait_or_restart finds it ended and starts cold in its place.
         address = ReplicaAddress(str(spare.socket_path), spec.variant, replica_id=launch.replica_id)
         return Replica(
             launch.replica_id,
@@ -238,11 +232,11 @@ class ReplicaLauncher:
         log.warning("replica %s: warm spare exited with %s; starting cold", replica.id, code)
         replica.process.release()
         socket_path = Path(replica.address.location)
-        cold = self._launch_cold(launch, replica.workspace, socket_path, replica.phases)
         try:
+            cold = self._launch_cold(launch, replica.workspace, socket_path, replica.phases)
             self._wait_until_healthy(cold)
         except BaseException:
-            self.stop(cold, grace=0)
+            self.stop(replica, grace=0)  # the same id, workspace, socket and keys as the cold one
             raise
         return cold
 
@@ -492,8 +486,12 @@ class _ReplicaOutput:
             (line for line in reversed(self._stderr) if line.startswith(_FAILED_PREFIX)), None
         )
         if summary is not None:
-            # The model server exits 2 when the code or model fails to load, 3 when it cannot bind.
-            what = "loading the model failed" if code == 2 else "the model server failed"
+            # The model server exits EXIT_LOAD_FAILED when the code or model fails to load.
+            what = (
+                "loading the model failed"
+                if code == EXIT_LOAD_FAILED
+                else "the model server failed"
+            )
             return f"Variant {variant}: {what}: {summary[len(_FAILED_PREFIX) :]}"
         tail = "\n".join(list(self._stderr)[-5:])
         return f"Variant {variant}: the model server exited with code {code} before ready: {tail}"

@@ -135,7 +135,7 @@ class RoutingTable:
         self._listeners: tuple[Callable[[str], None], ...] = ()
 
     def add_listener(self, listener: Callable[[str], None]) -> None:
-        """Call ``listener(endpoint)`` after each publish, on the publishing thread."""
+        """Call ``listener(endpoint)`` after each publish or withdrawal, on that thread."""
         self._listeners = (*self._listeners, listener)
 
     def get(self, endpoint: str) -> EndpointRoute | None:
@@ -157,3 +157,5 @@ class RoutingTable:
         """Stop routing to ``endpoint``."""
         with self._lock:
             self._routes = {k: v for k, v in self._routes.items() if k != endpoint}
+        for listener in self._listeners:
+            listener(endpoint)

@@ -62,7 +62,8 @@ class HostingService:
         stores: HostingStores,
         controller: Controller,
         capture_problem: Callable[[str], str | None] = lambda endpoint: None,
-        alarm_names: Callable[[], set[str]] = set,
+        *,
+        alarm_names: Callable[[], set[str]],
     ) -> None:
         self._settings = settings
         self._stores = stores

@@ -6,6 +6,7 @@ the adapter (:mod:`kiln.transport.unix`) reads them, so TCP replicas need no cha
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Protocol
 
 
@@ -45,6 +46,9 @@ class ReplicaTransport(Protocol):
     ) -> ReplicaResponse:
         """POST ``body`` to ``path`` on the replica at ``address``."""
         ...
+
+    def retain(self, addresses: Collection[str]) -> None:
+        """Forget what is pooled for every address not in ``addresses`` (replicas now gone)."""
 
     def close(self) -> None:
         """Close every pooled connection."""

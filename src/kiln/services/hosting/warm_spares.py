@@ -74,7 +74,6 @@ class Spare:
     """A started spare process, waiting for its go."""
 
     id: str
-    key: SpareKey
     workspace: Path
     socket_path: Path
     socket_fd: int
@@ -136,8 +135,8 @@ class WarmSpares:
             self._slots.setdefault(key, _Slot())
         self._wake.set()
 
-    def take(self, key: SpareKey, replica_id: str) -> Spare | None:
-        """A live spare for ``key`` (its pid file renamed for ``replica_id``), or None."""
+    def take(self, key: SpareKey) -> Spare | None:
+        """A live spare for ``key``, or None."""
         if not self.is_on or self._should_exit.is_set():
             return None
         self.want(key)
@@ -146,13 +145,14 @@ class WarmSpares:
             spare = next((s for s in spares if s.process.poll() is None), None)
             if spare is not None:
                 spares.remove(spare)
+                self._slots[key].failures = 0  # one lived until asked: the count is in a row
         self._wake.set()
-        if spare is not None:
-            self._pid_file(spare.id).replace(self._pid_file(replica_id))
         return spare
 
-    def hand_over(self, spare: Spare, go: Go) -> bool:
-        """Send ``spare`` its go; False if it is gone (the caller starts cold)."""
+    def hand_over(self, spare: Spare, go: Go, replica_id: str) -> bool:
+        """Send ``spare`` its go as replica ``replica_id`` (its pid file renamed for it); False
+        if it is gone (the caller starts cold)."""
+        self._pid_file(spare.id).replace(self._pid_file(replica_id))
         try:
             os.write(spare.control, go.encode())
         except OSError:  # EPIPE: it died after take
@@ -176,7 +176,7 @@ class WarmSpares:
             spares = [s for slot in self._slots.values() for s in slot.spares]
             self._slots.clear()
         for spare in spares:
-            self._discard(spare)
+            self.discard(spare)
 
     # -- the keeper ----------------------------------------------------------------------------
 
@@ -198,7 +198,7 @@ class WarmSpares:
             missing = spares_to_start(self._settings.warm_spares, len(slot.spares), slot.failures)
         for spare in dead:
             log.warning("warm spare %s ended unasked; replacing it", spare.id)
-            self._discard(spare)
+            self.discard(spare)
         for _ in range(missing):
             if self._should_exit.is_set():
                 return
@@ -234,7 +234,7 @@ class WarmSpares:
             write_pid_file(self._pid_file(spare_id), process.pid, str(workspace))
         except OSError as e:  # as for replicas: only a crash would orphan it
             log.warning("warm spare %s: pid file not written: %s", spare_id, e)
-        return Spare(spare_id, key, workspace, socket_path, socket_fd, process, write)
+        return Spare(spare_id, workspace, socket_path, socket_fd, process, write)
 
     def _spec(
         self, key: SpareKey, spare_id: str, workspace: Path, socket_fd: int, control_fd: int
@@ -257,10 +257,8 @@ class WarmSpares:
         )
 
     def discard(self, spare: Spare) -> None:
-        """End ``spare`` and remove its files (one taken that could not be used)."""
-        self._discard(spare)
-
-    def _discard(self, spare: Spare) -> None:
+        """End ``spare`` and remove its files (one dead, one stopped, or one taken that could
+        not be used)."""
         try:
             os.close(spare.control)  # end of file: a waiting spare exits by itself
         except OSError:

@@ -34,7 +34,6 @@ def upgrade() -> None:
         sa.Column("alarms", sa.JSON, nullable=False),
         sa.Column("creation_time", sa.Float, nullable=False),
     )
-    op.create_index("ix_scaling_policies_arn", "scaling_policies", ["arn"])
     op.create_table(
         "scaling_activities",
         sa.Column("activity_id", sa.String(64), primary_key=True),

@@ -1,7 +1,7 @@
 """CloudWatch metric alarms: definitions and their last evaluated state.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 
 import sqlalchemy as sa

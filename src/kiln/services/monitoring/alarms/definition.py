@@ -12,30 +12,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiln.services.monitoring.alarms.evaluation import Comparison, MissingData, Rule
-from kiln.services.monitoring.metrics import counting
 from kiln.services.monitoring.metrics.errors import (
     InvalidParameterCombination,
     InvalidParameterValue,
     MissingParameter,
 )
+from kiln.services.monitoring.metrics.published import unpublished
 from kiln.services.monitoring.metrics.series import Series
 from kiln.services.monitoring.metrics.statistics import STATISTICS, is_percentile
 
 # What Kiln publishes in the namespaces it owns (metrics/counting.py, metrics/usage.py).
-KILN_METRICS: Mapping[str, frozenset[str]] = {
-    counting.NAMESPACE: frozenset(
-        {
-            counting.INVOCATIONS,
-            counting.CLIENT_ERRORS,
-            counting.SERVER_ERRORS,
-            counting.MODEL_ERRORS,
-            counting.PER_INSTANCE,
-            counting.MODEL_LATENCY,
-            counting.OVERHEAD_LATENCY,
-        }
-    ),
-    "/aws/sagemaker/Endpoints": frozenset({"CPUUtilization", "MemoryUtilization"}),
-}
 # CloudWatch: 10 s and 30 s are high resolution, else a multiple of 60 s.
 _ALARM_PERIODS = (10, 30)
 
@@ -164,8 +150,8 @@ def _missing(value: str | None) -> MissingData:
 
 
 def _check_metric(namespace: str, metric: str) -> None:
-    known = KILN_METRICS.get(namespace)
-    if known is not None and metric not in known:
+    known = unpublished(namespace, metric)
+    if known is not None:
         raise InvalidParameterValue(
             f"Kiln publishes no metric {metric!r} in namespace {namespace!r} (it publishes "
             f"{', '.join(sorted(known))}): an alarm on it would never leave INSUFFICIENT_DATA."

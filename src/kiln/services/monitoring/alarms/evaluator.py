@@ -69,11 +69,10 @@ class AlarmEvaluator:
             points = self.datapoints(alarm, now)
             verdict = evaluate(alarm.rule, points, state)
             if verdict.state != state:
-                data = _reason_data(alarm, points, now)
+                data = reason_data(alarm, points, now)
                 newest = next((p.value for p in points if p.value is not None), None)
                 breach = None if newest is None else newest - alarm.rule.threshold
                 self._alarms.change(alarm.name, verdict.state, verdict.reason, data, breach)
-        self._fine.trim(now)
 
     def datapoints(self, alarm: AlarmDefinition, now: float) -> list[Datapoint]:
         """The alarm's last N complete periods at ``now``, newest first."""
@@ -103,24 +102,32 @@ class AlarmEvaluator:
                 log.warning("alarms: could not evaluate; will retry", exc_info=True)
 
 
-def _reason_data(alarm: AlarmDefinition, points: list[Datapoint], now: float) -> str:
-    """CloudWatch's ``StateReasonData`` JSON."""
-    present = [p for p in points if p.value is not None]
-    return json.dumps(
-        {
-            "version": "1.0",
-            "queryDate": _iso(now),
-            "startDate": _iso(points[-1].at) if points else _iso(now),
-            "statistic": alarm.statistic,
-            "period": alarm.period,
-            "recentDatapoints": [p.value for p in reversed(present)],
-            "threshold": alarm.rule.threshold,
-            "evaluatedDatapoints": [
-                {"timestamp": _iso(p.at), "sampleCount": p.samples, "value": p.value}
-                for p in present
-            ],
-        }
-    )
+MAX_REASON_DATA = 4000
+"""``StateReasonData``'s limit in CloudWatch's model, and the column's."""
+
+
+def reason_data(alarm: AlarmDefinition, points: list[Datapoint], now: float) -> str:
+    """CloudWatch's ``StateReasonData`` JSON, with as many of the newest datapoints as fit."""
+    present = [p for p in points if p.value is not None]  # newest first
+    while True:
+        text = json.dumps(
+            {
+                "version": "1.0",
+                "queryDate": _iso(now),
+                "startDate": _iso(points[-1].at) if points else _iso(now),
+                "statistic": alarm.statistic,
+                "period": alarm.period,
+                "recentDatapoints": [p.value for p in reversed(present)],
+                "threshold": alarm.rule.threshold,
+                "evaluatedDatapoints": [
+                    {"timestamp": _iso(p.at), "sampleCount": p.samples, "value": p.value}
+                    for p in present
+                ],
+            }
+        )
+        if len(text) <= MAX_REASON_DATA or not present:
+            return text
+        present = present[: len(present) // 2]
 
 
 def _iso(at: float) -> str:

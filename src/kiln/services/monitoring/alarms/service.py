@@ -17,10 +17,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kiln.config import ACCOUNT_ID
+from kiln.auth.actions import alarm_arn
 from kiln.db.alarms import AlarmRow, AlarmRows
 from kiln.errors import KilnError, ResourceNotFoundError
-from kiln.services.listing import page_offset
+from kiln.services.listing import page
 from kiln.services.monitoring.alarms.changes import AlarmListener, AlarmState, AlarmStateChange
 from kiln.services.monitoring.alarms.definition import AlarmDefinition, parse_alarm
 from kiln.services.monitoring.metrics.errors import InvalidNextToken, InvalidParameterValue
@@ -50,7 +50,7 @@ class CloudWatchAlarms:
 
     def arn(self, name: str) -> str:
         """The alarm's ARN."""
-        return f"arn:aws:cloudwatch:{self._region}:{ACCOUNT_ID}:alarm:{name}"
+        return alarm_arn(self._region, name)
 
     # -- the API -------------------------------------------------------------------------------
 
@@ -60,7 +60,7 @@ class CloudWatchAlarms:
         parse_alarm(params)
         now = self._clock()
         with self._lock:
-            found = self._find(params["AlarmName"])
+            found = self._rows.get(params["AlarmName"])
             state: tuple[str, str, str | None, float] = (
                 (AlarmState.INSUFFICIENT_DATA, _CREATED, None, now)
                 if found is None
@@ -82,13 +82,12 @@ class CloudWatchAlarms:
             and (not prefix or r.name.startswith(prefix))
             and (not wanted or r.state == wanted)
         ]
-        start = _offset(params.get("NextToken"))
-        size = int(params.get("MaxRecords") or _PAGE)
-        answer: dict[str, Any] = {
-            "MetricAlarms": [self._described(r) for r in rows[start : start + size]]
-        }
-        if start + size < len(rows):
-            answer["NextToken"] = str(start + size)
+        found, token = page(
+            rows, params.get("NextToken"), int(params.get("MaxRecords") or _PAGE), _invalid_token
+        )
+        answer: dict[str, Any] = {"MetricAlarms": [self._described(r) for r in found]}
+        if token is not None:
+            answer["NextToken"] = token
         return answer
 
     def delete_alarms(self, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -113,10 +112,9 @@ class CloudWatchAlarms:
     def set_alarm_state(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """``SetAlarmState``: the state holds until the next evaluation changes it."""
         name = params["AlarmName"]
-        if self._find(name) is None:
+        state, reason = AlarmState(params["StateValue"]), params["StateReason"]
+        if self.change(name, state, reason, params.get("StateReasonData")) is None:
             raise ResourceNotFoundError(f"Alarm {name} does not exist.")
-        self.change(name, AlarmState(params["StateValue"]), params["StateReason"],
-                    params.get("StateReasonData"))  # fmt: skip
         return {}
 
     # -- what the evaluator and rollouts use ------------------------------------------------
@@ -146,7 +144,7 @@ class CloudWatchAlarms:
         """Store ``name``'s new state and tell the listeners; None if the alarm is gone."""
         now = self._clock()
         with self._lock:
-            row = self._find(name)
+            row = self._rows.get(name)
             if row is None or not self._rows.set_state(name, new, reason, reason_data, now):
                 return None
             actions = parse_alarm(row.definition).actions(new)
@@ -156,9 +154,6 @@ class CloudWatchAlarms:
             for listener in self._listeners:
                 listener.alarm_changed(change)
         return change
-
-    def _find(self, name: str) -> AlarmRow | None:
-        return next((r for r in self._rows.all() if r.name == name), None)
 
     def _described(self, row: AlarmRow) -> dict[str, Any]:
         answer = {
@@ -184,8 +179,5 @@ class CloudWatchAlarms:
         return dict(project(answer, shape.member))  # type: ignore[attr-defined]
 
 
-def _offset(token: str | None) -> int:
-    offset = page_offset(token)
-    if offset is None:
-        raise InvalidNextToken("The NextToken is not one this server handed out.")
-    return offset
+def _invalid_token() -> Exception:
+    return InvalidNextToken("The NextToken is not one this server handed out.")

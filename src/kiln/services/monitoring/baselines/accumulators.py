@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from kiln.services.monitoring.baselines.parsing import ParsedColumn, combine_type
+from kiln.services.monitoring.baselines.parsing import (
+    ParsedColumn,
+    combine_type,
+    parse_column,
+    present_values,
+)
 from kiln.services.monitoring.baselines.statistics import (
     SKETCH_K,
     InferredType,
@@ -25,6 +30,7 @@ from kiln.services.monitoring.baselines.statistics import (
 )
 
 NUM_BUCKETS = 10
+_SAMPLE_SEED = 0  # the sample is reproducible: the same data gives the same sketch
 
 
 @dataclass
@@ -37,8 +43,18 @@ class ColumnProfile:
     min: float = np.inf
     max: float = -np.inf
 
+    def add_texts(self, texts: npt.NDArray[np.str_]) -> None:
+        """Fold one chunk of the column's texts in (a column known to hold strings is not
+        parsed as numbers again: its type can only stay String)."""
+        if self.inferred_type is InferredType.STRING:
+            present, missing = present_values(texts)
+            self.num_missing += missing
+            self.num_present += len(present)
+            return
+        self.add(*parse_column(texts))
+
     def add(self, parsed: ParsedColumn, missing: int) -> None:
-        """Fold one chunk of the column in."""
+        """Fold one parsed chunk of the column in."""
         self.num_missing += missing
         self.num_present += len(parsed.present)
         self.inferred_type = combine_type(
@@ -60,7 +76,6 @@ class NumericAccumulator:
 
     low: float
     high: float
-    seed: int = 0
     count: int = 0
     mean: float = 0.0
     m2: float = 0.0
@@ -72,7 +87,7 @@ class NumericAccumulator:
     _rng: np.random.Generator = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._rng = np.random.default_rng(self.seed)
+        self._rng = np.random.default_rng(_SAMPLE_SEED)
 
     def add(self, numbers: npt.NDArray[np.float64]) -> None:
         """Fold one chunk of numbers in."""
@@ -149,8 +164,8 @@ def bucket_counts(
         counts = np.zeros(NUM_BUCKETS, dtype=np.int64)
         counts[0] = len(numbers)
         return counts
-    index = ((numbers - low) / (high - low) * NUM_BUCKETS).astype(np.int64)
-    return np.bincount(np.clip(index, 0, NUM_BUCKETS - 1), minlength=NUM_BUCKETS)
+    counts, _ = np.histogram(numbers, NUM_BUCKETS, (low, high))
+    return counts.astype(np.int64)
 
 
 def buckets(counts: npt.NDArray[np.int64], low: float, high: float) -> tuple[KllBucket, ...]:

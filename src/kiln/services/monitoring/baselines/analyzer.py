@@ -20,7 +20,7 @@ from kiln.services.monitoring.baselines.accumulators import (
     NumericAccumulator,
 )
 from kiln.services.monitoring.baselines.csv_chunks import CHUNK_ROWS, CsvChunks
-from kiln.services.monitoring.baselines.parsing import parse_column
+from kiln.services.monitoring.baselines.parsing import present_values, to_numbers
 from kiln.services.monitoring.baselines.statistics import (
     FeatureStatistics,
     InferredType,
@@ -52,7 +52,7 @@ def _profile(chunks: CsvChunks) -> list[ColumnProfile]:
         if not profiles:
             profiles = [ColumnProfile() for _ in columns]
         for texts, profile in zip(columns, profiles, strict=True):
-            profile.add(*parse_column(texts))
+            profile.add_texts(texts)
     return profiles or [ColumnProfile() for _ in chunks.names]
 
 
@@ -67,11 +67,11 @@ def _accumulator(profile: ColumnProfile) -> _Accumulator:
 def _accumulate(accumulator: _Accumulator, texts: npt.NDArray[np.str_]) -> None:
     if accumulator is None:
         return
-    parsed, _ = parse_column(texts)
+    present, _ = present_values(texts)
     if isinstance(accumulator, NumericAccumulator):
-        accumulator.add(parsed.numbers)
+        accumulator.add(to_numbers(present)[0])
     else:
-        accumulator.add(parsed.present)
+        accumulator.add(present)
 
 
 def _feature(name: str, profile: ColumnProfile, accumulator: _Accumulator) -> FeatureStatistics:

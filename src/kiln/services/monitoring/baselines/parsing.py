@@ -30,11 +30,16 @@ class ParsedColumn:
     all_integral: bool
 
 
+def present_values(texts: npt.NDArray[np.str_]) -> tuple[npt.NDArray[np.str_], int]:
+    """A chunk's present (non-blank) texts, and how many were missing."""
+    present = texts[np.char.str_len(np.char.strip(texts)) > 0]
+    return present, len(texts) - len(present)
+
+
 def parse_column(texts: npt.NDArray[np.str_]) -> tuple[ParsedColumn, int]:
     """Split a chunk of texts into present values and their numbers; also count the missing."""
-    present = texts[np.char.str_len(np.char.strip(texts)) > 0]
-    missing = len(texts) - len(present)
-    numbers, all_numeric = _to_numbers(present)
+    present, missing = present_values(texts)
+    numbers, all_numeric = to_numbers(present)
     all_integral = all_numeric and _all_integral(present)
     return ParsedColumn(present, numbers, all_numeric, all_integral), missing
 
@@ -61,7 +66,8 @@ def combine_type(
     return max(current, chunk, key=order.index)
 
 
-def _to_numbers(present: npt.NDArray[np.str_]) -> tuple[npt.NDArray[np.float64], bool]:
+def to_numbers(present: npt.NDArray[np.str_]) -> tuple[npt.NDArray[np.float64], bool]:
+    """The present values that are numbers, and whether all of them were."""
     try:
         numbers = present.astype(np.float64)
     except (ValueError, OverflowError):

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from kiln.services.listing import page_offset
+from kiln.services.listing import page
 from kiln.services.monitoring.metrics import rules
 from kiln.services.monitoring.metrics.errors import (
     InvalidNextToken,
@@ -107,7 +107,7 @@ class CloudWatchMetrics:
 
     def list_metrics(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """``ListMetrics``: one page of 500."""
-        offset = _offset(params.get("NextToken"))
+        token = params.get("NextToken")
         window = _RECENT_SECONDS if params.get("RecentlyActive") == "PT3H" else _LISTED_SECONDS
         wanted = [(d["Name"], d.get("Value")) for d in params.get("Dimensions", [])]
         matching = [
@@ -117,7 +117,14 @@ class CloudWatchMetrics:
             and params.get("MetricName") in (None, series.metric)
             and _has_dimensions(series, wanted)
         ]
-        page = matching[offset : offset + _PAGE]
+        found, next_token = page(
+            matching,
+            token,
+            _PAGE,
+            lambda: InvalidParameterValue(
+                f"The NextToken {token!r} is not one this server handed out."
+            ),
+        )
         answer: dict[str, Any] = {
             "Metrics": [
                 {
@@ -125,11 +132,11 @@ class CloudWatchMetrics:
                     "MetricName": s.metric,
                     "Dimensions": [{"Name": n, "Value": v} for n, v in s.dimensions],
                 }
-                for s in page
+                for s in found
             ]
         }
-        if offset + _PAGE < len(matching):
-            answer["NextToken"] = str(offset + _PAGE)
+        if next_token is not None:
+            answer["NextToken"] = next_token
         return answer
 
     def put_metric_data(self, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -170,13 +177,6 @@ def _has_dimensions(series: Series, wanted: Sequence[tuple[str, str | None]]) ->
 
 def _number(value: float | None) -> float:
     return 0.0 if value is None else value
-
-
-def _offset(token: str | None) -> int:
-    offset = page_offset(token)
-    if offset is None:
-        raise InvalidParameterValue(f"The NextToken {token!r} is not one this server handed out.")
-    return offset
 
 
 def _check_queries(queries: Sequence[Mapping[str, Any]]) -> None:

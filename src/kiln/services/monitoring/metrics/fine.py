@@ -61,7 +61,8 @@ class InvocationSlots:
     ) -> None:
         self._keep = keep_seconds
         self._instances = instances
-        self._published = published
+        self.published = published
+        """Whether the counts become CloudWatch points (``KILN_INVOCATION_METRICS``)."""
         # Written on the event loop without a lock; other threads copy before they iterate.
         self._live: dict[SlotKey, VariantSlot] = {}
         # Slots already in stored minutes, kept for the alarms.
@@ -100,12 +101,12 @@ class InvocationSlots:
 
     def covers(self, series: Series, start: float, now: float) -> bool:
         """Whether the slots can answer ``series`` from ``start`` on."""
-        return (
-            self._published
-            and series.namespace == counting.NAMESPACE
-            and {name for name, _ in series.dimensions} == {"EndpointName", "VariantName"}
-            and start >= now - self._keep
-        )
+        return self.published and variant_of(series) is not None and start >= now - self._keep
+
+    def settled_minutes_of(self, endpoint: str, variant: str) -> dict[SlotKey, list[VariantSlot]]:
+        """The live slots of one variant, by minute."""
+        live = list(self._live.items())
+        return _by_minute([(k, c) for k, c in live if k[0] == endpoint and k[1] == variant])
 
     def slots(self, series: Series, start: float, end: float) -> dict[int, Aggregate]:
         """``series``' aggregate per 10-second slot with ``start <= slot < end``."""
@@ -121,7 +122,7 @@ class InvocationSlots:
         return found
 
     def trim(self, now: float) -> None:
-        """Forget the stored slots older than the window (from the flusher's or alarms' thread)."""
+        """Forget the stored slots older than the window (from the flusher's thread)."""
         oldest = now - self._keep
         for key in [k for k in list(self._stored) if k[2] < oldest]:
             counts = self._stored.pop(key, None)
@@ -155,6 +156,14 @@ class InvocationSlots:
         if trimmed is not None:
             found.append(trimmed)
         return max(found) if found else None
+
+
+def variant_of(series: Series) -> tuple[str, str] | None:
+    """The (endpoint, variant) of an ``AWS/SageMaker`` invocation series; None for any other."""
+    dimensions = dict(series.dimensions)
+    if series.namespace != counting.NAMESPACE or set(dimensions) != {"EndpointName", "VariantName"}:
+        return None
+    return dimensions["EndpointName"], dimensions["VariantName"]
 
 
 def minute_points(key: SlotKey, slots: list[VariantSlot]) -> list[Point]:

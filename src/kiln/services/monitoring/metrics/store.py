@@ -25,7 +25,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from kiln.db.metrics import MetricRow, MetricRows
 from kiln.services.hosting.invocations import InvocationRecord
 from kiln.services.monitoring.metrics import counting
-from kiln.services.monitoring.metrics.fine import InvocationSlots, VariantSlot, minute_points
+from kiln.services.monitoring.metrics.fine import (
+    InvocationSlots,
+    VariantSlot,
+    minute_points,
+    variant_of,
+)
 from kiln.services.monitoring.metrics.series import (
     MINUTE,
     Aggregate,
@@ -80,7 +85,6 @@ class MetricsStore:
         self._samplers: list[Callable[[float], None]] = []
         # Counted even when not published: the autoscaler and scale to zero read them.
         self.counts = InvocationSlots(instances=instances, published=publish_invocations)
-        self._publish = publish_invocations
         self._other: dict[tuple[Series, int], Aggregate] = {}
         self._totals: dict[tuple[str, str], counting.VariantMinute] = {}
         self._lock = threading.Lock()
@@ -127,7 +131,7 @@ class MetricsStore:
         found: dict[int, Aggregate] = {}
         with self._lock:
             rows = self._rows.read(series.namespace, series.metric, first, last, series.dimensions)
-            live = [p for p in self._live_points() if p.series == series]
+            live = self._live_points_of(series)
         for point in [_point(row) for row in rows] + live:
             if first <= point.minute < last:
                 found.setdefault(point.minute, Aggregate()).merge(point.aggregate)
@@ -221,7 +225,7 @@ class MetricsStore:
         settled = minute_of(now - _SETTLE_SECONDS) if not everything else None
         with self._lock:
             minutes = self.counts.settled_minutes(settled)
-            published = minutes if self._publish else {}
+            published = minutes if self.counts.published else {}
             other_keys = [key for key in self._other if settled is None or key[1] < settled]
             points = [
                 point for key, slots in published.items() for point in minute_points(key, slots)
@@ -255,7 +259,21 @@ class MetricsStore:
                 log.warning("metrics: could not store points; will retry", exc_info=True)
 
     def _live_minutes(self) -> dict[tuple[str, str, int], list[VariantSlot]]:
-        return self.counts.settled_minutes(None) if self._publish else {}
+        return self.counts.settled_minutes(None) if self.counts.published else {}
+
+    def _live_points_of(self, series: Series) -> list[Point]:
+        """The points of ``series`` still in memory, built for it alone (readers ask often)."""
+        found = [
+            Point(series, minute, aggregate)
+            for (other, minute), aggregate in list(self._other.items())
+            if other == series
+        ]
+        variant = variant_of(series)
+        if variant is None or not self.counts.published:
+            return found
+        for key, slots in self.counts.settled_minutes_of(*variant).items():
+            found += [p for p in minute_points(key, slots) if p.series == series]
+        return found
 
     def _live_points(self) -> list[Point]:
         minutes = self._live_minutes().items()
