@@ -34,8 +34,11 @@ def drift_metric_name(metric: DriftMetric, feature_name: str) -> str:
 
 
 class ExecutionStatus(enum.StrEnum):
-    """How a monitoring execution ended (SageMaker's ``MonitoringExecutionStatus``)."""
+    """A monitoring execution's state (SageMaker's ``MonitoringExecutionStatus``)."""
 
+    PENDING = "Pending"
+    IN_PROGRESS = "InProgress"
+    STOPPING = "Stopping"
     COMPLETED = "Completed"
     COMPLETED_WITH_VIOLATIONS = "CompletedWithViolations"
     FAILED = "Failed"

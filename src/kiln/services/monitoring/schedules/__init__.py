@@ -1,0 +1,1 @@
+"""Monitoring schedules: job definitions, schedules and their executions (SageMaker's API)."""
