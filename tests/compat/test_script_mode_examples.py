@@ -83,7 +83,7 @@ def test_pytorch_inference_code_inside_model_tarball(
 
 
 def test_pytorch_estimator_and_repacked_pytorch_model_without_torch(
-    clients: Clients, sdk_v2: ClientVenv, tmp_path: Path
+    clients: Clients, sdk_v2: ClientVenv, tmp_path: Path, long_profile: None
 ) -> None:
     # torch does not install here within CI's time: the same SDK paths with a numpy model.
     (tmp_path / "iris.csv").write_text("0,1,2,3,4\n")

@@ -25,7 +25,7 @@ def test_model_trainer_trains_through_sm_train_sh(
 
 
 def test_model_builder_builds_deploys_and_invokes(
-    clients: Clients, sdk_v3: ClientVenv, tmp_path: Path
+    clients: Clients, sdk_v3: ClientVenv, tmp_path: Path, long_profile: None
 ) -> None:
     tarball = tmp_path / "model.tar.gz"
     tarball.write_bytes(source_tarball(sklearn_model_files()))
