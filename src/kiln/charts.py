@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from rich.table import Table
 
-from kiln.services.monitoring.timeline.points import MetricSeries, Timeline
+from kiln.services.monitoring.timeline.points import FeatureTimeline, MetricSeries, Timeline
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 CHART_WIDTH = 60
@@ -52,44 +52,61 @@ def squeeze(values: Sequence[float | None], width: int) -> list[float | None]:
     return [max((v for v in g if v is not None), default=None) for g in groups]
 
 
-def traffic_table(timeline: Timeline) -> Table:
-    """Each variant's invocations, latency and errors over the timeline, one row per series."""
+def traffic_table(timeline: Timeline, width: int | None = None) -> Table:
+    """Each variant's invocations, latency and errors over the timeline, one row per series;
+    the charts narrowed to fit ``width`` columns where given."""
+    names = max((len(v.variant) for v in timeline.variants), default=0)
+    chart_width = _chart_width(width, names + len("latency p99 ms") + 20)
     table = _table(timeline, "traffic", ("variant", "series", "chart", "total/last", "peak"))
     for variant in timeline.variants:
         for metric, statistic, label, is_count in _TRAFFIC_ROWS:
             series = variant.find(metric, statistic)
             if series is not None:
                 scale = 1000.0 if series.unit == "Microseconds" else 1.0
-                table.add_row(variant.variant, label, *_cells(series, scale, is_count))
+                cells = _cells(series, scale, is_count, chart_width)
+                table.add_row(variant.variant, label, *cells)
     return table
 
 
-def drift_table(timeline: Timeline) -> Table:
-    """Each feature's drift measures over the timeline, one row per measure."""
+def drift_table(timeline: Timeline, width: int | None = None) -> Table:
+    """Each feature's drift measures over the timeline, one row per measure; the charts narrowed
+    to fit ``width`` columns where given."""
     table = _table(timeline, "drift", ("feature", "metric", "chart", "last", "peak"))
-    for feature in timeline.features:
-        name = (
-            feature.feature if not feature.schedule else f"{feature.feature} ({feature.schedule})"
-        )
+    names = [_feature_label(f) for f in timeline.features]
+    metrics = max((len(s.metric) for f in timeline.features for s in f.series), default=0)
+    chart_width = _chart_width(width, max(map(len, names), default=0) + metrics + 12)
+    for feature, name in zip(timeline.features, names, strict=True):
         for series in feature.series:
-            table.add_row(name, series.metric, *_cells(series, 1.0, False))
+            table.add_row(name, series.metric, *_cells(series, 1.0, False, chart_width))
     return table
+
+
+def _feature_label(feature: FeatureTimeline) -> str:
+    return f"{feature.feature} ({feature.schedule})" if feature.schedule else feature.feature
+
+
+def _chart_width(width: int | None, text: int) -> int:
+    """The chart's width: ``CHART_WIDTH``, narrowed (to 10 at least) to leave ``text`` columns
+    and the table's rules and padding (16) within ``width``."""
+    if width is None:
+        return CHART_WIDTH
+    return max(10, min(CHART_WIDTH, width - text - 16))
 
 
 def _table(timeline: Timeline, what: str, columns: tuple[str, ...]) -> Table:
     span = f"{_when(timeline.start)} – {_when(timeline.end)} UTC"
     table = Table(title=f"{timeline.endpoint} {what}: {span}, one point per {_period(timeline)}")
     for column in columns:
-        table.add_column(column, justify="right" if column in ("total/last", "last", "peak")
-                         else "left", no_wrap=column == "chart")  # fmt: skip
+        is_number = column in ("total/last", "last", "peak")
+        table.add_column(column, justify="right" if is_number else "left", no_wrap=True)
     return table
 
 
-def _cells(series: MetricSeries, scale: float, is_count: bool) -> tuple[str, str, str]:
+def _cells(series: MetricSeries, scale: float, is_count: bool, width: int) -> tuple[str, str, str]:
     values = [None if v is None else v / scale for v in series.values()]
     present = [v for v in values if v is not None]
     summary = sum(present) if is_count else (present[-1] if present else None)
-    chart = sparkline(squeeze(values, CHART_WIDTH))
+    chart = sparkline(squeeze(values, max(1, width)))
     return chart, _number(summary), _number(max(present, default=None))
 
 

@@ -44,7 +44,8 @@ def traffic(
     elif not timeline.variants:
         typer.echo(f"No invocations of {endpoint} in the last {since}.")
     else:
-        Console(highlight=False).print(traffic_table(timeline))
+        console = Console(highlight=False)
+        console.print(traffic_table(timeline, console.width))
 
 
 @monitor_app.command("drift")
@@ -62,7 +63,8 @@ def drift(
             " schedule publishes them after each execution)."
         )
     else:
-        Console(highlight=False).print(drift_table(timeline))
+        console = Console(highlight=False)
+        console.print(drift_table(timeline, console.width))
 
 
 def _timeline(endpoint: str, since: str, period: str | None) -> Timeline:

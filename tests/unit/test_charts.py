@@ -90,3 +90,13 @@ def test_the_drift_table_has_a_row_per_feature_and_measure() -> None:
         ["age (hourly)", "feature_baseline_drift", "▃█", "0.4", "0.4"],
         ["age (hourly)", "kiln_feature_psi", "█", "0.25", "0.25"],
     ]
+
+
+def test_a_narrow_terminal_narrows_the_chart_not_the_labels() -> None:
+    variant = VariantTimeline("AllTraffic", (_series("Invocations", "Sum", "None", [1.0] * 60),))
+    timeline = Timeline("churn", 1.7e9, 1.7e9 + 3600, 60, (variant,), ())
+    console = Console(record=True, width=80)
+    console.print(traffic_table(timeline, console.width))
+    [row] = _rows(console.export_text())
+    assert row[:2] == ["AllTraffic", "invocations"]
+    assert len(row[2]) == 80 - len("AllTraffic") - len("latency p99 ms") - 20 - 16
