@@ -19,6 +19,7 @@ if typing.TYPE_CHECKING:
         TrainingJob,
         UnexpectedStatusError,
         compare_variants,
+        endpoint_timeline,
         send_ground_truth,
     )
 
@@ -34,6 +35,7 @@ __all__ = [
     "TrainingJob",
     "UnexpectedStatusError",
     "compare_variants",
+    "endpoint_timeline",
     "send_ground_truth",
 ]
 

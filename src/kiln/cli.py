@@ -15,6 +15,7 @@
     kiln serve --model-data URI_OR_PATH [flags]        one replica here, in the foreground
     kiln keys create --user U [--policy P] [--bearer] | ls | revoke ID   credentials
     kiln roles put NAME --policy P                     what jobs with that RoleArn may do
+    kiln monitor traffic | drift ENDPOINT [--since 1h]  over time, as charts (``cli_monitor``)
 
 Every command talks to the server the way the SDK does (boto3, CloudWatch Logs included). Errors
 print as one red line, ``error: <code>: <message>``, and exit with status 1.
@@ -782,6 +783,12 @@ def _policy_text(policy: str) -> str:
         except OSError as e:
             raise ValidationError(f"Cannot read the policy file {policy[1:]}: {e}") from None
     return policy
+
+
+# `kiln monitor …` lives in its own module, which uses the helpers above: imported here, last.
+from kiln.cli_monitor import monitor_app  # noqa: E402
+
+app.add_typer(monitor_app, name="monitor")
 
 
 def main() -> None:

@@ -39,6 +39,7 @@ from kiln.api.prometheus import DataPathSources, PrometheusMetrics
 from kiln.api.query_protocol import QueryApi
 from kiln.api.runtime import InvocationRouter
 from kiln.api.sagemaker import sagemaker_api
+from kiln.api.timeline import timeline_routes
 from kiln.auth import policies
 from kiln.auth.actions import sagemaker_arn
 from kiln.auth.authorizer import Authorizer
@@ -84,6 +85,7 @@ from kiln.services.monitoring.feedback import FeedbackService
 from kiln.services.monitoring.inference_log import InferenceLog
 from kiln.services.monitoring.metrics import CloudWatchMetrics, MetricsStore
 from kiln.services.monitoring.metrics.usage import ReplicaView, UsageSampler
+from kiln.services.monitoring.timeline.reader import Timelines
 from kiln.services.process_credentials import ProcessCredentials
 from kiln.services.sweeper import Sweeper
 from kiln.services.tags import TagService
@@ -216,6 +218,9 @@ class KilnServer:
             lambda name: self.hosting_stores.endpoints.get(name) is not None,
         )
         self.ab_reports = AbReports(inferences, self.metrics, self._deployed_variants)
+        self.timelines = Timelines(
+            self.metrics, lambda name: self.hosting_stores.endpoints.get(name) is not None
+        )
         self.tags = TagService(
             {
                 "training-job": self.jobs,
@@ -294,6 +299,7 @@ class KilnServer:
             job_progress=self._job_progress,
             endpoint_replicas=self._endpoint_replicas,
             ab_testing=ab_testing_routes(self.feedback, self.ab_reports),
+            timeline=timeline_routes(self.timelines),
             metrics_page=PrometheusMetrics(
                 self.metrics,
                 self._instance_counts,

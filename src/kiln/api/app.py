@@ -9,6 +9,7 @@ GET  /metrics                  Prometheus text (``api/prometheus.py``), as cloud
 GET  /kiln/v1/…                native paths for what the AWS APIs do not cover
      /kiln/v1/keys, /roles     key management (``api/keys.py``)
      /kiln/v1/endpoints/{e}/feedback, /report   A/B testing (``api/ab_testing.py``)
+     /kiln/v1/endpoints/{e}/timeline   traffic and drift over time (``api/timeline.py``)
 
 Everything passes the auth gate (``api/gate.py``) first; ``classify`` tells it which action a
 path is, and the AWS APIs authorise each operation once they have read it.
@@ -139,6 +140,9 @@ def _native_action(method: str, path: str, region: str) -> Action | None:
             return Action("logs:GetLogEvents", [group, sagemaker_arn(region, "training-job", name)])
         case ["endpoints", name, "replicas" | "report"], _:
             return Action("sagemaker:DescribeEndpoint", [sagemaker_arn(region, "endpoint", name)])
+        case ["endpoints", _, "timeline"], _:
+            # Every number in it is a CloudWatch metric: read as GetMetricData reads them.
+            return Action("cloudwatch:GetMetricData", ["*"])
         case ["endpoints", name, "feedback"], _:
             # No AWS operation takes ground truth (Model Monitor reads it from S3): Kiln's own.
             return Action("sagemaker:PutGroundTruth", [sagemaker_arn(region, "endpoint", name)])
@@ -163,6 +167,7 @@ def build_app(
     job_progress: Callable[[str], JobProgress | None],
     endpoint_replicas: Callable[[str], list[dict[str, Any]] | None],
     ab_testing: Sequence[Route] = (),
+    timeline: Sequence[Route] = (),
     metrics_page: Callable[[Request], Awaitable[Response]] | None = None,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
 ) -> AuthGate:
@@ -185,6 +190,7 @@ def build_app(
         Route("/kiln/v1/endpoints/{name}/replicas", replicas, methods=["GET"]),
         *key_api,
         *ab_testing,
+        *timeline,
     ]
     if metrics_page is not None:
         routes.append(Route("/metrics", metrics_page, methods=["GET"]))

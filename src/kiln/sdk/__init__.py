@@ -17,4 +17,5 @@ from kiln.sdk.local import LocalPredictor as LocalPredictor
 from kiln.sdk.model import Model as Model
 from kiln.sdk.predictor import Predictor as Predictor
 from kiln.sdk.session import Session as Session
+from kiln.sdk.timeline import endpoint_timeline as endpoint_timeline
 from kiln.sdk.training_job import TrainingJob as TrainingJob
