@@ -15,6 +15,7 @@
     kiln serve --model-data URI_OR_PATH [flags]        one replica here, in the foreground
     kiln keys create --user U [--policy P] [--bearer] | ls | revoke ID   credentials
     kiln roles put NAME --policy P                     what jobs with that RoleArn may do
+    kiln monitor rules create|list|describe|delete|firings   retraining rules (cli_rules.py)
 
 Every command talks to the server the way the SDK does (boto3, CloudWatch Logs included). Errors
 print as one red line, ``error: <code>: <message>``, and exit with status 1.
@@ -43,6 +44,7 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 from rich.console import Console
 from rich.table import Table
 
+from kiln.cli_rules import rules_app
 from kiln.config import Settings
 from kiln.errors import KilnError, ValidationError
 from kiln.sdk import Estimator, Model, Predictor, Session, compare_variants
@@ -782,6 +784,12 @@ def _policy_text(policy: str) -> str:
         except OSError as e:
             raise ValidationError(f"Cannot read the policy file {policy[1:]}: {e}") from None
     return policy
+
+
+# kiln monitor: Model Monitor and the retraining loop.
+monitor_app = typer.Typer(no_args_is_help=True, help="Model Monitor and retraining rules.")
+app.add_typer(monitor_app, name="monitor")
+monitor_app.add_typer(rules_app(_reports_errors, _session, _print_rows), name="rules")
 
 
 def main() -> None:
