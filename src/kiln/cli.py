@@ -16,6 +16,7 @@
     kiln keys create --user U [--policy P] [--bearer] | ls | revoke ID   credentials
     kiln roles put NAME --policy P                     what jobs with that RoleArn may do
     kiln monitor traffic | drift ENDPOINT [--since 1h]  over time, as charts (``cli_monitor``)
+    kiln monitor rules create|list|describe|delete|firings   retraining rules (cli_rules.py)
 
 Every command talks to the server the way the SDK does (boto3, CloudWatch Logs included). Errors
 print as one red line, ``error: <code>: <message>``, and exit with status 1.
@@ -44,6 +45,7 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 from rich.console import Console
 from rich.table import Table
 
+from kiln.cli_rules import rules_app
 from kiln.config import Settings
 from kiln.errors import KilnError, ValidationError
 from kiln.sdk import Estimator, Model, Predictor, Session, compare_variants
@@ -789,6 +791,7 @@ def _policy_text(policy: str) -> str:
 from kiln.cli_monitor import monitor_app  # noqa: E402
 
 app.add_typer(monitor_app, name="monitor")
+monitor_app.add_typer(rules_app(_reports_errors, _session, _print_rows), name="rules")
 
 
 def main() -> None:

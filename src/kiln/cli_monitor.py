@@ -16,7 +16,9 @@ from rich.console import Console
 
 # Made before ``kiln.cli`` is imported: it imports this module back to register the group, and
 # finds the group whichever of the two was imported first.
-monitor_app = typer.Typer(no_args_is_help=True, help="Model Monitor: traffic and drift.")
+monitor_app = typer.Typer(
+    no_args_is_help=True, help="Model Monitor: traffic and drift over time, retraining rules."
+)
 
 from kiln.charts import drift_table, traffic_table  # noqa: E402
 from kiln.cli import _reports_errors, _session  # noqa: E402

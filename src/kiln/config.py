@@ -111,6 +111,11 @@ class Settings:
     warm_instance_types: tuple[str, ...] = ("ml.m5.large",)
     scale_to_zero_after_seconds: float = 300.0
     autoscale_tick_seconds: float = 1.0
+    # Retraining rules (docs/retraining.md): the new-data watcher's tick, webhook retries.
+    data_watch_seconds: float = 30.0
+    webhook_attempts: int = 4
+    webhook_backoff_seconds: float = 1.0
+    webhook_timeout_seconds: float = 10.0
     instance_types: Mapping[str, InstanceType] = field(default_factory=lambda: INSTANCE_TYPES)
 
     @classmethod
@@ -192,6 +197,10 @@ class Settings:
             warm_instance_types=_instance_types(env, "KILN_WARM_INSTANCE_TYPES", "ml.m5.large"),
             scale_to_zero_after_seconds=_above_zero(env, "KILN_SCALE_TO_ZERO_AFTER_SECONDS", 300.0),
             autoscale_tick_seconds=_above_zero(env, "KILN_AUTOSCALE_TICK_SECONDS", 1.0),
+            data_watch_seconds=_above_zero(env, "KILN_DATA_WATCH_SECONDS", 30.0),
+            webhook_attempts=_positive(env, "KILN_WEBHOOK_ATTEMPTS", 4),
+            webhook_backoff_seconds=_number(env, "KILN_WEBHOOK_BACKOFF_SECONDS", 1.0),
+            webhook_timeout_seconds=_above_zero(env, "KILN_WEBHOOK_TIMEOUT_SECONDS", 10.0),
         )
 
     def with_ports(self, *, port: int | None = None, s3_port: int | None = None) -> Settings:

@@ -37,6 +37,7 @@ from kiln.api.keys import key_routes
 from kiln.api.logs import JobProgress
 from kiln.api.prometheus import DataPathSources, PrometheusMetrics
 from kiln.api.query_protocol import QueryApi
+from kiln.api.retraining import CheckedTraining, retraining_routes
 from kiln.api.runtime import InvocationRouter
 from kiln.api.sagemaker import sagemaker_api
 from kiln.api.timeline import timeline_routes
@@ -58,6 +59,7 @@ from kiln.db.alarms import AlarmRows
 from kiln.db.autoscaling import ScalingRows
 from kiln.db.inferences import InferenceStore
 from kiln.db.metrics import MetricRows
+from kiln.db.retraining import RetrainingRows
 from kiln.db.tables import endpoint_configs, endpoints, models
 from kiln.errors import KilnError
 from kiln.home_lock import HomeLock
@@ -78,6 +80,14 @@ from kiln.services.identity import IdentityService
 from kiln.services.logs import FileLogStore
 from kiln.services.logs.cloudwatch import CloudWatchLogs
 from kiln.services.monitoring.ab_reports import AbReports, DeployedVariants
+from kiln.services.monitoring.actions import (
+    FiringRunner,
+    NewDataWatcher,
+    RetrainingOnOutcomes,
+    RetrainingRules,
+    WebhookSender,
+    store_listing,
+)
 from kiln.services.monitoring.alarms.evaluator import AlarmEvaluator
 from kiln.services.monitoring.alarms.service import CloudWatchAlarms
 from kiln.services.monitoring.capture import build_capture_writer
@@ -221,6 +231,7 @@ class KilnServer:
         self.timelines = Timelines(
             self.metrics, lambda name: self.hosting_stores.endpoints.get(name) is not None
         )
+        self._build_retraining(settings)
         self.tags = TagService(
             {
                 "training-job": self.jobs,
@@ -300,12 +311,43 @@ class KilnServer:
             endpoint_replicas=self._endpoint_replicas,
             ab_testing=ab_testing_routes(self.feedback, self.ab_reports),
             timeline=timeline_routes(self.timelines),
+            retraining=retraining_routes(self.retraining, authorizer),
             metrics_page=PrometheusMetrics(
                 self.metrics,
                 self._instance_counts,
                 DataPathSources(self.capture, lambda: self.data_plane.shadow_dropped),
             ).handle,
             lifespan=self._lifespan,
+        )
+
+    def _build_retraining(self, settings: Settings) -> None:
+        """Retraining rules (docs/retraining.md): the monitor scheduler tells
+        ``retraining_listener`` (an ``OutcomeListener``) each outcome; the watcher lists the
+        watched prefixes; the runner records firings and carries out their actions."""
+        rows = RetrainingRows(self.engine)
+        training = CheckedTraining(self.training)
+        listing = store_listing(self.objects)
+        stopping = threading.Event()
+        webhooks = WebhookSender(
+            settings.webhook_attempts,
+            settings.webhook_backoff_seconds,
+            settings.webhook_timeout_seconds,
+            stopping,
+        )
+        self.retraining_runner = FiringRunner(rows, training, webhooks, stopping)
+        self.retraining = RetrainingRules(
+            rows, training, listing, lambda name: settings.arn("retraining-rule", name), time.time
+        )
+        self.retraining_listener = RetrainingOnOutcomes(
+            self.retraining.rules, self.retraining_runner, time.time
+        )
+        self.data_watcher = NewDataWatcher(
+            rows,
+            self.retraining.rules,
+            listing,
+            self.retraining_runner,
+            tick_seconds=settings.data_watch_seconds,
+            now=time.time,
         )
 
     def _operations(self) -> dict[str, Operation]:
@@ -352,6 +394,8 @@ class KilnServer:
             self.metrics.start()
             self.alarm_evaluator.start()
             self.scaler.start()
+            self.retraining_runner.start()  # after the scheduler: it may start training jobs
+            self.data_watcher.start()
         except BaseException:
             self._stop_parts()  # each stops only what it started: a part-way start leaves nothing
             self._home_lock.release()
@@ -366,6 +410,8 @@ class KilnServer:
 
     def _stop_parts(self) -> None:
         self.scaler.stop()  # first: no count changes while the controller stops
+        self.data_watcher.stop()  # before the store and the scheduler it reads and feeds
+        self.retraining_runner.stop()
         self.alarm_evaluator.stop()
         self.capture.close()  # first: it writes what it holds while the store still runs
         self.metrics.stop()  # first: its last minutes go to the database while it is there

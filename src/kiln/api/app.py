@@ -10,6 +10,7 @@ GET  /kiln/v1/…                native paths for what the AWS APIs do not cover
      /kiln/v1/keys, /roles     key management (``api/keys.py``)
      /kiln/v1/endpoints/{e}/feedback, /report   A/B testing (``api/ab_testing.py``)
      /kiln/v1/endpoints/{e}/timeline   traffic and drift over time (``api/timeline.py``)
+     /kiln/v1/retraining-rules[/{r}[/firings]]   retraining rules (``api/retraining.py``)
 
 Everything passes the auth gate (``api/gate.py``) first; ``classify`` tells it which action a
 path is, and the AWS APIs authorise each operation once they have read it.
@@ -146,6 +147,8 @@ def _native_action(method: str, path: str, region: str) -> Action | None:
         case ["endpoints", name, "feedback"], _:
             # No AWS operation takes ground truth (Model Monitor reads it from S3): Kiln's own.
             return Action("sagemaker:PutGroundTruth", [sagemaker_arn(region, "endpoint", name)])
+        case ["retraining-rules", *rest], _:
+            return _retraining_action(method, rest, region)
         case ["keys"], "POST":
             return Action("iam:CreateAccessKey", users)
         case ["keys"], _:
@@ -154,6 +157,23 @@ def _native_action(method: str, path: str, region: str) -> Action | None:
             return Action("iam:DeleteAccessKey", users)
         case ["roles", name], _:
             return Action("iam:PutRolePolicy", [f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"])
+    return Action("kiln:Unknown", ["*"])
+
+
+def _retraining_action(method: str, rest: list[str], region: str) -> Action:
+    # No AWS API has retraining rules: Kiln's own actions, in SageMaker's namespace.
+    rule = sagemaker_arn(region, "retraining-rule", rest[0] if rest else "*")
+    match rest, method:
+        case [], "POST":
+            return Action("sagemaker:CreateRetrainingRule", [rule])
+        case [], _:
+            return Action("sagemaker:ListRetrainingRules", ["*"])
+        case [_], "DELETE":
+            return Action("sagemaker:DeleteRetrainingRule", [rule])
+        case [_], _:
+            return Action("sagemaker:DescribeRetrainingRule", [rule])
+        case [_, "firings"], _:
+            return Action("sagemaker:ListRetrainingRuleFirings", [rule])
     return Action("kiln:Unknown", ["*"])
 
 
@@ -168,6 +188,7 @@ def build_app(
     endpoint_replicas: Callable[[str], list[dict[str, Any]] | None],
     ab_testing: Sequence[Route] = (),
     timeline: Sequence[Route] = (),
+    retraining: Sequence[Route] = (),
     metrics_page: Callable[[Request], Awaitable[Response]] | None = None,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
 ) -> AuthGate:
@@ -191,6 +212,7 @@ def build_app(
         *key_api,
         *ab_testing,
         *timeline,
+        *retraining,
     ]
     if metrics_page is not None:
         routes.append(Route("/metrics", metrics_page, methods=["GET"]))

@@ -167,3 +167,36 @@ scaling_activities = Table(
     Column("desired", Integer, nullable=False),
     Index("ix_scaling_activities_resource_start", "resource_id", "start_time"),
 )
+
+# Retraining rules (issue 10, actions): each rule as created, every firing with its evidence
+# and what its actions did, and the objects each data rule has counted already.
+retraining_rules = Table(
+    "retraining_rules",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("definition", JSON, nullable=False),
+    Column("creation_time", Float, nullable=False),
+)
+
+retraining_firings = Table(
+    "retraining_firings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rule_name", String(63), nullable=False),
+    Column("event_key", String(512), nullable=False),
+    Column("trigger_time", Float, nullable=False),
+    Column("status", String(32), nullable=False, index=True),
+    Column("evidence", JSON, nullable=False),
+    Column("plan", JSON, nullable=False),
+    Column("actions", JSON, nullable=False),
+    Index("ux_retraining_firings_event", "rule_name", "event_key", unique=True),
+)
+
+retraining_seen_objects = Table(
+    "retraining_seen_objects",
+    metadata,
+    Column("rule_name", String(63), primary_key=True),
+    Column("key", String(1024), primary_key=True),
+    Column("version", String(128), nullable=False),
+)

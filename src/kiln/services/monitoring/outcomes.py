@@ -10,10 +10,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from kiln.services.monitoring.baselines.drift import FeatureDrift
-from kiln.services.monitoring.baselines.violations import Violation
+if TYPE_CHECKING:  # the analyzer loads numpy, which the server only needs once a monitor runs
+    from kiln.services.monitoring.baselines.drift import FeatureDrift
+    from kiln.services.monitoring.baselines.violations import Violation
 
 DATA_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
 MODEL_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics"
