@@ -23,6 +23,11 @@ class CheckType(enum.StrEnum):
     MISSING_COLUMN = "missing_column_check"
     EXTRA_COLUMN = "extra_column_check"
     CATEGORICAL_VALUES = "categorical_values_check"
+    # Model quality: SageMaker writes the failed comparison itself as the check type.
+    LESS_THAN_THRESHOLD = "LessThanThreshold"
+    LESS_THAN_OR_EQUAL_TO_THRESHOLD = "LessThanOrEqualToThreshold"
+    GREATER_THAN_THRESHOLD = "GreaterThanThreshold"
+    GREATER_THAN_OR_EQUAL_TO_THRESHOLD = "GreaterThanOrEqualToThreshold"
 
 
 @dataclass(frozen=True)
