@@ -130,13 +130,6 @@ def execution_summary(row: ExecutionRow, arn: Arn) -> dict[str, Any]:
     return summary
 
 
-def report_prefix(output_s3_uri: str, endpoint: str, schedule: str, scheduled: datetime) -> str:
-    """Where SageMaker writes one execution's reports: ``<output>/<endpoint>/<schedule>/
-    yyyy/mm/dd/hh`` (the scheduled hour, UTC)."""
-    hour = scheduled.astimezone(UTC).strftime("%Y/%m/%d/%H")
-    return f"{output_s3_uri.rstrip('/')}/{endpoint}/{schedule}/{hour}"
-
-
 def describe_processing_job(row: ExecutionRow, arn: Arn) -> dict[str, Any]:
     """``DescribeProcessingJob``'s answer for a monitoring execution."""
     kind = MonitoringType(row.monitoring_type)
@@ -144,9 +137,8 @@ def describe_processing_job(row: ExecutionRow, arn: Arn) -> dict[str, Any]:
     status = ExecutionStatus(row.status)
     output = job[member(kind, "JobOutputConfig")]["MonitoringOutputs"][0]["S3Output"]
     scheduled = datetime.fromtimestamp(row.scheduled_time, UTC)
-    uri = row.report_uri or report_prefix(
-        output["S3Uri"], row.endpoint_name, row.schedule_name, scheduled
-    )
+    # The execution names its report folder when it ends; until then, the schedule's output.
+    uri = row.report_uri or output["S3Uri"]
     app = job.get(member(kind, "AppSpecification")) or {}
     runtime = (job.get("StoppingCondition") or {}).get(
         "MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME_SECONDS

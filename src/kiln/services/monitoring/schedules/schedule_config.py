@@ -3,26 +3,21 @@
 SageMaker's rules (CreateMonitoringSchedule, ``ScheduleConfig``): ``DataAnalysisStartTime`` and
 ``DataAnalysisEndTime`` are ISO 8601 durations relative to the scheduled time (``-PT5H``); with
 ``ScheduleExpression`` ``NOW`` both are required; the start may precede the end by at most
-24 hours. ``EndpointInput``'s ``StartTimeOffset``/``EndTimeOffset`` are the same kind of offset.
+24 hours. ``EndpointInput``'s ``StartTimeOffset``/``EndTimeOffset`` are the same kind of offset
+(AWS's model-quality guide uses a week: ``-P8D`` to ``-P1D``).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from kiln.errors import ValidationError
+from kiln.services.monitoring.schedules import offsets
 from kiln.services.monitoring.schedules.expressions import ScheduleExpression, parse_expression
 
-# ISO 8601 durations as SageMaker's examples write them: a sign, days, then hours, minutes and
-# seconds after the T ("-PT1H", "-P1DT12H", "PT30M").
-_DURATION = re.compile(
-    r"(?P<sign>[-+]?)P(?:(?P<days>\d+)D)?"
-    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?"
-)
 MAX_WINDOW = timedelta(hours=24)
 
 
@@ -37,32 +32,28 @@ class ParsedScheduleConfig:
 
 def parse_offset(text: str, field: str) -> timedelta:
     """An ISO 8601 duration such as ``-PT1H``; ``ValidationError`` naming ``field`` otherwise."""
-    match = _DURATION.fullmatch(text) if isinstance(text, str) else None
-    parts = None if match is None else match.groupdict()
-    if parts is None or text.rstrip("T").endswith("P") or text.endswith("T"):
-        raise ValidationError(
-            f"{field} {text!r} is not an ISO 8601 duration such as '-PT1H' or '-P1DT12H'"
-        )
-    magnitude = timedelta(
-        days=int(parts["days"] or 0),
-        hours=int(parts["hours"] or 0),
-        minutes=int(parts["minutes"] or 0),
-        seconds=int(parts["seconds"] or 0),
-    )
-    return -magnitude if parts["sign"] == "-" else magnitude
+    try:
+        return offsets.parse_offset(text)
+    except ValueError as e:
+        raise ValidationError(f"{field}: {e}") from None
 
 
-def check_window(start: str | None, end: str | None, fields: tuple[str, str]) -> None:
-    """Both offsets parse, and the start comes before the end by at most 24 hours."""
+def check_window(
+    start: str | None,
+    end: str | None,
+    fields: tuple[str, str],
+    longest: timedelta | None = None,
+) -> None:
+    """Both offsets parse, and the start comes before the end (by at most ``longest``)."""
     begins = None if start is None else parse_offset(start, fields[0])
     ends = None if end is None else parse_offset(end, fields[1])
     if begins is None or ends is None:
         return
     if begins >= ends:
         raise ValidationError(f"{fields[0]} {start!r} must come before {fields[1]} {end!r}")
-    if ends - begins > MAX_WINDOW:
+    if longest is not None and ends - begins > longest:
         raise ValidationError(
-            f"{fields[0]} {start!r} must not precede {fields[1]} {end!r} by more than 24 hours"
+            f"{fields[0]} {start!r} must not precede {fields[1]} {end!r} by more than {longest.total_seconds() / 3600:g} hours"
         )
 
 
@@ -81,5 +72,5 @@ def parse_schedule_config(config: Mapping[str, Any] | None) -> ParsedScheduleCon
             "ScheduleConfig: with ScheduleExpression NOW, DataAnalysisStartTime and "
             "DataAnalysisEndTime are both required (e.g. '-PT1H' and '-PT0H')"
         )
-    check_window(start, end, ("DataAnalysisStartTime", "DataAnalysisEndTime"))
+    check_window(start, end, ("DataAnalysisStartTime", "DataAnalysisEndTime"), MAX_WINDOW)
     return ParsedScheduleConfig(expression, start, end)
