@@ -52,8 +52,10 @@ def check_window(
     if begins >= ends:
         raise ValidationError(f"{fields[0]} {start!r} must come before {fields[1]} {end!r}")
     if longest is not None and ends - begins > longest:
+        hours = longest.total_seconds() / 3600
         raise ValidationError(
-            f"{fields[0]} {start!r} must not precede {fields[1]} {end!r} by more than {longest.total_seconds() / 3600:g} hours"
+            f"{fields[0]} {start!r} must not precede {fields[1]} {end!r} by more than "
+            f"{hours:g} hours"
         )
 
 
