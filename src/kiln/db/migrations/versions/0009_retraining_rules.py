@@ -1,14 +1,14 @@
 """Retraining rules, their firings, and the objects each data rule has counted.
 
-Revision ID: 0008_d
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_d"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

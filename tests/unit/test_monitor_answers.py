@@ -1,0 +1,83 @@
+"""A monitoring execution answered as the processing job AWS runs for it (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from kiln.db.monitoring import ExecutionRow
+from kiln.services.monitoring.schedules.answers import describe_processing_job
+
+JOB = {
+    "DataQualityAppSpecification": {"ImageUri": "img", "Environment": {"extra": "1"}},
+    "DataQualityJobOutputConfig": {
+        "MonitoringOutputs": [{"S3Output": {"S3Uri": "s3://out/reports", "LocalPath": "/o"}}]
+    },
+    "JobResources": {
+        "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1}
+    },
+    "RoleArn": "arn:aws:iam::000000000000:role/kiln",
+}
+ROW = ExecutionRow(
+    name="model-monitoring-202603011200-abc",
+    schedule_name="s",
+    schedule_generation="g",
+    scheduled_time=1772366400.0,  # 2026-03-01T12:00:00Z
+    window_start=1772362800.0,
+    window_end=1772366400.0,
+    status="InProgress",
+    monitoring_type="DataQuality",
+    endpoint_name="ep",
+    job_definition_name="dq",
+    creation_time=1772366410.0,
+    last_modified_time=1772366470.0,
+    failure_reason=None,
+    report_uri=None,
+    job=JOB,
+)
+
+
+def arn(kind: str, name: str) -> str:
+    return f"arn:aws:sagemaker:us-east-1:000000000000:{kind}/{name}"
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "job_status", "exit_message", "ended"),
+    [
+        ("InProgress", None, "InProgress", None, False),
+        ("Completed", None, "Completed", "Completed: Job completed successfully with no "
+         "violations.", True),
+        ("CompletedWithViolations", None, "Completed", "CompletedWithViolations: Job completed "
+         "successfully with violations.", True),
+        ("Failed", "Job inputs had no data", "Failed", "Job inputs had no data", True),
+        ("Stopped", None, "Stopped", None, True),
+    ],
+)  # fmt: skip
+def test_an_execution_status_as_a_processing_job_status(
+    status: str, reason: str | None, job_status: str, exit_message: str | None, ended: bool
+) -> None:
+    answer = describe_processing_job(replace(ROW, status=status, failure_reason=reason), arn)
+    assert answer["ProcessingJobStatus"] == job_status
+    assert answer.get("ExitMessage") == exit_message
+    assert ("ProcessingEndTime" in answer) is ended
+
+
+def test_the_output_is_the_report_folder_once_written() -> None:
+    def output(row: ExecutionRow) -> str:
+        answer = describe_processing_job(row, arn)
+        return str(answer["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"])
+
+    assert output(ROW) == "s3://out/reports"
+    assert output(replace(ROW, report_uri="s3://out/reports/ep/s/2026/03/01/12")) == (
+        "s3://out/reports/ep/s/2026/03/01/12"
+    )
+
+
+def test_the_environment_names_the_window_and_keeps_the_definitions_own() -> None:
+    environment = describe_processing_job(ROW, arn)["Environment"]
+    assert (environment["start_time"], environment["end_time"]) == (
+        "2026-03-01T11:00:00Z",
+        "2026-03-01T12:00:00Z",
+    )
+    assert (environment["sagemaker_monitoring_schedule_name"], environment["extra"]) == ("s", "1")
