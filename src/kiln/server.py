@@ -57,6 +57,7 @@ from kiln.db.alarms import AlarmRows
 from kiln.db.autoscaling import ScalingRows
 from kiln.db.inferences import InferenceStore
 from kiln.db.metrics import MetricRows
+from kiln.db.monitoring import MonitoringRows, monitoring_tagged
 from kiln.db.tables import endpoint_configs, endpoints, models
 from kiln.errors import KilnError
 from kiln.home_lock import HomeLock
@@ -84,6 +85,8 @@ from kiln.services.monitoring.feedback import FeedbackService
 from kiln.services.monitoring.inference_log import InferenceLog
 from kiln.services.monitoring.metrics import CloudWatchMetrics, MetricsStore
 from kiln.services.monitoring.metrics.usage import ReplicaView, UsageSampler
+from kiln.services.monitoring.schedules.book import StoredScheduleBook
+from kiln.services.monitoring.schedules.service import MonitoringSchedules
 from kiln.services.process_credentials import ProcessCredentials
 from kiln.services.sweeper import Sweeper
 from kiln.services.tags import TagService
@@ -216,12 +219,19 @@ class KilnServer:
             lambda name: self.hosting_stores.endpoints.get(name) is not None,
         )
         self.ab_reports = AbReports(inferences, self.metrics, self._deployed_variants)
+        # Model Monitor's API and the ScheduleBook the monitor scheduler runs from.
+        self.monitoring_rows = MonitoringRows(self.engine)
+        self.monitoring = MonitoringSchedules(
+            settings, self.monitoring_rows, self.hosting_stores.endpoints
+        )
+        self.schedule_book = StoredScheduleBook(self.monitoring_rows)
         self.tags = TagService(
             {
                 "training-job": self.jobs,
                 "model": self.hosting_stores.models,
                 "endpoint-config": self.hosting_stores.configs,
                 "endpoint": self.hosting_stores.endpoints,
+                **monitoring_tagged(self.engine),
             }
         )
         self.identity = IdentityService(settings)
@@ -326,6 +336,29 @@ class KilnServer:
             "AddTags": self.tags.add_tags,
             "ListTags": self.tags.list_tags,
             "DeleteTags": self.tags.delete_tags,
+            **self._monitoring_operations(),
+        }
+
+    def _monitoring_operations(self) -> dict[str, Operation]:
+        m = self.monitoring
+        return {
+            "CreateDataQualityJobDefinition": m.create_data_quality_job_definition,
+            "DescribeDataQualityJobDefinition": m.describe_data_quality_job_definition,
+            "ListDataQualityJobDefinitions": m.list_data_quality_job_definitions,
+            "DeleteDataQualityJobDefinition": m.delete_data_quality_job_definition,
+            "CreateModelQualityJobDefinition": m.create_model_quality_job_definition,
+            "DescribeModelQualityJobDefinition": m.describe_model_quality_job_definition,
+            "ListModelQualityJobDefinitions": m.list_model_quality_job_definitions,
+            "DeleteModelQualityJobDefinition": m.delete_model_quality_job_definition,
+            "CreateMonitoringSchedule": m.create_monitoring_schedule,
+            "DescribeMonitoringSchedule": m.describe_monitoring_schedule,
+            "ListMonitoringSchedules": m.list_monitoring_schedules,
+            "UpdateMonitoringSchedule": m.update_monitoring_schedule,
+            "DeleteMonitoringSchedule": m.delete_monitoring_schedule,
+            "StopMonitoringSchedule": m.stop_monitoring_schedule,
+            "StartMonitoringSchedule": m.start_monitoring_schedule,
+            "ListMonitoringExecutions": m.list_monitoring_executions,
+            "DescribeProcessingJob": m.describe_processing_job,
         }
 
     def start(self) -> None:
