@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import uvicorn
@@ -97,6 +98,8 @@ from kiln.services.monitoring.inference_log import InferenceLog
 from kiln.services.monitoring.metrics import CloudWatchMetrics, MetricsStore
 from kiln.services.monitoring.metrics.usage import ReplicaView, UsageSampler
 from kiln.services.monitoring.schedules.book import StoredScheduleBook
+from kiln.services.monitoring.schedules.execution import ExecutionRunner
+from kiln.services.monitoring.schedules.scheduler import MonitorScheduler
 from kiln.services.monitoring.schedules.service import MonitoringSchedules
 from kiln.services.monitoring.timeline.reader import Timelines
 from kiln.services.process_credentials import ProcessCredentials
@@ -241,6 +244,21 @@ class KilnServer:
             settings, self.monitoring_rows, self.hosting_stores.endpoints
         )
         self.schedule_book = StoredScheduleBook(self.monitoring_rows)
+        # The monitor scheduler runs due windows once captures have been written (a flush late).
+        self.monitor_scheduler = MonitorScheduler(
+            self.schedule_book,
+            ExecutionRunner(
+                self.objects,
+                self.metrics,
+                self.logs,
+                self._capture_destination,
+                settings.home / "monitoring",
+            ).run,
+            tick_seconds=settings.monitor_tick_seconds,
+            workers=settings.monitor_workers,
+            settle=timedelta(seconds=settings.capture_flush_seconds),
+        )
+        self.monitor_scheduler.add_listener(self.retraining_listener)  # drift → retraining
         self.tags = TagService(
             {
                 "training-job": self.jobs,
@@ -429,6 +447,7 @@ class KilnServer:
             self.scaler.start()
             self.retraining_runner.start()  # after the scheduler: it may start training jobs
             self.data_watcher.start()
+            self.monitor_scheduler.start()
         except BaseException:
             self._stop_parts()  # each stops only what it started: a part-way start leaves nothing
             self._home_lock.release()
@@ -442,6 +461,7 @@ class KilnServer:
         self._home_lock.release()
 
     def _stop_parts(self) -> None:
+        self.monitor_scheduler.stop()  # first: its executions write to the store and metrics
         self.scaler.stop()  # first: no count changes while the controller stops
         self.data_watcher.stop()  # before the store and the scheduler it reads and feeds
         self.retraining_runner.stop()
@@ -457,6 +477,12 @@ class KilnServer:
             self.s3_front.stop()
         if self.s3_server is not None:
             self.s3_server.stop()
+
+    def _capture_destination(self, endpoint: str) -> str | None:
+        """Where ``endpoint`` captures to, if it captures."""
+        record = self.hosting_stores.endpoints.get(endpoint)
+        capture = None if record is None else endpoint_state(record).deployment.capture
+        return None if capture is None or not capture.enabled else capture.config.destination
 
     def _clear_leftovers(self) -> None:
         """Reap and remove what the last server left: it is dead, since we hold the lock."""

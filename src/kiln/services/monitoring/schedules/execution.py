@@ -166,22 +166,24 @@ class _Execution:
 
     def data_quality(self) -> ExecutionResult:
         definition = self.schedule.definition
+        baseline = constraints = None  # read first: a bad baseline fails before any analysis
+        if definition.baseline_statistics_uri is not None:
+            baseline = Statistics.from_document(self.read_json(definition.baseline_statistics_uri))
+        if definition.baseline_constraints_uri is not None:
+            document = self.read_json(definition.baseline_constraints_uri)
+            constraints = Constraints.from_document(document)
         captures = self.captures()
         current = analyze_dataset(captures.paths, DatasetFormat(DatasetKind.CAPTURE))
         self.say(f"Analyzed {current.item_count} records, {len(current.features)} features")
         violations: tuple[Violation, ...] = ()
         drift: tuple[FeatureDrift, ...] = ()
-        if definition.baseline_statistics_uri is not None:
-            baseline = Statistics.from_document(self.read_json(definition.baseline_statistics_uri))
+        if baseline is not None:
             drift = drift_metrics(current, baseline)
             self.publish(drift)
-            if definition.baseline_constraints_uri is not None:
-                constraints = Constraints.from_document(
-                    self.read_json(definition.baseline_constraints_uri)
-                )
+            if constraints is not None:
                 violations = check_constraints(current, baseline, constraints).violations
         reports = {STATISTICS: current.to_document()}
-        if definition.baseline_constraints_uri is not None:
+        if constraints is not None:
             reports[VIOLATIONS] = {"violations": [v.to_document() for v in violations]}
         return self.finish(reports, violations, drift)
 
