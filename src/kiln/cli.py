@@ -15,6 +15,7 @@
     kiln serve --model-data URI_OR_PATH [flags]        one replica here, in the foreground
     kiln keys create --user U [--policy P] [--bearer] | ls | revoke ID   credentials
     kiln roles put NAME --policy P                     what jobs with that RoleArn may do
+    kiln monitor suggest-baseline --dataset D --output O   statistics.json, constraints.json
 
 Every command talks to the server the way the SDK does (boto3, CloudWatch Logs included). Errors
 print as one red line, ``error: <code>: <message>``, and exit with status 1.
@@ -46,10 +47,12 @@ from rich.table import Table
 from kiln.config import Settings
 from kiln.errors import KilnError, ValidationError
 from kiln.sdk import Estimator, Model, Predictor, Session, compare_variants
+from kiln.sdk.baselines import make_baseline
 from kiln.sdk.environment import client_environment, write_sagemaker_config
 from kiln.sdk.local import LOCAL_INSTANCE_TYPES, prepare_files
 from kiln.sdk.logs import POLL_SECONDS, JobFollower, endpoint_log, job_log
 from kiln.sdk.signing import call_native
+from kiln.services.monitoring.baselines import DatasetFormat, DatasetKind
 from kiln.services.monitoring.report import AbReport, ProblemType
 
 if TYPE_CHECKING:
@@ -73,6 +76,8 @@ keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke crede
 app.add_typer(keys_app, name="keys")
 roles_app = typer.Typer(no_args_is_help=True, help="Give roles (a job's RoleArn) a policy.")
 app.add_typer(roles_app, name="roles")
+monitor_app = typer.Typer(no_args_is_help=True, help="Model Monitor: baselines of data sets.")
+app.add_typer(monitor_app, name="monitor")
 
 _stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 _WILDCARD_HOSTS = ("0.0.0.0", "::", "")
@@ -782,6 +787,29 @@ def _policy_text(policy: str) -> str:
         except OSError as e:
             raise ValidationError(f"Cannot read the policy file {policy[1:]}: {e}") from None
     return policy
+
+
+@monitor_app.command("suggest-baseline")
+@_reports_errors
+def suggest_baseline(
+    dataset: Annotated[str, typer.Option(help="A file, a folder, or an s3:// prefix.")],
+    output: Annotated[str, typer.Option(help="A folder, or an s3:// prefix.")],
+    dataset_format: Annotated[
+        DatasetKind, typer.Option(help="How the files are read.")
+    ] = DatasetKind.CSV,
+    header: Annotated[bool, typer.Option(help="CSV: the first row names the columns.")] = True,
+) -> None:
+    """Write statistics.json and constraints.json of a data set (DefaultModelMonitor's
+    suggest_baseline); local files need no server."""
+    made = make_baseline(
+        dataset,
+        DatasetFormat(dataset_format, header=header and dataset_format is DatasetKind.CSV),
+        output,
+        _session,
+        lambda line: _stderr.print(line, markup=False),
+    )
+    typer.echo(made.statistics_uri)
+    typer.echo(made.constraints_uri)
 
 
 def main() -> None:

@@ -1,4 +1,6 @@
-"""A completed training job's train channel gets a baseline next to its model, named by tags."""
+"""Baselines: a completed training job's train channel gets one next to its model, named by
+tags; ``kiln monitor suggest-baseline`` and ``DefaultModelMonitor.suggest_baseline`` make one
+of any data set in the store."""
 
 from __future__ import annotations
 
@@ -10,8 +12,11 @@ from typing import Any
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
+from typer.testing import CliRunner
 
 from conftest import Kiln, make_settings, script_job, start_kiln, upload_source, wait_until
+from kiln import DatasetFormat, DefaultModelMonitor, Session
+from kiln.cli import app
 
 pytestmark = pytest.mark.slow
 
@@ -113,3 +118,40 @@ def test_a_failed_baseline_is_recorded_and_leaves_the_job_completed(kiln: Kiln) 
 
 def test_the_kept_training_data_is_removed_once_baselined(kiln: Kiln) -> None:
     assert not any(kiln.settings.baselines_dir.iterdir())
+
+
+def test_cli_suggest_baseline_reads_and_writes_the_store(
+    kiln: Kiln, cli_env: dict[str, str]
+) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["monitor", "suggest-baseline", "--dataset", "s3://data/cancer/", "--no-header",
+         "--output", "s3://data/cli-baseline"],
+        env=cli_env,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Analyzing 1 file(s)" in result.stderr
+    assert result.stdout.split() == [
+        "s3://data/cli-baseline/statistics.json",
+        "s3://data/cli-baseline/constraints.json",
+    ]
+    statistics = _document(kiln, "s3://data/cli-baseline/statistics.json")
+    assert len(statistics["features"]) == 31  # on demand, every column: the label too
+
+
+def test_sdk_suggest_baseline_writes_what_the_monitor_reads_back(
+    kiln: Kiln, session: Session
+) -> None:
+    monitor = DefaultModelMonitor(sagemaker_session=session)
+    job = monitor.suggest_baseline(
+        baseline_dataset="s3://data/cancer/train.csv",
+        dataset_format=DatasetFormat.csv(header=False),
+        output_s3_uri="s3://data/sdk-baseline",
+        logs=False,
+    )
+    statistics = job.baseline_statistics()
+    assert statistics.file_s3_uri == "s3://data/sdk-baseline/statistics.json"
+    assert _document(kiln, statistics.file_s3_uri) == statistics.body_dict
+    assert statistics.body_dict["dataset"]["item_count"] == 569
+    constraints = job.suggested_constraints()
+    assert _document(kiln, constraints.file_s3_uri)["features"][0]["name"] == "_c0"

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from kiln.services.monitoring.baselines import DatasetFormat, DatasetKind
+from kiln.services.monitoring.baselining.errors import UnsupportedDataError
 
 EXCLUDE_TAG = "kiln:baseline-exclude"
 LABEL_NAMES = ("target", "label")
@@ -38,10 +39,6 @@ _SUFFIXES = {
     ".json": DatasetKind.JSON_LINES,
     ".parquet": DatasetKind.PARQUET,
 }
-
-
-class UnsupportedDataError(Exception):
-    """The data cannot be baselined; the message says why."""
 
 
 @dataclass(frozen=True)

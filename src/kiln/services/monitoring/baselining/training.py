@@ -25,25 +25,16 @@ import shutil
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kiln.db import TrainingJobRecord, TrainingJobStore
-from kiln.services.monitoring.baselines import DatasetFormat, DatasetKind, analyze_dataset
-from kiln.services.monitoring.baselining.plan import (
-    UnsupportedDataError,
-    csv_has_header,
-    dataset_kind,
-    excluded_columns,
-)
-from kiln.services.monitoring.baselining.suggest import (
-    CONSTRAINTS_FILE,
-    STATISTICS_FILE,
-    baseline_from,
-    data_files,
-    first_csv_row,
-)
+from kiln.services.monitoring.baselining.errors import UnsupportedDataError
 from kiln.services.tags import merged_tags
 from kiln.services.training.service import job_output_uri
 from kiln.storage import ObjectStore
+
+if TYPE_CHECKING:
+    from kiln.services.monitoring.baselines import DatasetFormat
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +102,16 @@ class TrainingBaselines:
                 shutil.rmtree(self._folder / job, ignore_errors=True)
 
     def _baseline(self, job: str) -> None:
+        # Here, not at the top: the server does not load numpy until a baseline needs it.
+        from kiln.services.monitoring.baselines import analyze_dataset
+        from kiln.services.monitoring.baselining.plan import excluded_columns
+        from kiln.services.monitoring.baselining.suggest import (
+            CONSTRAINTS_FILE,
+            STATISTICS_FILE,
+            baseline_from,
+            data_files,
+        )
+
         record = self._jobs.get(job)
         if record is None:
             return
@@ -157,6 +158,10 @@ class TrainingBaselines:
 
 
 def _format(content_type: str | None, files: Sequence[Path]) -> DatasetFormat:
+    from kiln.services.monitoring.baselines import DatasetFormat, DatasetKind
+    from kiln.services.monitoring.baselining.plan import csv_has_header, dataset_kind
+    from kiln.services.monitoring.baselining.suggest import first_csv_row
+
     kind = dataset_kind(content_type, [f.name for f in files])
     if kind is not DatasetKind.CSV:
         return DatasetFormat(kind)
