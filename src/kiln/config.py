@@ -32,6 +32,8 @@ say otherwise.
 | ``KILN_CAPTURE_BUFFER_RECORDS`` | 10000 | capture: records an endpoint may hold unwritten |
 | ``KILN_CAPTURE_BUFFER_MIB`` | 64 | capture: body bytes an endpoint may hold unwritten |
 | ``KILN_CAPTURE_CLOSE_SECONDS`` | 10 | capture: how long a stopping server keeps writing |
+| ``KILN_MONITOR_TICK_SECONDS`` | 1 | how often the monitor scheduler looks for due windows |
+| ``KILN_MONITOR_WORKERS`` | 2 | monitoring executions run at once |
 | ``KILN_GROUND_TRUTH_S3_URI`` | ``s3://kiln-default/model-monitor/ground-truth`` | labels |
 | ``KILN_INFERENCE_LOG_RETENTION_DAYS`` | 7 | how long predictions and labels are kept |
 | ``KILN_METRICS_RETENTION_HOURS`` | 72 | how long the metrics store keeps 1-minute points |
@@ -113,6 +115,8 @@ class Settings:
     # Issue 10: a data-quality baseline of each completed job's train channel (baselines.md).
     training_baselines: bool = True
     autoscale_tick_seconds: float = 1.0
+    monitor_tick_seconds: float = 1.0
+    monitor_workers: int = 2
     instance_types: Mapping[str, InstanceType] = field(default_factory=lambda: INSTANCE_TYPES)
 
     @classmethod
@@ -195,6 +199,8 @@ class Settings:
             warm_instance_types=_instance_types(env, "KILN_WARM_INSTANCE_TYPES", "ml.m5.large"),
             scale_to_zero_after_seconds=_above_zero(env, "KILN_SCALE_TO_ZERO_AFTER_SECONDS", 300.0),
             autoscale_tick_seconds=_above_zero(env, "KILN_AUTOSCALE_TICK_SECONDS", 1.0),
+            monitor_tick_seconds=_above_zero(env, "KILN_MONITOR_TICK_SECONDS", 1.0),
+            monitor_workers=_int_at_least(env, "KILN_MONITOR_WORKERS", 2, 1),
         )
 
     def with_ports(self, *, port: int | None = None, s3_port: int | None = None) -> Settings:

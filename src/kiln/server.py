@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import uvicorn
@@ -57,6 +58,7 @@ from kiln.db.alarms import AlarmRows
 from kiln.db.autoscaling import ScalingRows
 from kiln.db.inferences import InferenceStore
 from kiln.db.metrics import MetricRows
+from kiln.db.monitoring import MonitoringRows, monitoring_tagged
 from kiln.db.tables import endpoint_configs, endpoints, models
 from kiln.errors import KilnError
 from kiln.home_lock import HomeLock
@@ -85,6 +87,10 @@ from kiln.services.monitoring.feedback import FeedbackService
 from kiln.services.monitoring.inference_log import InferenceLog
 from kiln.services.monitoring.metrics import CloudWatchMetrics, MetricsStore
 from kiln.services.monitoring.metrics.usage import ReplicaView, UsageSampler
+from kiln.services.monitoring.schedules.book import StoredScheduleBook
+from kiln.services.monitoring.schedules.execution import ExecutionRunner
+from kiln.services.monitoring.schedules.scheduler import MonitorScheduler
+from kiln.services.monitoring.schedules.service import MonitoringSchedules
 from kiln.services.process_credentials import ProcessCredentials
 from kiln.services.sweeper import Sweeper
 from kiln.services.tags import TagService
@@ -223,12 +229,33 @@ class KilnServer:
             lambda name: self.hosting_stores.endpoints.get(name) is not None,
         )
         self.ab_reports = AbReports(inferences, self.metrics, self._deployed_variants)
+        # Model Monitor's API and the ScheduleBook the monitor scheduler runs from.
+        self.monitoring_rows = MonitoringRows(self.engine)
+        self.monitoring = MonitoringSchedules(
+            settings, self.monitoring_rows, self.hosting_stores.endpoints
+        )
+        self.schedule_book = StoredScheduleBook(self.monitoring_rows)
+        # The monitor scheduler runs due windows once captures have been written (a flush late).
+        self.monitor_scheduler = MonitorScheduler(
+            self.schedule_book,
+            ExecutionRunner(
+                self.objects,
+                self.metrics,
+                self.logs,
+                self._capture_destination,
+                settings.home / "monitoring",
+            ).run,
+            tick_seconds=settings.monitor_tick_seconds,
+            workers=settings.monitor_workers,
+            settle=timedelta(seconds=settings.capture_flush_seconds),
+        )
         self.tags = TagService(
             {
                 "training-job": self.jobs,
                 "model": self.hosting_stores.models,
                 "endpoint-config": self.hosting_stores.configs,
                 "endpoint": self.hosting_stores.endpoints,
+                **monitoring_tagged(self.engine),
             }
         )
         self.identity = IdentityService(settings)
@@ -333,6 +360,29 @@ class KilnServer:
             "AddTags": self.tags.add_tags,
             "ListTags": self.tags.list_tags,
             "DeleteTags": self.tags.delete_tags,
+            **self._monitoring_operations(),
+        }
+
+    def _monitoring_operations(self) -> dict[str, Operation]:
+        m = self.monitoring
+        return {
+            "CreateDataQualityJobDefinition": m.create_data_quality_job_definition,
+            "DescribeDataQualityJobDefinition": m.describe_data_quality_job_definition,
+            "ListDataQualityJobDefinitions": m.list_data_quality_job_definitions,
+            "DeleteDataQualityJobDefinition": m.delete_data_quality_job_definition,
+            "CreateModelQualityJobDefinition": m.create_model_quality_job_definition,
+            "DescribeModelQualityJobDefinition": m.describe_model_quality_job_definition,
+            "ListModelQualityJobDefinitions": m.list_model_quality_job_definitions,
+            "DeleteModelQualityJobDefinition": m.delete_model_quality_job_definition,
+            "CreateMonitoringSchedule": m.create_monitoring_schedule,
+            "DescribeMonitoringSchedule": m.describe_monitoring_schedule,
+            "ListMonitoringSchedules": m.list_monitoring_schedules,
+            "UpdateMonitoringSchedule": m.update_monitoring_schedule,
+            "DeleteMonitoringSchedule": m.delete_monitoring_schedule,
+            "StopMonitoringSchedule": m.stop_monitoring_schedule,
+            "StartMonitoringSchedule": m.start_monitoring_schedule,
+            "ListMonitoringExecutions": m.list_monitoring_executions,
+            "DescribeProcessingJob": m.describe_processing_job,
         }
 
     def start(self) -> None:
@@ -355,6 +405,7 @@ class KilnServer:
             self.metrics.start()
             self.alarm_evaluator.start()
             self.scaler.start()
+            self.monitor_scheduler.start()
         except BaseException:
             self._stop_parts()  # each stops only what it started: a part-way start leaves nothing
             self._home_lock.release()
@@ -368,6 +419,7 @@ class KilnServer:
         self._home_lock.release()
 
     def _stop_parts(self) -> None:
+        self.monitor_scheduler.stop()  # first: its executions write to the store and metrics
         self.scaler.stop()  # first: no count changes while the controller stops
         self.alarm_evaluator.stop()
         self.capture.close()  # first: it writes what it holds while the store still runs
@@ -383,6 +435,12 @@ class KilnServer:
             self.s3_front.stop()
         if self.s3_server is not None:
             self.s3_server.stop()
+
+    def _capture_destination(self, endpoint: str) -> str | None:
+        """Where ``endpoint`` captures to, if it captures."""
+        record = self.hosting_stores.endpoints.get(endpoint)
+        capture = None if record is None else endpoint_state(record).deployment.capture
+        return None if capture is None or not capture.enabled else capture.config.destination
 
     def _clear_leftovers(self) -> None:
         """Reap and remove what the last server left: it is dead, since we hold the lock."""

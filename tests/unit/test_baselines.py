@@ -151,7 +151,7 @@ def test_breast_cancer_statistics_match_numpy(tmp_path: Path, has_header: bool) 
         assert (stats.min, stats.max) == (values.min(), values.max())
         counts, _ = np.histogram(values, bins=10, range=(values.min(), values.max()))
         assert [b.count for b in stats.buckets] == counts.tolist()
-        assert len(stats.sketch) == len(values)  # 569 ≤ k: the sample is every value
+        assert len(stats.sketch[0]) == len(values)  # 569 ≤ k: the sample is every value
     names = [f.name for f in statistics.features]
     assert names[0] == ("mean radius" if has_header else "_c0")
 
@@ -160,7 +160,7 @@ def test_sketch_keeps_a_sorted_sample_of_k_values_from_a_long_column(tmp_path: P
     path = _csv(tmp_path, "v\n" + "\n".join(str(i) for i in range(5000)) + "\n")
     stats = analyze_csv(path, has_header=True, chunk_rows=700).features[0].numerical
     assert stats is not None
-    sketch = np.array(stats.sketch)
+    sketch = np.array(stats.sketch[0])
     assert len(sketch) == 2048
     assert (np.diff(sketch) >= 0).all()
     assert set(sketch.tolist()) <= set(range(5000))

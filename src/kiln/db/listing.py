@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import ColumnElement, Connection, Table, select
 
 from kiln.errors import ValidationError
 
@@ -31,11 +31,15 @@ class ListQuery:
 
 
 def list_page(
-    connection: Connection, table: Table, query: ListQuery
+    connection: Connection,
+    table: Table,
+    query: ListQuery,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> tuple[Sequence[Any], str | None]:
-    """One page of rows of ``table`` and the token for the next page (None on the last)."""
+    """One page of rows of ``table`` and the token for the next page (None on the last);
+    ``where``: a store's own filters beyond the members every list shares."""
     offset = decode_token(query.next_token)
-    statement = select(table)
+    statement = select(table).where(*where)
     c = table.c
     if query.name_contains:
         statement = statement.where(c.name.contains(query.name_contains, autoescape=True))

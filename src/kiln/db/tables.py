@@ -6,7 +6,18 @@ JSON (``state``), and the columns that lists filter and sort on.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, Float, Index, Integer, MetaData, String, Table
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
 
 metadata = MetaData()
 
@@ -166,4 +177,61 @@ scaling_activities = Table(
     Column("end_time", Float, nullable=True),
     Column("desired", Integer, nullable=False),
     Index("ix_scaling_activities_resource_start", "resource_id", "start_time"),
+)
+
+# Model Monitor (issue 10): job definitions (keyed by type and name, as AWS keeps a namespace per
+# type), schedules and their executions. One schedule per endpoint and monitoring type (AWS's
+# rule) and one execution per schedule and scheduled time (so that neither a second server nor a
+# restart runs a window twice) are unique constraints, not checks.
+monitoring_job_definitions = Table(
+    "monitoring_job_definitions",
+    metadata,
+    Column("monitoring_type", String(32), primary_key=True),
+    Column("name", String(63), primary_key=True),
+    Column("arn", String(256), nullable=False),
+    Column("endpoint_name", String(63), nullable=False, index=True),
+    Column("creation_time", Float, nullable=False, index=True),
+    Column("spec", JSON, nullable=False),
+)
+
+monitoring_schedules = Table(
+    "monitoring_schedules",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("arn", String(256), nullable=False),
+    Column("generation", String(32), nullable=False, unique=True),
+    Column("status", String(32), nullable=False, index=True),
+    Column("monitoring_type", String(32), nullable=False),
+    Column("endpoint_name", String(63), nullable=False),
+    Column("job_definition_name", String(63), nullable=True),
+    Column("creation_time", Float, nullable=False, index=True),
+    Column("last_modified_time", Float, nullable=False),
+    Column("failure_reason", String(1024), nullable=True),
+    Column("spec", JSON, nullable=False),
+    UniqueConstraint(
+        "endpoint_name", "monitoring_type", name="uq_monitoring_schedules_endpoint_type"
+    ),
+)
+
+monitoring_executions = Table(
+    "monitoring_executions",
+    metadata,
+    Column("name", String(63), primary_key=True),  # the execution's ProcessingJobName
+    Column("schedule_name", String(63), nullable=False, index=True),
+    Column("schedule_generation", String(32), nullable=False),
+    Column("scheduled_time", Float, nullable=False),
+    Column("window_start", Float, nullable=False),
+    Column("window_end", Float, nullable=False),
+    Column("status", String(32), nullable=False, index=True),
+    Column("monitoring_type", String(32), nullable=False),
+    Column("endpoint_name", String(63), nullable=False, index=True),
+    Column("job_definition_name", String(63), nullable=True),
+    Column("creation_time", Float, nullable=False, index=True),
+    Column("last_modified_time", Float, nullable=False),
+    Column("failure_reason", String(1024), nullable=True),
+    Column("report_uri", String(1024), nullable=True),
+    Column("job", JSON, nullable=False),  # the job definition as it was when the run began
+    UniqueConstraint(
+        "schedule_generation", "scheduled_time", name="uq_monitoring_executions_window"
+    ),
 )

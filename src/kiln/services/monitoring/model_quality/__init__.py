@@ -1,33 +1,39 @@
 """Model quality: captured predictions joined with ground truth by inference id, scored as
-SageMaker Model Monitor's model quality container scores them."""
+SageMaker Model Monitor's model quality container scores them.
+
+``evaluate_model_quality`` reads one window's capture and ground-truth files, joins them
+(``join``), reads each pair's label and prediction (``samples``), computes the problem type's
+metrics into statistics.json (``statistics``) and checks them against a baseline's
+constraints.json (``constraints``). ``suggest_constraints`` turns a baseline's statistics into
+constraints. Nothing here does IO beyond reading the files it is given.
+"""
 
 from __future__ import annotations
 
-import enum
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from kiln.services.monitoring.baselines.violations import ConstraintViolations
+from kiln.services.monitoring.model_quality import constraints as _constraints
+from kiln.services.monitoring.model_quality.config import ModelQualityConfig, ProblemType
+from kiln.services.monitoring.model_quality.constraints import InvalidConstraints
+from kiln.services.monitoring.model_quality.join import JoinCounts, join
+from kiln.services.monitoring.model_quality.records import read_captures, read_labels
+from kiln.services.monitoring.model_quality.scoring import metric_values, score
+from kiln.services.monitoring.model_quality.statistics import statistics_document
 
-
-class ProblemType(enum.StrEnum):
-    """SageMaker's ``ModelQualityAppSpecification.ProblemType``."""
-
-    BINARY_CLASSIFICATION = "BinaryClassification"
-    MULTICLASS_CLASSIFICATION = "MulticlassClassification"
-    REGRESSION = "Regression"
-
-
-@dataclass(frozen=True)
-class ModelQualityConfig:
-    """Where in a captured answer the prediction is, and what kind of model made it."""
-
-    problem_type: ProblemType
-    inference_attribute: str | None = None
-    probability_attribute: str | None = None
-    probability_threshold: float | None = None
+__all__ = [
+    "InvalidConstraints",
+    "JoinCounts",
+    "ModelQualityConfig",
+    "ProblemType",
+    "QualityReport",
+    "evaluate_model_quality",
+    "suggest_constraints",
+]
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,12 @@ class QualityReport:
     metrics: Mapping[str, float]
     matched: int
     malformed_lines: int
+    counts: JoinCounts = JoinCounts()
+
+    @property
+    def is_empty(self) -> bool:
+        """True when no captured prediction had a readable label: nothing was scored."""
+        return self.matched == 0
 
 
 def evaluate_model_quality(
@@ -47,5 +59,38 @@ def evaluate_model_quality(
     config: ModelQualityConfig,
     constraints: Mapping[str, Any] | None,
 ) -> QualityReport:
-    """Join captures with ground truth and score them (constraints: a baseline's document)."""
-    raise NotImplementedError("model quality is being built")
+    """Join captures with ground truth and score them (constraints: a baseline's document).
+
+    Raises ``InvalidConstraints`` when ``constraints`` lacks the problem type's section or
+    holds a bound that is not ``{"threshold": number, "comparison_operator": …}``.
+    """
+    bounds = (
+        _constraints.read_constraints(config.problem_type.section, constraints)
+        if constraints is not None
+        else ()
+    )
+    joined = join(read_captures(capture_files), read_labels(ground_truth_files))
+    scored = score(joined.pairs, config)
+    counts = replace(joined.counts, matched=scored.item_count, unreadable=scored.unreadable)
+    values = scored.values
+    return QualityReport(
+        statistics=statistics_document(
+            f"{scored.section}_metrics", scored.document, scored.item_count, time.time()
+        ),
+        violations=_constraints.check_metrics(values, bounds),
+        metrics={name: metric.value for name, metric in values.items()},
+        matched=scored.item_count,
+        malformed_lines=counts.malformed_lines + counts.unreadable,
+        counts=counts,
+    )
+
+
+def suggest_constraints(statistics: Mapping[str, Any]) -> dict[str, Any]:
+    """The constraints.json a model quality baseline's statistics.json suggests."""
+    for problem in ProblemType:
+        section = statistics.get(f"{problem.section}_metrics")
+        if isinstance(section, Mapping):
+            return _constraints.suggest_constraints(problem.section, metric_values(section))
+    raise InvalidConstraints(
+        "the statistics hold no *_classification_metrics or regression_metrics"
+    )
