@@ -11,11 +11,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from botocore.exceptions import ClientError
 from sklearn.datasets import load_breast_cancer
 from typer.testing import CliRunner
 
 from conftest import Kiln, make_settings, script_job, start_kiln, upload_source, wait_until
-from kiln import DatasetFormat, DefaultModelMonitor, Session
+from kiln import CronExpressionGenerator, DatasetFormat, DefaultModelMonitor, Session
 from kiln.cli import app
 
 pytestmark = pytest.mark.slow
@@ -155,3 +156,21 @@ def test_sdk_suggest_baseline_writes_what_the_monitor_reads_back(
     assert statistics.body_dict["dataset"]["item_count"] == 569
     constraints = job.suggested_constraints()
     assert _document(kiln, constraints.file_s3_uri)["features"][0]["name"] == "_c0"
+
+
+def test_sdk_schedule_on_an_endpoint_kiln_lacks_is_refused_and_leaves_no_definition(
+    kiln: Kiln, session: Session
+) -> None:
+    monitor = DefaultModelMonitor(sagemaker_session=session)
+    with pytest.raises(ClientError) as raised:
+        monitor.create_monitoring_schedule(
+            endpoint_input="no-such-endpoint",
+            output_s3_uri="s3://data/monitor",
+            statistics="s3://data/sdk-baseline/statistics.json",
+            constraints="s3://data/sdk-baseline/constraints.json",
+            schedule_cron_expression=CronExpressionGenerator.hourly(),
+        )
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    listed = kiln.sagemaker.list_data_quality_job_definitions()["JobDefinitionSummaries"]
+    assert listed == []
+    assert monitor.monitoring_schedule_name is None
