@@ -8,6 +8,9 @@ import typing
 
 if typing.TYPE_CHECKING:
     from kiln.sdk import (
+        CronExpressionGenerator,
+        DatasetFormat,
+        DefaultModelMonitor,
         Estimator,
         LocalPredictor,
         Model,
@@ -24,6 +27,9 @@ if typing.TYPE_CHECKING:
     )
 
 __all__ = [
+    "CronExpressionGenerator",
+    "DatasetFormat",
+    "DefaultModelMonitor",
     "Estimator",
     "LocalPredictor",
     "Model",

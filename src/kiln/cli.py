@@ -17,6 +17,7 @@
     kiln roles put NAME --policy P                     what jobs with that RoleArn may do
     kiln monitor traffic | drift ENDPOINT [--since 1h]  over time, as charts (``cli_monitor``)
     kiln monitor rules create|list|describe|delete|firings   retraining rules (cli_rules.py)
+    kiln monitor suggest-baseline --dataset D --output O   statistics.json, constraints.json
 
 Every command talks to the server the way the SDK does (boto3, CloudWatch Logs included). Errors
 print as one red line, ``error: <code>: <message>``, and exit with status 1.
@@ -49,10 +50,12 @@ from kiln.cli_rules import rules_app
 from kiln.config import Settings
 from kiln.errors import KilnError, ValidationError
 from kiln.sdk import Estimator, Model, Predictor, Session, compare_variants
+from kiln.sdk.baselines import make_baseline
 from kiln.sdk.environment import client_environment, write_sagemaker_config
 from kiln.sdk.local import LOCAL_INSTANCE_TYPES, prepare_files
 from kiln.sdk.logs import POLL_SECONDS, JobFollower, endpoint_log, job_log
 from kiln.sdk.signing import call_native
+from kiln.services.monitoring.baselines import DatasetFormat, DatasetKind
 from kiln.services.monitoring.report import AbReport, ProblemType
 
 if TYPE_CHECKING:
@@ -792,6 +795,29 @@ from kiln.cli_monitor import monitor_app  # noqa: E402
 
 app.add_typer(monitor_app, name="monitor")
 monitor_app.add_typer(rules_app(_reports_errors, _session, _print_rows), name="rules")
+
+
+@monitor_app.command("suggest-baseline")
+@_reports_errors
+def suggest_baseline(
+    dataset: Annotated[str, typer.Option(help="A file, a folder, or an s3:// prefix.")],
+    output: Annotated[str, typer.Option(help="A folder, or an s3:// prefix.")],
+    dataset_format: Annotated[
+        DatasetKind, typer.Option(help="How the files are read.")
+    ] = DatasetKind.CSV,
+    header: Annotated[bool, typer.Option(help="CSV: the first row names the columns.")] = True,
+) -> None:
+    """Write statistics.json and constraints.json of a data set (DefaultModelMonitor's
+    suggest_baseline); local files need no server."""
+    made = make_baseline(
+        dataset,
+        DatasetFormat(dataset_format, header=header and dataset_format is DatasetKind.CSV),
+        output,
+        _session,
+        lambda line: _stderr.print(line, markup=False),
+    )
+    typer.echo(made.statistics_uri)
+    typer.echo(made.constraints_uri)
 
 
 def main() -> None:

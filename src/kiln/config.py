@@ -112,6 +112,8 @@ class Settings:
     warm_spares: int = 1
     warm_instance_types: tuple[str, ...] = ("ml.m5.large",)
     scale_to_zero_after_seconds: float = 300.0
+    # Issue 10: a data-quality baseline of each completed job's train channel (baselines.md).
+    training_baselines: bool = True
     autoscale_tick_seconds: float = 1.0
     # Retraining rules (docs/retraining.md): the new-data watcher's tick, webhook retries.
     data_watch_seconds: float = 30.0
@@ -195,6 +197,7 @@ class Settings:
             inference_log_retention_days=_number(env, "KILN_INFERENCE_LOG_RETENTION_DAYS", 7.0),
             metrics_retention_hours=_number(env, "KILN_METRICS_RETENTION_HOURS", 72.0),
             invocation_metrics=not _flag_off(env, "KILN_INVOCATION_METRICS"),
+            training_baselines=not _flag_off(env, "KILN_TRAINING_BASELINES"),
             cold_start_queue=_int_at_least(env, "KILN_COLD_START_QUEUE", 100, 0),
             cold_start_timeout_seconds=_above_zero(env, "KILN_COLD_START_TIMEOUT_SECONDS", 30.0),
             warm_spares=_int_at_least(env, "KILN_WARM_SPARES", 1, 0),
@@ -248,6 +251,11 @@ class Settings:
     def workspaces_dir(self) -> Path:
         """Per-job ``/opt/ml`` folders while jobs run."""
         return self.home / "workspaces"
+
+    @property
+    def baselines_dir(self) -> Path:
+        """Completed jobs' training data waiting for its baseline (hard links)."""
+        return self.home / "baselines"
 
     @property
     def logs_dir(self) -> Path:

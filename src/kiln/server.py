@@ -92,6 +92,7 @@ from kiln.services.monitoring.actions import (
 )
 from kiln.services.monitoring.alarms.evaluator import AlarmEvaluator
 from kiln.services.monitoring.alarms.service import CloudWatchAlarms
+from kiln.services.monitoring.baselining.training import TrainingBaselines
 from kiln.services.monitoring.capture import build_capture_writer
 from kiln.services.monitoring.feedback import FeedbackService
 from kiln.services.monitoring.inference_log import InferenceLog
@@ -156,6 +157,12 @@ class KilnServer:
             machine_capacity(settings),
         )
         self.training = TrainingService(settings, self.jobs, self.scheduler)
+        # Issue 10: completed jobs' train channels, baselined off the jobs' path.
+        self.baselines = (
+            TrainingBaselines(self.jobs, self.objects, settings.baselines_dir)
+            if settings.training_baselines
+            else None
+        )
         self.hosting_stores = HostingStores(
             ResourceStore(self.engine, models),
             ResourceStore(self.engine, endpoint_configs),
@@ -438,6 +445,8 @@ class KilnServer:
                 self.s3_server.start()
             self.inference_log.start()
             self.scheduler.start()
+            if self.baselines is not None:
+                self.baselines.start()
             self.spares.start(self.replicas.warm_keys())  # before endpoints: theirs start warm
             self.endpoints.start()
             self.sweeper.start()
@@ -472,6 +481,8 @@ class KilnServer:
         self.endpoints.stop()
         self.spares.stop()
         self.scheduler.stop()
+        if self.baselines is not None:
+            self.baselines.stop()
         self.inference_log.stop()
         if self.s3_front is not None:
             self.s3_front.stop()
@@ -513,6 +524,7 @@ class KilnServer:
             on_metric=lambda host, name, value, at: self.metrics.training_metric(
                 record.name, host, name, value, at
             ),
+            on_completed=None if self.baselines is None else self.baselines.hand_over,
         )
 
     def _instance_count(self, endpoint: str, variant: str) -> int:

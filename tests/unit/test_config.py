@@ -129,3 +129,13 @@ def test_scale_to_zero_waits_300_seconds_by_default_and_refuses_0(tmp_path: Path
 def test_the_autoscaler_tick_refuses_a_negative_number(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="KILN_AUTOSCALE_TICK_SECONDS='-1' must be 0 or more"):
         Settings.from_env({"KILN_HOME": str(tmp_path), "KILN_AUTOSCALE_TICK_SECONDS": "-1"})
+
+
+@pytest.mark.parametrize(("raw", "enabled"), [(None, True), ("1", True), ("0", False)])
+def test_training_baselines_are_on_unless_turned_off(
+    tmp_path: Path, raw: str | None, enabled: bool
+) -> None:
+    env = {"KILN_HOME": str(tmp_path)}
+    if raw is not None:
+        env["KILN_TRAINING_BASELINES"] = raw
+    assert Settings.from_env(env).training_baselines is enabled

@@ -15,6 +15,9 @@ from kiln.sdk.errors import UnexpectedStatusError as UnexpectedStatusError
 from kiln.sdk.estimator import Estimator as Estimator
 from kiln.sdk.local import LocalPredictor as LocalPredictor
 from kiln.sdk.model import Model as Model
+from kiln.sdk.model_monitor import CronExpressionGenerator as CronExpressionGenerator
+from kiln.sdk.model_monitor import DatasetFormat as DatasetFormat
+from kiln.sdk.model_monitor import DefaultModelMonitor as DefaultModelMonitor
 from kiln.sdk.predictor import Predictor as Predictor
 from kiln.sdk.session import Session as Session
 from kiln.sdk.timeline import endpoint_timeline as endpoint_timeline

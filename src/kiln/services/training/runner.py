@@ -85,6 +85,9 @@ _VOLUME_CHECK_SHARE = 20
 _FAILURE_REASON_LIMIT = 1024
 _JOB_VENV = ".venv"
 
+# A completed job's name and its channels' folders (one per host), before they are removed.
+CompletedHook = Callable[[str, dict[str, list[Path]]], None]
+
 
 class JobFailure(Exception):
     """The job cannot go on; the message becomes its FailureReason."""
@@ -121,8 +124,10 @@ class TrainingRunner:
         *,
         credentials: ProcessCredentials,
         on_metric: MetricSink | None = None,
+        on_completed: CompletedHook | None = None,
     ) -> None:
         self.name = record.name
+        self._on_completed = on_completed
         self._settings = settings
         self._store = store
         self._objects = objects
@@ -180,8 +185,23 @@ class TrainingRunner:
         finally:
             self._revoke_keys()
             self._log.close()
+            self._hand_over()
             if self._kept is None:
                 shutil.rmtree(self._root, ignore_errors=True)
+
+    def _hand_over(self) -> None:
+        """Show a completed job's channel folders to ``on_completed`` before they go; what it
+        does is never the job's failure."""
+        if self._on_completed is None or self._record.status != "Completed":
+            return
+        channels = {
+            c.channel_name: [h.layout.channel_dir(c.channel_name) for h in self._hosts]
+            for c in self._spec.input_data_config
+        }
+        try:
+            self._on_completed(self.name, channels)
+        except Exception:
+            log.exception("training job %s: handing its channels over failed", self.name)
 
     # -- phases ------------------------------------------------------------------------------
 
