@@ -88,6 +88,34 @@ def _to_numbers_one_by_one(
     return present[is_number].astype(np.float64), bool(is_number.all())
 
 
+def split_numbers(
+    present: npt.NDArray[np.str_],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_] | None]:
+    """The present values that are numbers, and which ones they are (None: all of them)."""
+    try:
+        numbers = present.astype(np.float64)
+    except (ValueError, OverflowError):
+        numbers = None
+    if numbers is not None and np.isfinite(numbers).all():
+        return numbers, None
+    is_number = np.fromiter(
+        (_NUMBER.fullmatch(text) is not None for text in present.tolist()),
+        dtype=bool,
+        count=len(present),
+    )
+    return present[is_number].astype(np.float64), is_number
+
+
+def count_integral(texts: npt.NDArray[np.str_], numbers: npt.NDArray[np.float64]) -> int:
+    """How many numeric ``texts`` (parsed as ``numbers``) are written as integers."""
+    try:
+        texts.astype(np.int64)
+    except (ValueError, OverflowError):
+        whole = numbers == np.floor(numbers)  # only whole numbers can be written as integers
+        return sum(1 for text in texts[whole].tolist() if _INTEGRAL.fullmatch(text))
+    return len(texts)
+
+
 def _all_integral(present: npt.NDArray[np.str_]) -> bool:
     try:
         present.astype(np.int64)
