@@ -126,7 +126,7 @@ class NumericAccumulator:
             min=self.low,
             max=self.high,
             buckets=buckets(self.bucket_counts, self.low, self.high),
-            sketch=(tuple(float(x) for x in np.sort(self.sample)),),
+            sketch=(tuple(np.sort(self.sample).tolist()),),
         )
 
 

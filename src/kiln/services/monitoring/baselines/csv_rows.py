@@ -28,7 +28,8 @@ def column_names(
 
 def rows_chunk(lines: list[str], names: Sequence[str]) -> tuple[Chunk, int]:
     """The chunk of CSV ``lines`` (without their newlines), and how many were malformed."""
-    lines = [line for line in lines if line.strip()]
+    if not all(lines):
+        lines = [line for line in lines if line]
     if not lines:
         return Chunk(0), 0
     matrix = _parse(lines, len(names))
@@ -46,9 +47,7 @@ def rows_chunk(lines: list[str], names: Sequence[str]) -> tuple[Chunk, int]:
 
 
 def _parse(lines: list[str], width: int) -> np.ndarray | None:
-    if any('"' in line for line in lines):
-        return None
-    try:
+    try:  # quoted fields fail to parse as numbers, and so take the text path
         matrix = np.loadtxt(lines, delimiter=",", dtype=np.float64, comments=None, ndmin=2)
     except ValueError:
         return None
