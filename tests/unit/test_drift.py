@@ -6,11 +6,16 @@ import math
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
+from sklearn.datasets import load_breast_cancer
 
 from kiln.services.monitoring.baselines import (
+    DatasetFormat,
+    DatasetKind,
     Statistics,
     analyze_csv,
+    analyze_dataset,
     check_constraints,
     distances,
     drift_metrics,
@@ -115,3 +120,47 @@ def test_weighted_cdf_distance_uses_sketch_weights() -> None:
     a = (np.array([0.0, 1.0]), np.array([3.0, 1.0]))
     b = (np.array([0.0, 1.0]), np.array([1.0, 1.0]))
     assert distances.cdf_distance(a, b) == pytest.approx(0.25)
+
+
+def _capture_file(path: Path, rows: np.ndarray) -> Path:
+    lines = (
+        orjson.dumps(
+            {
+                "captureData": {
+                    "endpointInput": {
+                        "observedContentType": "text/csv",
+                        "mode": "INPUT",
+                        "data": ",".join(f"{v:.17g}" for v in row),
+                        "encoding": "CSV",
+                    }
+                },
+                "eventMetadata": {"eventId": str(i), "inferenceTime": "2026-01-01T00:00:00Z"},
+                "eventVersion": "0",
+            }
+        )
+        for i, row in enumerate(rows.tolist())
+    )
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+@pytest.mark.parametrize("shifted", [(), (0, 7)])
+def test_breast_cancer_capture_flags_exactly_the_shifted_features(
+    tmp_path: Path, shifted: tuple[int, ...]
+) -> None:
+    data = load_breast_cancer()
+    train = tmp_path / "train.csv"
+    header = ",".join(f'"{n}"' for n in data.feature_names)
+    np.savetxt(train, data.data, delimiter=",", header=header, comments="", fmt="%.17g")
+    baseline = analyze_dataset([train], DatasetFormat(DatasetKind.CSV, header=True))
+    traffic = data.data[np.random.default_rng(5).integers(0, len(data.data), 3000)]
+    traffic[:, list(shifted)] += data.data[:, list(shifted)].std(axis=0)
+    window = analyze_dataset(
+        [_capture_file(tmp_path / "capture.jsonl", traffic)],
+        DatasetFormat(DatasetKind.CAPTURE),
+        feature_names=[f.name for f in baseline.features],
+    )
+    violations = check_constraints(window, baseline, suggest_constraints(baseline)).violations
+    assert sorted((v.feature_name, str(v.check)) for v in violations) == sorted(
+        (str(data.feature_names[i]), "baseline_drift_check") for i in shifted
+    )

@@ -1,6 +1,6 @@
 """Running per-column state, merged chunk by chunk so memory stays flat in the number of rows.
 
-Two passes: the first learns each column's type and range (``ColumnProfile``); the second,
+Two passes: the first learns each column's type counts and range (``ColumnProfile``); the second,
 knowing them, computes moments, the ten exact equal-width buckets and a quantile sample for
 numeric columns (``NumericAccumulator``) and value counts for string ones
 (``CategoricalAccumulator``). Moments merge by Chan et al.'s parallel formula, which keeps the
@@ -15,18 +15,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from kiln.services.monitoring.baselines.parsing import (
-    ParsedColumn,
-    combine_type,
-    parse_column,
-    present_values,
-)
+from kiln.services.monitoring.baselines.columns import ColumnChunk
 from kiln.services.monitoring.baselines.statistics import (
     SKETCH_K,
     InferredType,
     KllBucket,
     NumericalStatistics,
     StringStatistics,
+    TypeCounts,
 )
 
 NUM_BUCKETS = 10
@@ -35,34 +31,33 @@ _SAMPLE_SEED = 0  # the sample is reproducible: the same data gives the same ske
 
 @dataclass
 class ColumnProfile:
-    """First pass: a column's type, presence counts and numeric range."""
+    """First pass: a column's presence and type counts and its numeric range."""
 
-    inferred_type: InferredType = InferredType.UNKNOWN
     num_present: int = 0
     num_missing: int = 0
+    type_counts: TypeCounts = TypeCounts()
     min: float = np.inf
     max: float = -np.inf
 
-    def add_texts(self, texts: npt.NDArray[np.str_]) -> None:
-        """Fold one chunk of the column's texts in (a column known to hold strings is not
-        parsed as numbers again: its type can only stay String)."""
-        if self.inferred_type is InferredType.STRING:
-            present, missing = present_values(texts)
-            self.num_missing += missing
-            self.num_present += len(present)
-            return
-        self.add(*parse_column(texts))
+    def add(self, column: ColumnChunk) -> None:
+        """Fold one chunk of the column in."""
+        self.num_missing += column.missing
+        self.num_present += column.present
+        fractional = len(column.numbers) - column.integral
+        self.type_counts += TypeCounts(column.integral, fractional, len(column.texts))
+        if len(column.numbers):
+            self.min = min(self.min, float(column.numbers.min()))
+            self.max = max(self.max, float(column.numbers.max()))
 
-    def add(self, parsed: ParsedColumn, missing: int) -> None:
-        """Fold one parsed chunk of the column in."""
-        self.num_missing += missing
-        self.num_present += len(parsed.present)
-        self.inferred_type = combine_type(
-            self.inferred_type, parsed.all_numeric, parsed.all_integral, len(parsed.present) > 0
-        )
-        if len(parsed.numbers):
-            self.min = min(self.min, float(parsed.numbers.min()))
-            self.max = max(self.max, float(parsed.numbers.max()))
+    @property
+    def inferred_type(self) -> InferredType:
+        """String if any value was text, else Fractional if any was, else Integral (or Unknown)."""
+        counts = self.type_counts
+        if counts.text:
+            return InferredType.STRING
+        if counts.fractional:
+            return InferredType.FRACTIONAL
+        return InferredType.INTEGRAL if counts.integral else InferredType.UNKNOWN
 
     @property
     def is_numeric(self) -> bool:
@@ -131,7 +126,7 @@ class NumericAccumulator:
             min=self.low,
             max=self.high,
             buckets=buckets(self.bucket_counts, self.low, self.high),
-            sketch=(tuple(float(x) for x in np.sort(self.sample)),),
+            sketch=(tuple(np.sort(self.sample).tolist()),),
         )
 
 

@@ -1,26 +1,29 @@
-"""From a CSV data set to its statistics, in two streaming passes over the file.
+"""From a data set, read as chunks, to its statistics, in two passes.
 
-Pass one learns each column's type and range; pass two computes what needs them (exact
-equal-width buckets between min and max, value counts of string columns). Memory holds one
-chunk plus per-column state: flat in the number of rows, linear in the number of distinct values
-of string columns. Malformed lines (the wrong number of fields) are counted and skipped.
+Pass one learns each feature's type and range and writes each chunk, already parsed, to a
+temporary file; pass two reads them back and computes what needs the range (exact equal-width
+buckets between min and max) or the type (value counts of string features). So the text is
+parsed once, and memory holds one chunk plus per-feature state: flat in the number of rows,
+linear in the number of distinct values of string features. Features are listed in the order
+they first appear; a feature first seen in a later chunk was missing in every earlier row.
 """
 
 from __future__ import annotations
 
+import pickle
+import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-
-import numpy as np
-import numpy.typing as npt
+from typing import IO
 
 from kiln.services.monitoring.baselines.accumulators import (
     CategoricalAccumulator,
     ColumnProfile,
     NumericAccumulator,
 )
+from kiln.services.monitoring.baselines.columns import Chunk, ColumnChunk
 from kiln.services.monitoring.baselines.csv_chunks import CHUNK_ROWS, CsvChunks
-from kiln.services.monitoring.baselines.parsing import present_values, to_numbers
 from kiln.services.monitoring.baselines.statistics import (
     FeatureStatistics,
     InferredType,
@@ -32,28 +35,40 @@ _Accumulator = NumericAccumulator | CategoricalAccumulator | None
 
 def analyze_csv(path: str | Path, has_header: bool, chunk_rows: int = CHUNK_ROWS) -> Statistics:
     """Compute SageMaker Model Monitor's statistics of a CSV file."""
-    chunks = CsvChunks(Path(path), has_header, chunk_rows)
-    profiles = _profile(chunks)
-    accumulators = [_accumulator(p) for p in profiles]
-    for columns in chunks:
-        for texts, accumulator in zip(columns, accumulators, strict=True):
-            _accumulate(accumulator, texts)
-    features = tuple(
-        _feature(name, profile, accumulator)
-        for name, profile, accumulator in zip(chunks.names, profiles, accumulators, strict=True)
-    )
-    item_count = features[0].num_present + features[0].num_missing if features else 0
-    return Statistics(item_count, features, chunks.malformed_lines)
+    chunks = CsvChunks([Path(path)], has_header, chunk_rows)
+    return analyze_chunks(chunks, lambda: chunks.malformed_lines)
 
 
-def _profile(chunks: CsvChunks) -> list[ColumnProfile]:
-    profiles: list[ColumnProfile] = []
-    for columns in chunks:
-        if not profiles:
-            profiles = [ColumnProfile() for _ in columns]
-        for texts, profile in zip(columns, profiles, strict=True):
-            profile.add_texts(texts)
-    return profiles or [ColumnProfile() for _ in chunks.names]
+def analyze_chunks(chunks: Iterable[Chunk], malformed_lines: Callable[[], int]) -> Statistics:
+    """Compute the statistics of the rows ``chunks`` yields; ``malformed_lines`` is read last."""
+    with tempfile.TemporaryFile(prefix="kiln-analyzer-") as spill:
+        profiles, rows, count = _first_pass(chunks, spill)
+        spill.seek(0)
+        accumulators = {name: _accumulator(p) for name, p in profiles.items()}
+        for _ in range(count):
+            chunk: Chunk = pickle.load(spill)  # our own temporary file, written above
+            for name, column in chunk.columns.items():
+                _accumulate(accumulators[name], column)
+    features = tuple(_feature(name, p, accumulators[name]) for name, p in profiles.items())
+    return Statistics(rows, features, malformed_lines())
+
+
+def _first_pass(
+    chunks: Iterable[Chunk], spill: IO[bytes]
+) -> tuple[dict[str, ColumnProfile], int, int]:
+    profiles: dict[str, ColumnProfile] = {}
+    rows = count = 0
+    for chunk in chunks:
+        for name, column in chunk.columns.items():
+            if name not in profiles:
+                profiles[name] = ColumnProfile(num_missing=rows)
+            profiles[name].add(column)
+        for name in profiles.keys() - chunk.columns.keys():
+            profiles[name].num_missing += chunk.rows
+        rows += chunk.rows
+        pickle.dump(chunk, spill, protocol=pickle.HIGHEST_PROTOCOL)
+        count += 1
+    return profiles, rows, count
 
 
 def _accumulator(profile: ColumnProfile) -> _Accumulator:
@@ -64,19 +79,20 @@ def _accumulator(profile: ColumnProfile) -> _Accumulator:
     return None
 
 
-def _accumulate(accumulator: _Accumulator, texts: npt.NDArray[np.str_]) -> None:
-    if accumulator is None:
-        return
-    present, _ = present_values(texts)
+def _accumulate(accumulator: _Accumulator, column: ColumnChunk) -> None:
     if isinstance(accumulator, NumericAccumulator):
-        accumulator.add(to_numbers(present)[0])
-    else:
-        accumulator.add(present)
+        accumulator.add(column.numbers)
+    elif isinstance(accumulator, CategoricalAccumulator) and column.present:
+        accumulator.add(column.as_texts())
 
 
 def _feature(name: str, profile: ColumnProfile, accumulator: _Accumulator) -> FeatureStatistics:
     feature = FeatureStatistics(
-        name, profile.inferred_type, profile.num_present, profile.num_missing
+        name,
+        profile.inferred_type,
+        profile.num_present,
+        profile.num_missing,
+        type_counts=profile.type_counts,
     )
     if isinstance(accumulator, NumericAccumulator):
         return replace(feature, numerical=accumulator.result(profile.num_missing))

@@ -1,60 +1,67 @@
-"""A CSV file as chunks of columns, with malformed lines counted and skipped.
+"""CSV files read as one data set, chunk by chunk, with malformed lines counted and skipped.
 
-Columns are named by the header row, or ``_c0``, ``_c1``, … (Spark's names, which SageMaker's
-analyzer uses) when there is none; the first row fixes how many columns a line must have.
+Columns are named by the first file's header row (later files' header rows are skipped), or,
+without a header, by ``feature_names`` and then Spark's ``_c0``, ``_c1``, … (the names
+SageMaker's analyzer uses). The first row fixes how many fields a line must have. Lines are read
+in chunks; a chunk never ends inside a quoted field that spans lines.
 """
 
 from __future__ import annotations
 
 import csv
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
-import numpy as np
-import numpy.typing as npt
+from kiln.services.monitoring.baselines.columns import Chunk
+from kiln.services.monitoring.baselines.csv_rows import column_names, rows_chunk
 
 CHUNK_ROWS = 65_536
 
 
 @dataclass
 class CsvChunks:
-    """Reads one CSV file chunk by chunk; counts the lines it had to skip."""
+    """Reads CSV files chunk by chunk; counts the lines it had to skip."""
 
-    path: Path
+    paths: Sequence[Path]
     has_header: bool
     chunk_rows: int = CHUNK_ROWS
+    feature_names: Sequence[str] = ()
     names: list[str] = field(default_factory=list)
     malformed_lines: int = 0
 
-    def __iter__(self) -> Iterator[list[npt.NDArray[np.str_]]]:
-        """Yield each chunk as one array of texts per column."""
+    def __iter__(self) -> Iterator[Chunk]:
+        """Yield each chunk of rows of every file, in order."""
         self.malformed_lines = 0
-        with self.path.open(newline="", encoding="utf-8") as file:
-            reader = csv.reader(file)
-            first = next(reader, None)
-            if first is None:
-                return
-            self.names = column_names(first, self.has_header)
-            rows = reader if self.has_header else itertools.chain([first], reader)
-            while chunk := list(itertools.islice(rows, self.chunk_rows)):
-                columns = self._columns(chunk)
-                if columns:
-                    yield columns
+        self.names = []
+        for path in self.paths:
+            with path.open(newline="", encoding="utf-8", errors="replace") as file:
+                yield from self._file_chunks(file)
 
-    def _columns(self, chunk: list[list[str]]) -> list[npt.NDArray[np.str_]]:
-        width = len(self.names)
-        good = [row for row in chunk if len(row) == width]
-        # csv yields [] for a blank line: nothing there to count as malformed.
-        self.malformed_lines += sum(1 for row in chunk if row and len(row) != width)
-        if not good:
-            return []
-        return [np.array(column, dtype=np.str_) for column in zip(*good, strict=True)]
+    def _file_chunks(self, file: TextIO) -> Iterator[Chunk]:
+        first = next(csv.reader([next(file, "")]), None)
+        if first is None:
+            return
+        if not self.names:
+            header = first if self.has_header else None
+            self.names = column_names(len(first), header, self.feature_names)
+        if not self.has_header:
+            file.seek(0)
+        while lines := _read_lines(file, self.chunk_rows):
+            chunk, malformed = rows_chunk(lines, self.names)
+            self.malformed_lines += malformed
+            if chunk.rows:
+                yield chunk
 
 
-def column_names(first_row: list[str], has_header: bool) -> list[str]:
-    """The header's names, or Spark's ``_c<i>`` when the file has no header."""
-    if has_header:
-        return list(first_row)
-    return [f"_c{i}" for i in range(len(first_row))]
+def _read_lines(file: TextIO, count: int) -> list[str]:
+    lines = [line.rstrip("\r\n") for line in itertools.islice(file, count)]
+    # An odd number of quotes: the last field goes on past the line break.
+    while lines and sum(line.count('"') for line in lines) % 2:
+        more = file.readline()
+        if not more:
+            break
+        lines[-1] += "\n" + more.rstrip("\r\n")
+    return lines
