@@ -7,9 +7,7 @@ files are read as one data set, in the order given.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -17,26 +15,10 @@ from kiln.services.monitoring.baselines.analyzer import analyze_chunks
 from kiln.services.monitoring.baselines.capture_chunks import CaptureChunks
 from kiln.services.monitoring.baselines.columns import Chunk
 from kiln.services.monitoring.baselines.csv_chunks import CHUNK_ROWS, CsvChunks
+from kiln.services.monitoring.baselines.formats import DatasetFormat, DatasetKind
 from kiln.services.monitoring.baselines.json_chunks import JsonLinesChunks
 from kiln.services.monitoring.baselines.parquet_chunks import ParquetChunks
 from kiln.services.monitoring.baselines.statistics import Statistics
-
-
-class DatasetKind(enum.StrEnum):
-    """The kinds of files the analyzer reads."""
-
-    CSV = "csv"
-    JSON_LINES = "json"
-    PARQUET = "parquet"
-    CAPTURE = "sagemakerCaptureJson"
-
-
-@dataclass(frozen=True)
-class DatasetFormat:
-    """A data set's kind; ``header`` only matters for CSV."""
-
-    kind: DatasetKind
-    header: bool = False
 
 
 class _Source(Iterable[Chunk], Protocol):

@@ -10,20 +10,36 @@ constraints. Nothing here does IO beyond reading the files it is given.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING
 
-from kiln.services.monitoring.baselines.violations import ConstraintViolations
-from kiln.services.monitoring.model_quality import constraints as _constraints
-from kiln.services.monitoring.model_quality.config import ModelQualityConfig, ProblemType
-from kiln.services.monitoring.model_quality.constraints import InvalidConstraints
-from kiln.services.monitoring.model_quality.join import JoinCounts, join
-from kiln.services.monitoring.model_quality.records import read_captures, read_labels
-from kiln.services.monitoring.model_quality.scoring import metric_values, score
-from kiln.services.monitoring.model_quality.statistics import statistics_document
+if TYPE_CHECKING:
+    from kiln.services.monitoring.model_quality.config import (
+        ModelQualityConfig as ModelQualityConfig,
+    )
+    from kiln.services.monitoring.model_quality.config import ProblemType as ProblemType
+    from kiln.services.monitoring.model_quality.constraints import (
+        InvalidConstraints as InvalidConstraints,
+    )
+    from kiln.services.monitoring.model_quality.evaluation import QualityReport as QualityReport
+    from kiln.services.monitoring.model_quality.evaluation import (
+        evaluate_model_quality as evaluate_model_quality,
+    )
+    from kiln.services.monitoring.model_quality.evaluation import (
+        suggest_constraints as suggest_constraints,
+    )
+    from kiln.services.monitoring.model_quality.join import JoinCounts as JoinCounts
+
+# Names load on first use: scoring needs numpy, which ``kiln server`` must not pay for at start.
+_HOMES = {
+    "ModelQualityConfig": "config",
+    "ProblemType": "config",
+    "InvalidConstraints": "constraints",
+    "QualityReport": "evaluation",
+    "evaluate_model_quality": "evaluation",
+    "suggest_constraints": "evaluation",
+    "JoinCounts": "join",
+}
 
 __all__ = [
     "InvalidConstraints",
@@ -36,61 +52,9 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class QualityReport:
-    """One window's model quality: its statistics.json, violations and headline metrics."""
-
-    statistics: Mapping[str, Any]
-    violations: ConstraintViolations
-    metrics: Mapping[str, float]
-    matched: int
-    malformed_lines: int
-    counts: JoinCounts = JoinCounts()
-
-    @property
-    def is_empty(self) -> bool:
-        """True when no captured prediction had a readable label: nothing was scored."""
-        return self.matched == 0
-
-
-def evaluate_model_quality(
-    capture_files: Sequence[Path],
-    ground_truth_files: Sequence[Path],
-    config: ModelQualityConfig,
-    constraints: Mapping[str, Any] | None,
-) -> QualityReport:
-    """Join captures with ground truth and score them (constraints: a baseline's document).
-
-    Raises ``InvalidConstraints`` when ``constraints`` lacks the problem type's section or
-    holds a bound that is not ``{"threshold": number, "comparison_operator": …}``.
-    """
-    bounds = (
-        _constraints.read_constraints(config.problem_type.section, constraints)
-        if constraints is not None
-        else ()
-    )
-    joined = join(read_captures(capture_files), read_labels(ground_truth_files))
-    scored = score(joined.pairs, config)
-    counts = replace(joined.counts, matched=scored.item_count, unreadable=scored.unreadable)
-    values = scored.values
-    return QualityReport(
-        statistics=statistics_document(
-            f"{scored.section}_metrics", scored.document, scored.item_count, time.time()
-        ),
-        violations=_constraints.check_metrics(values, bounds),
-        metrics={name: metric.value for name, metric in values.items()},
-        matched=scored.item_count,
-        malformed_lines=counts.malformed_lines + counts.unreadable,
-        counts=counts,
-    )
-
-
-def suggest_constraints(statistics: Mapping[str, Any]) -> dict[str, Any]:
-    """The constraints.json a model quality baseline's statistics.json suggests."""
-    for problem in ProblemType:
-        section = statistics.get(f"{problem.section}_metrics")
-        if isinstance(section, Mapping):
-            return _constraints.suggest_constraints(problem.section, metric_values(section))
-    raise InvalidConstraints(
-        "the statistics hold no *_classification_metrics or regression_metrics"
-    )
+def __getattr__(name: str) -> object:
+    """Import the submodule that defines ``name`` when it is first asked for."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from kiln.errors import UnsupportedError, ValidationError
-from kiln.services.monitoring.model_quality import ModelQualityConfig, ProblemType
+from kiln.services.monitoring.model_quality.config import ModelQualityConfig, ProblemType
 from kiln.services.monitoring.schedules.model import JobDefinition, MonitoringType
 from kiln.services.monitoring.schedules.schedule_config import check_window
 from kiln.storage import S3Uri

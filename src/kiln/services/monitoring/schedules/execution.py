@@ -23,20 +23,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
 from kiln.services.logs.store import LogStore
 from kiln.services.logs.tolerant import TolerantWriter
-from kiln.services.monitoring.baselines.constraints import Constraints
-from kiln.services.monitoring.baselines.datasets import DatasetFormat, DatasetKind, analyze_dataset
-from kiln.services.monitoring.baselines.drift import FeatureDrift, drift_metrics
-from kiln.services.monitoring.baselines.statistics import Statistics
-from kiln.services.monitoring.baselines.violations import Violation, check_constraints
+from kiln.services.monitoring.baselines.formats import DatasetFormat, DatasetKind
 from kiln.services.monitoring.metrics.series import Series
-from kiln.services.monitoring.model_quality import evaluate_model_quality
 from kiln.services.monitoring.outcomes import (
     DATA_METRICS_NAMESPACE,
     DriftMetric,
@@ -51,6 +46,10 @@ from kiln.services.monitoring.schedules.naming import (
     report_uri,
 )
 from kiln.storage import ObjectNotFoundError, ObjectStore, S3Uri
+
+if TYPE_CHECKING:  # the analyzers load numpy and scipy: only once an execution runs
+    from kiln.services.monitoring.baselines.drift import FeatureDrift
+    from kiln.services.monitoring.baselines.violations import Violation
 
 NO_DATA = "Job inputs had no data"
 MAX_FAILURE_REASON = 1024  # FailureReason's length limit in SageMaker's model
@@ -165,6 +164,14 @@ class _Execution:
         return self.data_quality()
 
     def data_quality(self) -> ExecutionResult:
+        from kiln.services.monitoring.baselines import (
+            Constraints,
+            Statistics,
+            analyze_dataset,
+            check_constraints,
+            drift_metrics,
+        )
+
         definition = self.schedule.definition
         baseline = constraints = None  # read first: a bad baseline fails before any analysis
         if definition.baseline_statistics_uri is not None:
@@ -173,7 +180,11 @@ class _Execution:
             document = self.read_json(definition.baseline_constraints_uri)
             constraints = Constraints.from_document(document)
         captures = self.captures()
-        current = analyze_dataset(captures.paths, DatasetFormat(DatasetKind.CAPTURE))
+        # Captured CSV has no header: its columns take the baseline's names, by position.
+        names = [f.name for f in baseline.features] if baseline is not None else []
+        current = analyze_dataset(
+            captures.paths, DatasetFormat(DatasetKind.CAPTURE), feature_names=names
+        )
         self.say(f"Analyzed {current.item_count} records, {len(current.features)} features")
         violations: tuple[Violation, ...] = ()
         drift: tuple[FeatureDrift, ...] = ()
@@ -188,6 +199,8 @@ class _Execution:
         return self.finish(reports, violations, drift)
 
     def model_quality(self) -> ExecutionResult:
+        from kiln.services.monitoring.model_quality import evaluate_model_quality
+
         definition = self.schedule.definition
         if definition.model_quality is None or definition.ground_truth_s3_uri is None:
             raise ExecutionFailed(

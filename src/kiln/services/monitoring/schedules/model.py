@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from kiln.services.monitoring.baselines.datasets import DatasetFormat, DatasetKind
-from kiln.services.monitoring.model_quality import ModelQualityConfig
+from kiln.services.monitoring.baselines.formats import DatasetFormat, DatasetKind
+from kiln.services.monitoring.model_quality.config import ModelQualityConfig
 from kiln.services.monitoring.outcomes import ExecutionStatus
 from kiln.services.monitoring.schedules.expressions import ScheduleExpression
 
