@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -20,6 +21,8 @@ from conftest import (
     wait_in_service,
 )
 from kiln.sdk.signing import signed_headers
+from kiln.services.monitoring.outcomes import ExecutionStatus
+from kiln.services.monitoring.schedules.model import Window
 
 pytestmark = pytest.mark.slow
 
@@ -65,8 +68,16 @@ def _exercise_hosting(kiln: Kiln, sm: Any) -> None:
         "InstanceType": "ml.m5.large",
         "InitialInstanceCount": 1,
     }
-    for config in ("walk-config", "walk-config-2"):
-        sm.create_endpoint_config(EndpointConfigName=config, ProductionVariants=[variant])
+    capture = {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": 100,
+        "DestinationS3Uri": "s3://walk-capture/data",
+        "CaptureOptions": [{"CaptureMode": "Input"}],
+    }
+    sm.create_endpoint_config(EndpointConfigName="walk-config", ProductionVariants=[variant])
+    sm.create_endpoint_config(
+        EndpointConfigName="walk-config-2", ProductionVariants=[variant], DataCaptureConfig=capture
+    )
     sm.describe_endpoint_config(EndpointConfigName="walk-config")
     sm.list_endpoint_configs()
     sm.create_endpoint(EndpointName="walk-ep", EndpointConfigName="walk-config")
@@ -80,6 +91,69 @@ def _exercise_hosting(kiln: Kiln, sm: Any) -> None:
     assert wait_in_service(kiln, "walk-ep")["EndpointStatus"] == "InService"
     sm.update_endpoint(EndpointName="walk-ep", EndpointConfigName="walk-config-2")
     assert wait_in_service(kiln, "walk-ep")["EndpointStatus"] == "InService"
+
+
+_OUTPUT = {
+    "MonitoringOutputs": [
+        {"S3Output": {"S3Uri": "s3://walk-monitor/out", "LocalPath": "/opt/ml/processing/output"}}
+    ]
+}
+_RESOURCES = {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large",
+                                "VolumeSizeInGB": 1}}  # fmt: skip
+
+
+def _exercise_monitoring(kiln: Kiln, sm: Any) -> None:
+    """Model Monitor's operations on ``walk-ep`` (which captures since its update)."""
+    endpoint_input = {"EndpointName": "walk-ep", "LocalPath": "/opt/ml/processing/input"}
+    sm.create_data_quality_job_definition(
+        JobDefinitionName="walk-dq", RoleArn=ROLE, JobResources=_RESOURCES,
+        DataQualityAppSpecification={"ImageUri": "kiln/model-monitor"},
+        DataQualityJobInput={"EndpointInput": endpoint_input},
+        DataQualityJobOutputConfig=_OUTPUT,
+    )  # fmt: skip
+    sm.describe_data_quality_job_definition(JobDefinitionName="walk-dq")
+    sm.list_data_quality_job_definitions()
+    sm.create_model_quality_job_definition(
+        JobDefinitionName="walk-mq", RoleArn=ROLE, JobResources=_RESOURCES,
+        ModelQualityAppSpecification={"ImageUri": "kiln/model-monitor",
+                                      "ProblemType": "BinaryClassification"},
+        ModelQualityJobInput={"EndpointInput": {**endpoint_input, "InferenceAttribute": "0"},
+                              "GroundTruthS3Input": {"S3Uri": "s3://walk-truth/walk-ep"}},
+        ModelQualityJobOutputConfig=_OUTPUT,
+    )  # fmt: skip
+    sm.describe_model_quality_job_definition(JobDefinitionName="walk-mq")
+    sm.list_model_quality_job_definitions()
+    config = {
+        "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"},
+        "MonitoringJobDefinitionName": "walk-dq",
+        "MonitoringType": "DataQuality",
+    }
+    sm.create_monitoring_schedule(
+        MonitoringScheduleName="walk-mon", MonitoringScheduleConfig=config
+    )
+    sm.describe_monitoring_schedule(MonitoringScheduleName="walk-mon")
+    sm.list_monitoring_schedules(EndpointName="walk-ep")
+    sm.stop_monitoring_schedule(MonitoringScheduleName="walk-mon")
+    sm.start_monitoring_schedule(MonitoringScheduleName="walk-mon")
+    sm.update_monitoring_schedule(MonitoringScheduleName="walk-mon", MonitoringScheduleConfig={
+        **config, "ScheduleConfig": {"ScheduleExpression": "cron(0 0 ? * * *)"}})  # fmt: skip
+    _execution_of(kiln, "walk-mon")
+    [run] = sm.list_monitoring_executions(MonitoringScheduleName="walk-mon")[
+        "MonitoringExecutionSummaries"
+    ]
+    sm.describe_processing_job(ProcessingJobName=run["ProcessingJobArn"].split("/")[-1])
+    sm.delete_monitoring_schedule(MonitoringScheduleName="walk-mon")
+    sm.delete_model_quality_job_definition(JobDefinitionName="walk-mq")
+    sm.delete_data_quality_job_definition(JobDefinitionName="walk-dq")
+
+
+def _execution_of(kiln: Kiln, name: str) -> None:
+    """One finished execution in the store, as the monitor scheduler records it (a real one
+    waits for the next hour)."""
+    book = kiln.thread.kiln.schedule_book
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    assert book.begin(name, Window(at, at - timedelta(hours=1), at), "walk-execution")
+    book.finish(name, at, ExecutionStatus.COMPLETED, None, "s3://walk-monitor/out/x")
 
 
 def _exercise_tags(sm: Any) -> None:
@@ -158,6 +232,7 @@ def test_every_served_operation_answers_within_its_output_shape(kiln: Kiln) -> N
     _exercise_training(kiln, sm)
     _exercise_hosting(kiln, sm)
     _exercise_tags(sm)
+    _exercise_monitoring(kiln, sm)
     _exercise_autoscaling(_client(kiln, "application-autoscaling", called))
     _tear_down(sm)
     logs = _client(kiln, "logs", called)
