@@ -119,6 +119,8 @@ from kiln.transport.unix import UnixReplicaTransport
 
 log = logging.getLogger(__name__)
 
+CAPTURE_UPLOAD_SECONDS = 2.0
+
 
 class KilnServer:
     """Every long-lived part of ``kiln server``, built from one ``Settings``."""
@@ -263,7 +265,8 @@ class KilnServer:
             ).run,
             tick_seconds=settings.monitor_tick_seconds,
             workers=settings.monitor_workers,
-            settle=timedelta(seconds=settings.capture_flush_seconds),
+            # A record is in the store one flush after capture, plus the upload's time.
+            settle=timedelta(seconds=settings.capture_flush_seconds + CAPTURE_UPLOAD_SECONDS),
         )
         self.monitor_scheduler.add_listener(self.retraining_listener)  # drift → retraining
         self.tags = TagService(

@@ -123,6 +123,15 @@ def test_settle_waits_for_late_captures_but_keeps_the_nominal_time() -> None:
     )
 
 
+def test_now_waits_for_the_captures_of_its_window_to_settle() -> None:
+    once = schedule("NOW", created=at(13, 30), analysis_start="-PT1H", analysis_end="PT0S")
+    settle = timedelta(seconds=10)
+    assert due_window(once, None, at(13, 30, 5), settle=settle) is None
+    assert due_window(once, None, at(13, 30, 10), settle=settle) == Window(
+        at(13, 30), at(12, 30), at(13, 30)
+    )
+
+
 def test_a_window_that_ends_before_it_starts_is_refused() -> None:
     with pytest.raises(ValueError, match="not before its end"):
         window_at(schedule(start_offset="-PT1H", end_offset="-PT2H"), at(13))

@@ -35,7 +35,10 @@ def due_window(
     """The window ``schedule`` should run at ``now``, if any (``settle``: wait for late data)."""
     expression = schedule.expression
     if expression.is_now:
-        return None if last_scheduled_time is not None else window_at(schedule, schedule.created)
+        if last_scheduled_time is not None:
+            return None
+        window = window_at(schedule, schedule.created)
+        return window if now - settle >= min(window.end, schedule.created) else None
     latest = expression.latest_at_or_before(now - settle)
     if latest < schedule.created:
         return None  # a schedule starts at its first scheduled time after creation
