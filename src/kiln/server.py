@@ -20,7 +20,6 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from typing import Any
 
 import uvicorn
@@ -38,10 +37,8 @@ from kiln.api.keys import key_routes
 from kiln.api.logs import JobProgress
 from kiln.api.prometheus import DataPathSources, PrometheusMetrics
 from kiln.api.query_protocol import QueryApi
-from kiln.api.retraining import CheckedTraining, retraining_routes
 from kiln.api.runtime import InvocationRouter
 from kiln.api.sagemaker import sagemaker_api
-from kiln.api.timeline import timeline_routes
 from kiln.auth import policies
 from kiln.auth.actions import sagemaker_arn
 from kiln.auth.authorizer import Authorizer
@@ -60,11 +57,11 @@ from kiln.db.alarms import AlarmRows
 from kiln.db.autoscaling import ScalingRows
 from kiln.db.inferences import InferenceStore
 from kiln.db.metrics import MetricRows
-from kiln.db.monitoring import MonitoringRows, monitoring_tagged
-from kiln.db.retraining import RetrainingRows
+from kiln.db.monitoring import monitoring_tagged
 from kiln.db.tables import endpoint_configs, endpoints, models
 from kiln.errors import KilnError
 from kiln.home_lock import HomeLock
+from kiln.monitoring_parts import build_monitoring
 from kiln.services.autoscaling.fleet import HostingFleet
 from kiln.services.autoscaling.scaler import Scaler
 from kiln.services.autoscaling.service import AutoScalingService
@@ -82,27 +79,13 @@ from kiln.services.identity import IdentityService
 from kiln.services.logs import FileLogStore
 from kiln.services.logs.cloudwatch import CloudWatchLogs
 from kiln.services.monitoring.ab_reports import AbReports, DeployedVariants
-from kiln.services.monitoring.actions import (
-    FiringRunner,
-    NewDataWatcher,
-    RetrainingOnOutcomes,
-    RetrainingRules,
-    WebhookSender,
-    store_listing,
-)
 from kiln.services.monitoring.alarms.evaluator import AlarmEvaluator
 from kiln.services.monitoring.alarms.service import CloudWatchAlarms
-from kiln.services.monitoring.baselining.training import TrainingBaselines
 from kiln.services.monitoring.capture import build_capture_writer
 from kiln.services.monitoring.feedback import FeedbackService
 from kiln.services.monitoring.inference_log import InferenceLog
 from kiln.services.monitoring.metrics import CloudWatchMetrics, MetricsStore
 from kiln.services.monitoring.metrics.usage import ReplicaView, UsageSampler
-from kiln.services.monitoring.schedules.book import StoredScheduleBook
-from kiln.services.monitoring.schedules.execution import ExecutionRunner
-from kiln.services.monitoring.schedules.scheduler import MonitorScheduler
-from kiln.services.monitoring.schedules.service import MonitoringSchedules
-from kiln.services.monitoring.timeline.reader import Timelines
 from kiln.services.process_credentials import ProcessCredentials
 from kiln.services.sweeper import Sweeper
 from kiln.services.tags import TagService
@@ -118,8 +101,6 @@ from kiln.storefront.proxy import StoreFront
 from kiln.transport.unix import UnixReplicaTransport
 
 log = logging.getLogger(__name__)
-
-CAPTURE_UPLOAD_SECONDS = 2.0
 
 
 class KilnServer:
@@ -159,12 +140,6 @@ class KilnServer:
             machine_capacity(settings),
         )
         self.training = TrainingService(settings, self.jobs, self.scheduler)
-        # Issue 10: completed jobs' train channels, baselined off the jobs' path.
-        self.baselines = (
-            TrainingBaselines(self.jobs, self.objects, settings.baselines_dir)
-            if settings.training_baselines
-            else None
-        )
         self.hosting_stores = HostingStores(
             ResourceStore(self.engine, models),
             ResourceStore(self.engine, endpoint_configs),
@@ -243,32 +218,18 @@ class KilnServer:
             lambda name: self.hosting_stores.endpoints.get(name) is not None,
         )
         self.ab_reports = AbReports(inferences, self.metrics, self._deployed_variants)
-        self.timelines = Timelines(
-            self.metrics, lambda name: self.hosting_stores.endpoints.get(name) is not None
+        # Model Monitor and the retraining loop (monitoring_parts.py).
+        self.monitoring = build_monitoring(
+            settings,
+            self.engine,
+            self.objects,
+            self.jobs,
+            self.training,
+            self.hosting_stores.endpoints,
+            self.metrics,
+            self.logs,
+            self._capture_destination,
         )
-        self._build_retraining(settings)
-        # Model Monitor's API and the ScheduleBook the monitor scheduler runs from.
-        self.monitoring_rows = MonitoringRows(self.engine)
-        self.monitoring = MonitoringSchedules(
-            settings, self.monitoring_rows, self.hosting_stores.endpoints
-        )
-        self.schedule_book = StoredScheduleBook(self.monitoring_rows)
-        # The monitor scheduler runs due windows once captures have been written (a flush late).
-        self.monitor_scheduler = MonitorScheduler(
-            self.schedule_book,
-            ExecutionRunner(
-                self.objects,
-                self.metrics,
-                self.logs,
-                self._capture_destination,
-                settings.home / "monitoring",
-            ).run,
-            tick_seconds=settings.monitor_tick_seconds,
-            workers=settings.monitor_workers,
-            # A record is in the store one flush after capture, plus the upload's time.
-            settle=timedelta(seconds=settings.capture_flush_seconds + CAPTURE_UPLOAD_SECONDS),
-        )
-        self.monitor_scheduler.add_listener(self.retraining_listener)  # drift → retraining
         self.tags = TagService(
             {
                 "training-job": self.jobs,
@@ -348,44 +309,14 @@ class KilnServer:
             job_progress=self._job_progress,
             endpoint_replicas=self._endpoint_replicas,
             ab_testing=ab_testing_routes(self.feedback, self.ab_reports),
-            timeline=timeline_routes(self.timelines),
-            retraining=retraining_routes(self.retraining, authorizer),
+            timeline=self.monitoring.timeline_routes(),
+            retraining=self.monitoring.retraining_routes(authorizer),
             metrics_page=PrometheusMetrics(
                 self.metrics,
                 self._instance_counts,
                 DataPathSources(self.capture, lambda: self.data_plane.shadow_dropped),
             ).handle,
             lifespan=self._lifespan,
-        )
-
-    def _build_retraining(self, settings: Settings) -> None:
-        """Retraining rules (docs/retraining.md): the monitor scheduler tells
-        ``retraining_listener`` (an ``OutcomeListener``) each outcome; the watcher lists the
-        watched prefixes; the runner records firings and carries out their actions."""
-        rows = RetrainingRows(self.engine)
-        training = CheckedTraining(self.training)
-        listing = store_listing(self.objects)
-        stopping = threading.Event()
-        webhooks = WebhookSender(
-            settings.webhook_attempts,
-            settings.webhook_backoff_seconds,
-            settings.webhook_timeout_seconds,
-            stopping,
-        )
-        self.retraining_runner = FiringRunner(rows, training, webhooks, stopping)
-        self.retraining = RetrainingRules(
-            rows, training, listing, lambda name: settings.arn("retraining-rule", name), time.time
-        )
-        self.retraining_listener = RetrainingOnOutcomes(
-            self.retraining.rules, self.retraining_runner, time.time
-        )
-        self.data_watcher = NewDataWatcher(
-            rows,
-            self.retraining.rules,
-            listing,
-            self.retraining_runner,
-            tick_seconds=settings.data_watch_seconds,
-            now=time.time,
         )
 
     def _operations(self) -> dict[str, Operation]:
@@ -412,29 +343,7 @@ class KilnServer:
             "AddTags": self.tags.add_tags,
             "ListTags": self.tags.list_tags,
             "DeleteTags": self.tags.delete_tags,
-            **self._monitoring_operations(),
-        }
-
-    def _monitoring_operations(self) -> dict[str, Operation]:
-        m = self.monitoring
-        return {
-            "CreateDataQualityJobDefinition": m.create_data_quality_job_definition,
-            "DescribeDataQualityJobDefinition": m.describe_data_quality_job_definition,
-            "ListDataQualityJobDefinitions": m.list_data_quality_job_definitions,
-            "DeleteDataQualityJobDefinition": m.delete_data_quality_job_definition,
-            "CreateModelQualityJobDefinition": m.create_model_quality_job_definition,
-            "DescribeModelQualityJobDefinition": m.describe_model_quality_job_definition,
-            "ListModelQualityJobDefinitions": m.list_model_quality_job_definitions,
-            "DeleteModelQualityJobDefinition": m.delete_model_quality_job_definition,
-            "CreateMonitoringSchedule": m.create_monitoring_schedule,
-            "DescribeMonitoringSchedule": m.describe_monitoring_schedule,
-            "ListMonitoringSchedules": m.list_monitoring_schedules,
-            "UpdateMonitoringSchedule": m.update_monitoring_schedule,
-            "DeleteMonitoringSchedule": m.delete_monitoring_schedule,
-            "StopMonitoringSchedule": m.stop_monitoring_schedule,
-            "StartMonitoringSchedule": m.start_monitoring_schedule,
-            "ListMonitoringExecutions": m.list_monitoring_executions,
-            "DescribeProcessingJob": m.describe_processing_job,
+            **self.monitoring.operations(),
         }
 
     def start(self) -> None:
@@ -448,8 +357,6 @@ class KilnServer:
                 self.s3_server.start()
             self.inference_log.start()
             self.scheduler.start()
-            if self.baselines is not None:
-                self.baselines.start()
             self.spares.start(self.replicas.warm_keys())  # before endpoints: theirs start warm
             self.endpoints.start()
             self.sweeper.start()
@@ -457,9 +364,7 @@ class KilnServer:
             self.metrics.start()
             self.alarm_evaluator.start()
             self.scaler.start()
-            self.retraining_runner.start()  # after the scheduler: it may start training jobs
-            self.data_watcher.start()
-            self.monitor_scheduler.start()
+            self.monitoring.start()  # after the training scheduler: rules may start jobs
         except BaseException:
             self._stop_parts()  # each stops only what it started: a part-way start leaves nothing
             self._home_lock.release()
@@ -473,10 +378,8 @@ class KilnServer:
         self._home_lock.release()
 
     def _stop_parts(self) -> None:
-        self.monitor_scheduler.stop()  # first: its executions write to the store and metrics
+        self.monitoring.stop()  # first: its executions write to the store and metrics
         self.scaler.stop()  # first: no count changes while the controller stops
-        self.data_watcher.stop()  # before the store and the scheduler it reads and feeds
-        self.retraining_runner.stop()
         self.alarm_evaluator.stop()
         self.capture.close()  # first: it writes what it holds while the store still runs
         self.metrics.stop()  # first: its last minutes go to the database while it is there
@@ -484,8 +387,6 @@ class KilnServer:
         self.endpoints.stop()
         self.spares.stop()
         self.scheduler.stop()
-        if self.baselines is not None:
-            self.baselines.stop()
         self.inference_log.stop()
         if self.s3_front is not None:
             self.s3_front.stop()
@@ -527,7 +428,9 @@ class KilnServer:
             on_metric=lambda host, name, value, at: self.metrics.training_metric(
                 record.name, host, name, value, at
             ),
-            on_completed=None if self.baselines is None else self.baselines.hand_over,
+            on_completed=(
+                None if self.monitoring.baselines is None else self.monitoring.baselines.hand_over
+            ),
         )
 
     def _instance_count(self, endpoint: str, variant: str) -> int:

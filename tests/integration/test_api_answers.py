@@ -150,7 +150,7 @@ def _exercise_monitoring(kiln: Kiln, sm: Any) -> None:
 def _execution_of(kiln: Kiln, name: str) -> None:
     """One finished execution in the store, as the monitor scheduler records it (a real one
     waits for the next hour)."""
-    book = kiln.thread.kiln.schedule_book
+    book = kiln.thread.kiln.monitoring.schedule_book
     at = datetime(2026, 1, 1, tzinfo=UTC)
     assert book.begin(name, Window(at, at - timedelta(hours=1), at), "walk-execution")
     book.finish(name, at, ExecutionStatus.COMPLETED, None, "s3://walk-monitor/out/x")

@@ -284,7 +284,9 @@ def test_a_one_time_schedule_with_an_inline_definition(kiln: Kiln) -> None:
     described = sm.describe_monitoring_schedule(MonitoringScheduleName="once")
     assert described["MonitoringType"] == "DataQuality"
     assert described["MonitoringScheduleConfig"]["ScheduleConfig"] == window
-    [schedule] = [s for s in kiln.thread.kiln.schedule_book.scheduled() if s.name == "once"]
+    [schedule] = [
+        s for s in kiln.thread.kiln.monitoring.schedule_book.scheduled() if s.name == "once"
+    ]
     assert schedule.expression.is_now
     assert schedule.definition.baseline_constraints_uri == f"{BASELINE}/constraints.json"
     sm.delete_monitoring_schedule(MonitoringScheduleName="once")
@@ -322,7 +324,7 @@ def test_schedules_are_listed_by_filter_and_page(kiln: Kiln, scheduled: str) -> 
 
 
 def test_executions_are_listed_and_described_as_processing_jobs(kiln: Kiln, scheduled: str) -> None:
-    sm, book = kiln.sagemaker, kiln.thread.kiln.schedule_book
+    sm, book = kiln.sagemaker, kiln.thread.kiln.monitoring.schedule_book
     [schedule] = [s for s in book.scheduled() if s.name == scheduled]
     jobs = {}
     for hours in (0, 1, 2):

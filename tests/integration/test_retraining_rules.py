@@ -153,7 +153,7 @@ def test_violations_post_the_webhook_and_start_the_template(
         "on-violations", on_schedule(schedule), webhook_url=receiver.url + "/hook",
         training_job_template=template, session=session,
     )  # fmt: skip
-    kiln.thread.kiln.retraining_listener.outcome(
+    kiln.thread.kiln.monitoring.retraining_listener.outcome(
         _outcome(schedule, ExecutionStatus.COMPLETED_WITH_VIOLATIONS)
     )
     [firing] = _firings("on-violations", session)
@@ -175,7 +175,7 @@ def test_psi_under_the_threshold_fires_nothing_and_over_it_fires(
     schedule = f"s-{uuid.uuid4().hex[:6]}"
     trigger = on_schedule(schedule, on_violations=False, metric="kiln_feature_psi", threshold=0.2)
     create_retraining_rule("on-psi", trigger, webhook_url=receiver.url + "/psi", session=session)
-    listener = kiln.thread.kiln.retraining_listener
+    listener = kiln.thread.kiln.monitoring.retraining_listener
     assert listener.fire_for(_outcome(schedule, ExecutionStatus.COMPLETED, psi=0.1)) == []
     listener.outcome(_outcome(schedule, ExecutionStatus.COMPLETED, psi=0.3))
     [firing] = _firings("on-psi", session)
@@ -192,7 +192,7 @@ def test_a_failing_webhook_is_retried_then_recorded_failed(
         "failing-hook", on_schedule(schedule), webhook_url=receiver.url + "/fail",
         session=session,
     )  # fmt: skip
-    kiln.thread.kiln.retraining_listener.outcome(
+    kiln.thread.kiln.monitoring.retraining_listener.outcome(
         _outcome(schedule, ExecutionStatus.COMPLETED_WITH_VIOLATIONS)
     )
     [firing] = _firings("failing-hook", session)
