@@ -139,3 +139,28 @@ def test_training_baselines_are_on_unless_turned_off(
     if raw is not None:
         env["KILN_TRAINING_BASELINES"] = raw
     assert Settings.from_env(env).training_baselines is enabled
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw"),
+    [
+        ("KILN_MONITOR_TICK_SECONDS", "0"),
+        ("KILN_MONITOR_WORKERS", "0"),
+        ("KILN_DATA_WATCH_SECONDS", "-1"),
+        ("KILN_WEBHOOK_ATTEMPTS", "0"),
+        ("KILN_WEBHOOK_TIMEOUT_SECONDS", "0"),
+        ("KILN_WEBHOOK_BACKOFF_SECONDS", "soon"),
+    ],
+)
+def test_monitoring_settings_refuse_what_cannot_work(
+    tmp_path: Path, variable: str, raw: str
+) -> None:
+    with pytest.raises(ValueError, match=variable):
+        Settings.from_env({"KILN_HOME": str(tmp_path), variable: raw})
+
+
+def test_monitoring_settings_have_their_documented_defaults(tmp_path: Path) -> None:
+    settings = Settings.from_env({"KILN_HOME": str(tmp_path)})
+    assert (settings.monitor_tick_seconds, settings.monitor_workers) == (1.0, 2)
+    assert (settings.data_watch_seconds, settings.webhook_attempts) == (30.0, 4)
+    assert (settings.webhook_backoff_seconds, settings.webhook_timeout_seconds) == (1.0, 10.0)
