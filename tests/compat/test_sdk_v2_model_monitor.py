@@ -37,7 +37,8 @@ def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clients]:
         kiln, sm = c.kiln, c.kiln.sagemaker
         for bucket in (BUCKET, "capture"):
             kiln.thread.kiln.objects.ensure_bucket(bucket)
-        container = {"Image": "kiln/python", "ModelDataUrl": upload_model(kiln, sklearn_model_files())}
+        model_uri = upload_model(kiln, sklearn_model_files())
+        container = {"Image": "kiln/python", "ModelDataUrl": model_uri}
         sm.create_model(ModelName=ENDPOINT, ExecutionRoleArn=ROLE, PrimaryContainer=container)
         sm.create_endpoint_config(
             EndpointConfigName=ENDPOINT,
@@ -86,8 +87,8 @@ def result(monitored: Clients, sdk_v2: ClientVenv) -> dict[str, Any]:
     rows = _drifted_rows(monitored.workdir)
     argv = [sdk_v2.python, SCRIPTS / "model_monitor_v2.py", ENDPOINT, ROLE, statistics,
             constraints, OUTPUT, rows]  # fmt: skip
-    answer, _ = monitored.run_script(argv, timeout=300)
-    return dict(answer)
+    answer, output = monitored.run_script(argv, timeout=300)
+    return {**answer, "output": output}
 
 
 def test_an_hourly_schedule_is_created_with_the_baseline_files_and_described(
@@ -111,7 +112,8 @@ def test_the_schedule_stops_starts_and_deletes_with_its_job_definition(
 ) -> None:
     hourly = result["hourly"]
     assert (hourly["stopped"], hourly["started"]) == ("Stopped", "Scheduled")
-    assert hourly["schedule_gone"] and hourly["definition_gone"]
+    assert hourly["schedule_gone"]
+    assert hourly["definition_gone"]
 
 
 def test_a_one_time_run_over_drifted_traffic_completes_with_violations(
@@ -135,3 +137,8 @@ def test_latest_statistics_and_violations_are_the_executions_files(
         if v["constraint_check_type"] == "baseline_drift_check"
     }
     assert drifted == {f"_c{SHIFTED}"}
+
+
+def test_the_latest_executions_log_is_printed_by_the_sdk(result: dict[str, Any]) -> None:
+    logs = result["output"].split("get_latest_execution_logs()", 1)[1]
+    assert f"Analyzed {ROWS} records, 30 features" in logs

@@ -122,5 +122,7 @@ def test_a_model_quality_execution_reads_its_ground_truth() -> None:
         "JobResources": JOB["JobResources"],
     }
     row = replace(ROW, monitoring_type="ModelQuality", job=job)
-    names = [i["InputName"] for i in describe_processing_job(row, arn, "s3://c")["ProcessingInputs"]]
+    names = [
+        i["InputName"] for i in describe_processing_job(row, arn, "s3://c")["ProcessingInputs"]
+    ]
     assert names == ["input_1", "ground_truth_input_1"]

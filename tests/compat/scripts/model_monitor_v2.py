@@ -9,7 +9,8 @@ elsewhere (no ``suggest_baseline``: it starts a processing job) and are given by
 1. an hourly schedule: create, describe, list executions, stop, start, delete;
 2. traffic through ``Predictor`` (CSV), then a one-time (``NOW``) schedule over the last hour,
    its execution awaited with ``list_executions()``, and its files read back with
-   ``latest_monitoring_statistics()`` and ``latest_monitoring_constraint_violations()``.
+   ``latest_monitoring_statistics()`` and ``latest_monitoring_constraint_violations()``, and
+   its log printed by ``get_latest_execution_logs()``.
 
 Prints each step and on its last line ``RESULT {json}`` with what the test checks.
 """
@@ -28,8 +29,11 @@ result = {}
 FINISHED = ("Completed", "Failed", "Stopped")
 
 
+STARTED = time.monotonic()
+
+
 def step(text):
-    print(f"\n### {text}", flush=True)
+    print(f"\n### {time.monotonic() - STARTED:5.1f} s  {text}", flush=True)
 
 
 def monitor():
@@ -137,6 +141,9 @@ step("latest_monitoring_statistics() and latest_monitoring_constraint_violations
 result["statistics"] = once.latest_monitoring_statistics().body_dict
 result["violations"] = once.latest_monitoring_constraint_violations().body_dict
 print("violations:", json.dumps(result["violations"], indent=1))
+
+step("get_latest_execution_logs() (the SDK prints the execution's log)")
+once.get_latest_execution_logs(wait=False)
 once.delete_monitoring_schedule()
 
 print("RESULT " + json.dumps(result))
