@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -115,17 +116,23 @@ class Clients:
         return json.loads(output) if output.strip() else None
 
 
-@pytest.fixture(scope="module")
-def clients(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clients]:
-    """A real Kiln for this module on free 127.0.0.1 ports, with its own KILN_HOME."""
-    root = tmp_path_factory.mktemp("compat")
-    settings = make_settings(root / "kiln-home", f"sqlite:///{root / 'kiln.db'}")
+@contextmanager
+def running_clients(root: Path, **settings_env: str) -> Iterator[Clients]:
+    """A real Kiln under ``root`` on free 127.0.0.1 ports (``settings_env``: extra ``KILN_*``)."""
+    settings = make_settings(root / "kiln-home", f"sqlite:///{root / 'kiln.db'}", **settings_env)
     with start_kiln(settings) as kiln:
         settings = replace(kiln.settings, endpoint=kiln.endpoint)
         kiln.settings = settings
         workdir = root / "work"
         workdir.mkdir()
         yield Clients(kiln, client_env(settings, root / "client-home"), workdir)
+
+
+@pytest.fixture(scope="module")
+def clients(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clients]:
+    """A real Kiln for this module on free 127.0.0.1 ports, with its own KILN_HOME."""
+    with running_clients(tmp_path_factory.mktemp("compat")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -81,3 +81,48 @@ def test_the_environment_names_the_window_and_keeps_the_definitions_own() -> Non
         "2026-03-01T12:00:00Z",
     )
     assert (environment["sagemaker_monitoring_schedule_name"], environment["extra"]) == ("s", "1")
+
+
+BASELINE = {
+    "StatisticsResource": {"S3Uri": "s3://b/statistics.json"},
+    "ConstraintsResource": {"S3Uri": "s3://b/constraints.json"},
+}
+ENDPOINT_INPUT = {"EndpointInput": {"EndpointName": "ep", "LocalPath": "/opt/ml/processing/in"}}
+
+
+@pytest.mark.parametrize(
+    ("job", "capture", "inputs"),
+    [
+        ({**JOB, "DataQualityJobInput": ENDPOINT_INPUT, "DataQualityBaselineConfig": BASELINE},
+         "s3://capture/data/",
+         [("input_1", "s3://capture/data/ep", "/opt/ml/processing/in/ep"),
+          ("baseline", "s3://b/statistics.json", "/opt/ml/processing/baseline/stats"),
+          ("constraints", "s3://b/constraints.json", "/opt/ml/processing/baseline/constraints")]),
+        ({**JOB, "DataQualityJobInput": ENDPOINT_INPUT}, "s3://capture/data",
+         [("input_1", "s3://capture/data/ep", "/opt/ml/processing/in/ep")]),
+        ({**JOB, "DataQualityJobInput": ENDPOINT_INPUT}, None, []),  # the endpoint is gone
+    ],
+)  # fmt: skip
+def test_the_inputs_are_the_captures_and_baselines_as_the_sdk_reads_them(
+    job: dict[str, object], capture: str | None, inputs: list[tuple[str, str, str]]
+) -> None:
+    answer = describe_processing_job(replace(ROW, job=job), arn, capture)
+    found = answer["ProcessingInputs"]
+    assert [(i["InputName"], i["S3Input"]["S3Uri"], i["S3Input"]["LocalPath"]) for i in found] == (
+        inputs
+    )
+    assert all(i["S3Input"]["S3DataType"] == "S3Prefix" for i in found)
+
+
+def test_a_model_quality_execution_reads_its_ground_truth() -> None:
+    job = {
+        "ModelQualityAppSpecification": {"ImageUri": "img"},
+        "ModelQualityJobOutputConfig": JOB["DataQualityJobOutputConfig"],
+        "ModelQualityJobInput": {**ENDPOINT_INPUT, "GroundTruthS3Input": {"S3Uri": "s3://gt/ep"}},
+        "JobResources": JOB["JobResources"],
+    }
+    row = replace(ROW, monitoring_type="ModelQuality", job=job)
+    names = [
+        i["InputName"] for i in describe_processing_job(row, arn, "s3://c")["ProcessingInputs"]
+    ]
+    assert names == ["input_1", "ground_truth_input_1"]

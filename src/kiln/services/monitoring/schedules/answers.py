@@ -2,7 +2,8 @@
 DescribeMonitoringSchedule, the List… summaries, and DescribeProcessingJob of an execution.
 
 A monitoring execution is a processing job on AWS; the SDK's ``MonitoringExecution`` reads its
-results through ``DescribeProcessingJob`` (``ProcessingOutputConfig.Outputs[0].S3Output.S3Uri``,
+results through ``DescribeProcessingJob`` (``ProcessingInputs``, read into the SDK's
+``ProcessingInput``s; ``ProcessingOutputConfig.Outputs[0].S3Output.S3Uri``;
 ``ProcessingJobStatus``, ``ExitMessage``), so Kiln answers it for executions.
 """
 
@@ -43,6 +44,11 @@ _EXIT_MESSAGES = {
 }
 # Where SageMaker's analyzer container finds its inputs and writes its results.
 _OUTPUT_PATH = "/opt/ml/processing/resultdata"
+_BASELINE_PATHS = {  # input name → (baseline resource, where the analyzer reads it)
+    "baseline": ("StatisticsResource", "/opt/ml/processing/baseline/stats"),
+    "constraints": ("ConstraintsResource", "/opt/ml/processing/baseline/constraints"),
+}
+_GROUND_TRUTH_PATH = "/opt/ml/processing/groundtruth"
 _CAPTURE_FORMAT = {
     "sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}
 }
@@ -130,8 +136,11 @@ def execution_summary(row: ExecutionRow, arn: Arn) -> dict[str, Any]:
     return summary
 
 
-def describe_processing_job(row: ExecutionRow, arn: Arn) -> dict[str, Any]:
-    """``DescribeProcessingJob``'s answer for a monitoring execution."""
+def describe_processing_job(
+    row: ExecutionRow, arn: Arn, capture_destination: str | None = None
+) -> dict[str, Any]:
+    """``DescribeProcessingJob``'s answer for a monitoring execution (``capture_destination``:
+    the endpoint's ``DataCaptureConfig.DestinationS3Uri``, None once it captures no more)."""
     kind = MonitoringType(row.monitoring_type)
     job = row.job
     status = ExecutionStatus(row.status)
@@ -147,6 +156,7 @@ def describe_processing_job(row: ExecutionRow, arn: Arn) -> dict[str, Any]:
         "ProcessingJobName": row.name,
         "ProcessingJobArn": arn("processing-job", row.name),
         "ProcessingJobStatus": _JOB_STATUS[status],
+        "ProcessingInputs": processing_inputs(row.endpoint_name, job, kind, capture_destination),
         "ProcessingOutputConfig": {
             "Outputs": [
                 {
@@ -176,6 +186,39 @@ def describe_processing_job(row: ExecutionRow, arn: Arn) -> dict[str, Any]:
     if _JOB_STATUS[status] in ("Completed", "Failed", "Stopped"):
         answer["ProcessingEndTime"] = row.last_modified_time
     return dict(project(answer, output_shape("sagemaker", "DescribeProcessingJob")))
+
+
+def processing_inputs(
+    endpoint: str, job: Mapping[str, Any], kind: MonitoringType, capture_destination: str | None
+) -> list[dict[str, Any]]:
+    """An execution's ``ProcessingInputs`` as AWS names them: ``input_1`` (the endpoint's
+    captures: Kiln reads every variant and hour of the window under one prefix), the ground
+    truth for model quality, then ``baseline`` and ``constraints`` where the job has them."""
+
+    def s3_input(name: str, uri: str, local_path: str) -> dict[str, Any]:
+        return {
+            "InputName": name,
+            "AppManaged": False,
+            "S3Input": {"S3Uri": uri, "LocalPath": local_path, "S3DataType": "S3Prefix",
+                        "S3InputMode": "File", "S3DataDistributionType": "FullyReplicated",
+                        "S3CompressionType": "None"},
+        }  # fmt: skip
+
+    job_input = job.get(member(kind, "JobInput")) or {}
+    inputs = []
+    if capture_destination:
+        local = (job_input.get("EndpointInput") or {}).get("LocalPath", "/opt/ml/processing/input")
+        capture = f"{capture_destination.rstrip('/')}/{endpoint}"
+        inputs.append(s3_input("input_1", capture, f"{local.rstrip('/')}/{endpoint}"))
+    ground_truth = (job_input.get("GroundTruthS3Input") or {}).get("S3Uri")
+    if ground_truth:
+        inputs.append(s3_input("ground_truth_input_1", ground_truth, _GROUND_TRUTH_PATH))
+    baseline = job.get(member(kind, "BaselineConfig")) or {}
+    for name, (resource, local_path) in _BASELINE_PATHS.items():
+        uri = (baseline.get(resource) or {}).get("S3Uri")
+        if uri:
+            inputs.append(s3_input(name, uri, local_path))
+    return inputs
 
 
 def _environment(
