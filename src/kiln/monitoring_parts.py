@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -39,7 +38,7 @@ from kiln.services.monitoring.metrics import MetricsStore
 from kiln.services.monitoring.schedules.book import StoredScheduleBook
 from kiln.services.monitoring.schedules.execution import ExecutionRunner
 from kiln.services.monitoring.schedules.scheduler import MonitorScheduler
-from kiln.services.monitoring.schedules.service import MonitoringSchedules
+from kiln.services.monitoring.schedules.service import MonitoringSchedules, capture_destination
 from kiln.services.monitoring.timeline.reader import Timelines
 from kiln.services.training.service import TrainingService
 from kiln.storage import ObjectStore
@@ -119,7 +118,6 @@ def build_monitoring(
     endpoints: ResourceStore,
     metrics: MetricsStore,
     logs: LogStore,
-    capture_destination: Callable[[str], str | None],
 ) -> MonitoringParts:
     """Build every part from the server's stores and services."""
     monitoring_rows = MonitoringRows(engine)
@@ -127,7 +125,11 @@ def build_monitoring(
     monitor_scheduler = MonitorScheduler(
         schedule_book,
         ExecutionRunner(
-            objects, metrics, logs, capture_destination, settings.home / "monitoring"
+            objects,
+            metrics,
+            logs,
+            lambda name: capture_destination(endpoints, name),
+            settings.home / "monitoring",
         ).run,
         tick_seconds=settings.monitor_tick_seconds,
         workers=settings.monitor_workers,

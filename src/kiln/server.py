@@ -228,7 +228,6 @@ class KilnServer:
             self.hosting_stores.endpoints,
             self.metrics,
             self.logs,
-            self._capture_destination,
         )
         self.tags = TagService(
             {
@@ -392,12 +391,6 @@ class KilnServer:
             self.s3_front.stop()
         if self.s3_server is not None:
             self.s3_server.stop()
-
-    def _capture_destination(self, endpoint: str) -> str | None:
-        """Where ``endpoint`` captures to, if it captures."""
-        record = self.hosting_stores.endpoints.get(endpoint)
-        capture = None if record is None else endpoint_state(record).deployment.capture
-        return None if capture is None or not capture.enabled else capture.config.destination
 
     def _clear_leftovers(self) -> None:
         """Reap and remove what the last server left: it is dead, since we hold the lock."""

@@ -361,14 +361,15 @@ class MonitoringSchedules:
             arn = self._settings.arn("processing-job", name)
             raise ResourceNotFoundError(f"Could not find processing job {arn}.")
         return answers.describe_processing_job(
-            row, self._settings.arn, self._capture_destination(row.endpoint_name)
+            row, self._settings.arn, capture_destination(self._endpoints, row.endpoint_name)
         )
 
-    def _capture_destination(self, endpoint: str) -> str | None:
-        """Where ``endpoint`` captures to now; None when it is gone or captures nothing."""
-        record = self._endpoints.get(endpoint)
-        capture = None if record is None else endpoint_state(record).deployment.capture
-        return capture.config.destination if capture is not None and capture.enabled else None
+
+def capture_destination(endpoints: EndpointRecords, endpoint: str) -> str | None:
+    """Where ``endpoint`` captures to now; None when it is gone or captures nothing."""
+    record = endpoints.get(endpoint)
+    capture = None if record is None else endpoint_state(record).deployment.capture
+    return capture.config.destination if capture is not None and capture.enabled else None
 
 
 @dataclass(frozen=True)
