@@ -500,6 +500,7 @@ def close_the_loop(
     assert estimator.latest_training_job is not None  # fit() has run
     job: dict[str, Any] = dict(estimator.latest_training_job.describe())
     loop = Loop(predictor.endpoint_name)
+    started = time.monotonic()
     webhook = Webhook()
     try:
         with part("The baseline the training job (step 3) wrote as a side effect"):
@@ -518,6 +519,7 @@ def close_the_loop(
             roll_out(session, predictor, loop, artifact)
     finally:
         webhook.close()
+    console.print(f"    the cycle closed in [bold green]{time.monotonic() - started:.1f} s[/]")
     return loop
 
 
