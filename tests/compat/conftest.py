@@ -43,6 +43,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.compat)
 
 
+# A whole module of the long profile: ``pytestmark = LONG_PROFILE_ONLY`` skips it before any of
+# its fixtures (servers, client virtualenvs) start.
+LONG_PROFILE_ONLY = pytest.mark.skipif(
+    PROFILE != "long", reason="long profile only: KILN_COMPAT_PROFILE=long (make compat)"
+)
+
+
 @pytest.fixture
 def long_profile() -> None:
     """Skip unless the long profile runs (``make compat``)."""

@@ -43,15 +43,9 @@ CATEGORIES = {
     "e": "outside Kiln's scope (other SageMaker features or AWS services)",
     "f": "a SageMaker feature an open Kiln issue builds (named in the reason)",
 }
+
+
 # The short profile: the modules closest to what Kiln serves today (a fixed subset).
-# Kiln's own tests drive training hardest, so the short profile leaves moto's training module
-# to the long one (it was half of the short run's time).
-SHORT_PROFILE = (
-    "test_sagemaker_models.py",
-    "test_sagemaker_endpoint.py",
-)
-
-
 class MotoFetchError(RuntimeError):
     """moto's source distribution could not be downloaded or unpacked."""
 
@@ -90,12 +84,10 @@ def fetch_moto_tests(version: str) -> Path:
     return target
 
 
-def selection(profile: str, tests_root: Path) -> list[str]:
-    """The test files to run: a fixed subset for ``short``, every module for ``long``."""
+def selection(tests_root: Path) -> list[str]:
+    """The test files to run: every module of moto's SageMaker tests."""
     folder = tests_root / "tests" / "test_sagemaker"
-    modules = sorted(p.name for p in folder.glob("test_*.py"))
-    chosen = modules if profile == "long" else [m for m in modules if m in SHORT_PROFILE]
-    return [f"tests/test_sagemaker/{m}" for m in chosen]
+    return [f"tests/test_sagemaker/{p.name}" for p in sorted(folder.glob("test_*.py"))]
 
 
 @dataclass

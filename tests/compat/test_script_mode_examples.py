@@ -14,8 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .conftest import Clients
+from .conftest import LONG_PROFILE_ONLY, Clients
 from .harness import ROLE, SCRIPTS, ClientVenv
+
+# The SDK v2 notebook (test_sdk_v2.py) drives the same SKLearn estimator path in the short profile.
+pytestmark = LONG_PROFILE_ONLY
 
 
 def _run(clients: Clients, sdk_v2: ClientVenv, pattern: str, data: Path) -> list:
