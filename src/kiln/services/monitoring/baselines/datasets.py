@@ -9,7 +9,6 @@ JSON Lines) are analyzed by several processes (``parallel.py``), with the same r
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from kiln.services.monitoring.baselines.analyzer import analyze_chunks
@@ -18,6 +17,7 @@ from kiln.services.monitoring.baselines.formats import DatasetFormat
 from kiln.services.monitoring.baselines.parallel import analyze_parts, default_workers, plan
 from kiln.services.monitoring.baselines.sources import open_source
 from kiln.services.monitoring.baselines.statistics import Statistics
+from kiln.services.monitoring.baselines.workers import WorkersBrokenError
 
 
 def analyze_dataset(
@@ -39,9 +39,7 @@ def analyze_dataset(
     if len(spans) > 1:
         try:
             return analyze_parts(spans, dataset_format, chunk_rows, feature_names, workers)
-        except BrokenProcessPool:
-            # Workers could not start (e.g. a script without the ``__main__`` guard that
-            # ``spawn`` needs): one process computes the same statistics.
-            pass
+        except WorkersBrokenError:
+            pass  # a worker could not start or died: one process computes the same statistics
     source = open_source(paths, dataset_format, chunk_rows, feature_names)
     return analyze_chunks(source, lambda: source.malformed_lines)

@@ -11,18 +11,15 @@ uniform sample of the same data, equal in distribution (``merge_samples``).
 
 Captured CSV rows take their width from the data set's first CSV row: a part whose own first
 row has another width is read again with the data set's, as one reader would have read it.
-Workers are started with ``spawn`` (the server that calls this runs threads; forking them is
-unsafe). Memory: each worker holds one chunk at a time.
+Workers are plain subprocesses (``workers.py``). Memory: each worker holds one chunk at a time.
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 import tempfile
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -44,6 +41,7 @@ from kiln.services.monitoring.baselines.formats import DatasetFormat, DatasetKin
 from kiln.services.monitoring.baselines.sources import open_source
 from kiln.services.monitoring.baselines.spans import Span, split_file
 from kiln.services.monitoring.baselines.statistics import Statistics
+from kiln.services.monitoring.baselines.workers import Workers
 
 MIN_PART_BYTES = 32 << 20  # below this a part is not worth a process's start (~0.5 s)
 MAX_WORKERS = 4  # each worker holds a chunk (~100-200 MB): keeps the total under 1 GB
@@ -96,10 +94,9 @@ def analyze_parts(
     workers: int,
 ) -> Statistics:
     """The statistics of ``spans`` read as one data set, by ``workers`` processes."""
-    context = multiprocessing.get_context("spawn")
     with (
         tempfile.TemporaryDirectory(prefix="kiln-analyzer-") as folder,
-        ProcessPoolExecutor(min(workers, len(spans)), mp_context=context) as pool,
+        Workers(min(workers, len(spans))) as pool,
     ):
         parts = [
             _Part(
