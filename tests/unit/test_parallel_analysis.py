@@ -3,6 +3,7 @@ as one process computes (the quantile sample equal in distribution)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from kiln.services.monitoring.baselines.analyzer import Scan
 from kiln.services.monitoring.baselines.parallel import analyze_parts, merge_scans, part_bytes, plan
 from kiln.services.monitoring.baselines.spans import Span, cut_points, line_chunks, split_file
 from kiln.services.monitoring.baselines.statistics import SKETCH_K, TypeCounts
+from kiln.services.monitoring.baselines.workers import Workers, WorkersBrokenError
 
 CAPTURE = DatasetFormat(DatasetKind.CAPTURE)
 JSONL = DatasetFormat(DatasetKind.JSON_LINES)
@@ -176,3 +178,23 @@ def test_parallel_json_lines_analysis_equals_one_process(tmp_path: Path) -> None
     parallel = analyze_parts(spans, JSONL, 300, (), workers=2)
     assert (parallel.malformed_lines, parallel.item_count) == (1, 5000)
     _assert_same(serial.to_document(), parallel.to_document())
+
+
+def _fails(text: str) -> None:
+    raise ValueError(text)
+
+
+def _exits(code: int) -> None:
+    os._exit(code)
+
+
+def test_a_task_error_is_raised_in_the_caller() -> None:
+    with Workers(1) as workers:
+        assert workers.map(divmod, [7, 9], [2, 4]) == [(3, 1), (2, 1)]
+        with pytest.raises(ValueError, match="bad input"):
+            workers.map(_fails, ["bad input"])
+
+
+def test_a_worker_that_dies_breaks_the_pool_with_a_clear_error() -> None:
+    with Workers(1) as workers, pytest.raises(WorkersBrokenError, match="failed"):
+        workers.map(_exits, [3])

@@ -10,6 +10,7 @@ private pipes, so unpickling is trusted.
 
 from __future__ import annotations
 
+import importlib
 import os
 import pickle
 import queue
@@ -134,7 +135,8 @@ def main() -> None:
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    serve(sys.stdin.buffer, answers)
+    # Run as __main__, this module's classes would pickle under that name: use the module's own.
+    importlib.import_module(_MODULE).serve(sys.stdin.buffer, answers)
 
 
 if __name__ == "__main__":
