@@ -112,7 +112,7 @@ def analyze_parts(
         for i, scan in zip(again, pool.map(_scan, [parts[i] for i in again]), strict=True):
             scans[i] = scan
         profiles, rows = merge_scans([s.scan for s in scans])
-        folds = pool.map(_fold, parts, [s.scan.chunks for s in scans], [profiles] * len(parts))
+        folds = pool.imap(_fold, parts, [s.scan.chunks for s in scans], [profiles] * len(parts))
         accumulators = accumulators_for(profiles)
         for fold in folds:
             merge_accumulators(accumulators, fold)

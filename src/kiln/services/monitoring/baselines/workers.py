@@ -17,7 +17,7 @@ import queue
 import subprocess
 import sys
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import IO, Any, Self
@@ -55,9 +55,14 @@ class Workers:
 
     def map(self, function: Callable[..., Any], *arguments: Iterable[Any]) -> list[Any]:
         """``function`` applied to each tuple of ``arguments``, spread over the workers."""
+        return list(self.imap(function, *arguments))
+
+    def imap(self, function: Callable[..., Any], *arguments: Iterable[Any]) -> Iterator[Any]:
+        """Like ``map``, yielding each result in order as soon as it and those before it are
+        done, so a caller that folds them holds only a few at a time."""
         tasks = list(zip(*arguments, strict=True))
         with ThreadPoolExecutor(len(self._processes)) as threads:
-            return list(threads.map(lambda task: self._run(function, task), tasks))
+            yield from threads.map(lambda task: self._run(function, task), tasks)
 
     def _run(self, function: Callable[..., Any], task: tuple[Any, ...]) -> Any:
         process = self._idle.get()
