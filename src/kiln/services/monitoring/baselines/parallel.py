@@ -50,7 +50,8 @@ SPLITTABLE = (DatasetKind.CAPTURE, DatasetKind.JSON_LINES)
 
 def default_workers() -> int:
     """How many processes to analyze with when the caller does not say."""
-    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(usable or 1, MAX_WORKERS))
 
 
 def part_bytes(sizes: Sequence[int], workers: int, min_part_bytes: int = MIN_PART_BYTES) -> int:
