@@ -49,6 +49,14 @@ class ColumnProfile:
             self.min = min(self.min, float(column.numbers.min()))
             self.max = max(self.max, float(column.numbers.max()))
 
+    def merge(self, other: ColumnProfile) -> None:
+        """Fold in the profile of other rows of the same column."""
+        self.num_missing += other.num_missing
+        self.num_present += other.num_present
+        self.type_counts += other.type_counts
+        self.min = min(self.min, other.min)
+        self.max = max(self.max, other.max)
+
     @property
     def inferred_type(self) -> InferredType:
         """String if any value was text, else Fractional if any was, else Integral (or Unknown)."""
@@ -79,10 +87,11 @@ class NumericAccumulator:
         default_factory=lambda: np.zeros(NUM_BUCKETS, dtype=np.int64)
     )
     sample: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
+    seed: int = _SAMPLE_SEED
     _rng: np.random.Generator = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._rng = np.random.default_rng(_SAMPLE_SEED)
+        self._rng = np.random.default_rng(self.seed)
 
     def add(self, numbers: npt.NDArray[np.float64]) -> None:
         """Fold one chunk of numbers in."""
@@ -114,6 +123,20 @@ class NumericAccumulator:
         chosen = self._rng.random(len(rest)) < SKETCH_K / (index + 1)
         self.sample[self._rng.integers(0, SKETCH_K, int(chosen.sum()))] = rest[chosen]
 
+    def merge(self, other: NumericAccumulator) -> None:
+        """Fold in the state of other rows of the same column (same range): moments by Chan et
+        al.'s formula, buckets added, and the two samples merged into one uniform sample."""
+        if not other.count:
+            return
+        total = self.count + other.count
+        delta = other.mean - self.mean
+        self.mean += delta * other.count / total
+        self.m2 += other.m2 + delta * delta * self.count * other.count / total
+        self.total += other.total
+        self.bucket_counts = self.bucket_counts + other.bucket_counts
+        self.sample = merge_samples(self.sample, self.count, other.sample, other.count, self._rng)
+        self.count = total
+
     def result(self, num_missing: int) -> NumericalStatistics:
         """The column's numerical statistics."""
         return NumericalStatistics(
@@ -141,6 +164,10 @@ class CategoricalAccumulator:
         values, counts = np.unique(present, return_counts=True)
         self.counts.update(dict(zip(values.tolist(), counts.tolist(), strict=True)))
 
+    def merge(self, other: CategoricalAccumulator) -> None:
+        """Fold in the counts of other rows of the same column."""
+        self.counts.update(other.counts)
+
     def result(self, num_missing: int) -> StringStatistics:
         """The column's string statistics, most frequent value first."""
         ordered = sorted(self.counts.items(), key=lambda item: (-item[1], item[0]))
@@ -149,6 +176,31 @@ class CategoricalAccumulator:
             num_missing=num_missing,
             value_counts=tuple(ordered),
         )
+
+
+def merge_samples(
+    first: npt.NDArray[np.float64],
+    first_count: int,
+    second: npt.NDArray[np.float64],
+    second_count: int,
+    rng: np.random.Generator,
+) -> npt.NDArray[np.float64]:
+    """One uniform sample of up to SKETCH_K values of both sets, from a uniform sample of each
+    (``first`` of ``first_count`` values, ``second`` of ``second_count``).
+
+    How many come from the first set is drawn from the hypergeometric law, as if the sample were
+    drawn from the union; that many of ``first``'s items, chosen at random, are themselves a
+    uniform sample of the first set.
+    """
+    if len(first) + len(second) <= SKETCH_K:
+        return np.concatenate([first, second])
+    from_first = int(rng.hypergeometric(first_count, second_count, SKETCH_K))
+    return np.concatenate(
+        [
+            rng.choice(first, from_first, replace=False),
+            rng.choice(second, SKETCH_K - from_first, replace=False),
+        ]
+    )
 
 
 def bucket_counts(

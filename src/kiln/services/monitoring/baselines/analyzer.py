@@ -13,7 +13,7 @@ from __future__ import annotations
 import pickle
 import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
@@ -30,7 +30,7 @@ from kiln.services.monitoring.baselines.statistics import (
     Statistics,
 )
 
-_Accumulator = NumericAccumulator | CategoricalAccumulator | None
+Accumulator = NumericAccumulator | CategoricalAccumulator | None
 
 
 def analyze_csv(path: str | Path, has_header: bool, chunk_rows: int = CHUNK_ROWS) -> Statistics:
@@ -42,20 +42,24 @@ def analyze_csv(path: str | Path, has_header: bool, chunk_rows: int = CHUNK_ROWS
 def analyze_chunks(chunks: Iterable[Chunk], malformed_lines: Callable[[], int]) -> Statistics:
     """Compute the statistics of the rows ``chunks`` yields; ``malformed_lines`` is read last."""
     with tempfile.TemporaryFile(prefix="kiln-analyzer-") as spill:
-        profiles, rows, count = _first_pass(chunks, spill)
+        scan = first_pass(chunks, spill)
         spill.seek(0)
-        accumulators = {name: _accumulator(p) for name, p in profiles.items()}
-        for _ in range(count):
-            chunk: Chunk = pickle.load(spill)  # our own temporary file, written above
-            for name, column in chunk.columns.items():
-                _accumulate(accumulators[name], column)
-    features = tuple(_feature(name, p, accumulators[name]) for name, p in profiles.items())
-    return Statistics(rows, features, malformed_lines())
+        accumulators = accumulators_for(scan.profiles)
+        second_pass(spill, scan.chunks, accumulators)
+    return statistics_of(scan.profiles, scan.rows, accumulators, malformed_lines())
 
 
-def _first_pass(
-    chunks: Iterable[Chunk], spill: IO[bytes]
-) -> tuple[dict[str, ColumnProfile], int, int]:
+@dataclass
+class Scan:
+    """What pass one learnt of some rows: each feature's profile, the rows, the chunks spilled."""
+
+    profiles: dict[str, ColumnProfile]
+    rows: int
+    chunks: int
+
+
+def first_pass(chunks: Iterable[Chunk], spill: IO[bytes]) -> Scan:
+    """Profile each chunk's features and write the chunk, parsed, to ``spill``."""
     profiles: dict[str, ColumnProfile] = {}
     rows = count = 0
     for chunk in chunks:
@@ -68,25 +72,49 @@ def _first_pass(
         rows += chunk.rows
         pickle.dump(chunk, spill, protocol=pickle.HIGHEST_PROTOCOL)
         count += 1
-    return profiles, rows, count
+    return Scan(profiles, rows, count)
 
 
-def _accumulator(profile: ColumnProfile) -> _Accumulator:
+def accumulators_for(profiles: dict[str, ColumnProfile], seed: int = 0) -> dict[str, Accumulator]:
+    """Pass two's state for each feature, knowing its type and range."""
+    return {name: _accumulator(profile, seed) for name, profile in profiles.items()}
+
+
+def second_pass(spill: IO[bytes], count: int, accumulators: dict[str, Accumulator]) -> None:
+    """Fold the ``count`` chunks spilled in pass one into ``accumulators``."""
+    for _ in range(count):
+        chunk: Chunk = pickle.load(spill)  # our own temporary file, written in pass one
+        for name, column in chunk.columns.items():
+            _accumulate(accumulators[name], column)
+
+
+def statistics_of(
+    profiles: dict[str, ColumnProfile],
+    rows: int,
+    accumulators: dict[str, Accumulator],
+    malformed_lines: int,
+) -> Statistics:
+    """The data set's statistics from both passes' state."""
+    features = tuple(_feature(name, p, accumulators[name]) for name, p in profiles.items())
+    return Statistics(rows, features, malformed_lines)
+
+
+def _accumulator(profile: ColumnProfile, seed: int) -> Accumulator:
     if profile.is_numeric:
-        return NumericAccumulator(profile.min, profile.max)
+        return NumericAccumulator(profile.min, profile.max, seed=seed)
     if profile.inferred_type is InferredType.STRING:
         return CategoricalAccumulator()
     return None
 
 
-def _accumulate(accumulator: _Accumulator, column: ColumnChunk) -> None:
+def _accumulate(accumulator: Accumulator, column: ColumnChunk) -> None:
     if isinstance(accumulator, NumericAccumulator):
         accumulator.add(column.numbers)
     elif isinstance(accumulator, CategoricalAccumulator) and column.present:
         accumulator.add(column.as_texts())
 
 
-def _feature(name: str, profile: ColumnProfile, accumulator: _Accumulator) -> FeatureStatistics:
+def _feature(name: str, profile: ColumnProfile, accumulator: Accumulator) -> FeatureStatistics:
     feature = FeatureStatistics(
         name,
         profile.inferred_type,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import binascii
 import csv
-import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from kiln.services.monitoring.baselines.columns import Chunk, merge
 from kiln.services.monitoring.baselines.csv_chunks import CHUNK_ROWS
 from kiln.services.monitoring.baselines.csv_rows import column_names, rows_chunk
 from kiln.services.monitoring.baselines.json_chunks import records_chunk
+from kiln.services.monitoring.baselines.spans import Span, line_chunks
 
 _ROW_LISTS = ("instances", "inputs")
 
@@ -35,22 +35,26 @@ _ROW_LISTS = ("instances", "inputs")
 class CaptureChunks:
     """Reads capture files chunk by chunk (``chunk_rows`` lines each); counts malformed lines."""
 
-    paths: Sequence[Path]
+    paths: Sequence[Path | Span]
     chunk_rows: int = CHUNK_ROWS
     feature_names: Sequence[str] = ()
+    csv_width: int | None = None
+    """How many fields captured CSV rows have; None: as many as the first one has. A parallel
+    analysis reads each part with the whole data set's width, as one reader would."""
     malformed_lines: int = 0
+    first_csv_width: int | None = None
     _csv_names: list[str] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[Chunk]:
         """Yield the inputs of each chunk of capture lines of every file, in order."""
         self.malformed_lines = 0
         self._csv_names = []
+        self.first_csv_width = None
         for path in self.paths:
-            with path.open("rb") as file:
-                while lines := list(itertools.islice(file, self.chunk_rows)):
-                    chunk = self._chunk(lines)
-                    if chunk.rows:
-                        yield chunk
+            for lines in line_chunks(path, self.chunk_rows):
+                chunk = self._chunk(lines)
+                if chunk.rows:
+                    yield chunk
 
     def _chunk(self, lines: list[bytes]) -> Chunk:
         csv_rows: list[str] = []
@@ -72,7 +76,8 @@ class CaptureChunks:
         chunk = Chunk(0)
         if csv_rows:
             if not self._csv_names:
-                width = len(next(csv.reader(csv_rows[:1])))
+                self.first_csv_width = len(next(csv.reader(csv_rows[:1])))
+                width = self.first_csv_width if self.csv_width is None else self.csv_width
                 self._csv_names = column_names(width, None, self.feature_names)
             chunk, malformed = rows_chunk(csv_rows, self._csv_names)
             self.malformed_lines += malformed

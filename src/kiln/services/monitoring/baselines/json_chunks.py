@@ -9,7 +9,6 @@ malformed: counted and skipped. Blank lines are skipped.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,13 +18,14 @@ import orjson
 
 from kiln.services.monitoring.baselines.columns import Chunk, from_values
 from kiln.services.monitoring.baselines.csv_chunks import CHUNK_ROWS
+from kiln.services.monitoring.baselines.spans import Span, line_chunks
 
 
 @dataclass
 class JsonLinesChunks:
     """Reads JSON Lines files chunk by chunk; counts the lines it had to skip."""
 
-    paths: Sequence[Path]
+    paths: Sequence[Path | Span]
     chunk_rows: int = CHUNK_ROWS
     malformed_lines: int = 0
 
@@ -33,11 +33,10 @@ class JsonLinesChunks:
         """Yield each chunk of objects of every file, in order."""
         self.malformed_lines = 0
         for path in self.paths:
-            with path.open("rb") as file:
-                while lines := list(itertools.islice(file, self.chunk_rows)):
-                    records = [r for r in map(self._record, lines) if r is not None]
-                    if records:
-                        yield records_chunk(records)
+            for lines in line_chunks(path, self.chunk_rows):
+                records = [r for r in map(self._record, lines) if r is not None]
+                if records:
+                    yield records_chunk(records)
 
     def _record(self, line: bytes) -> dict[str, Any] | None:
         if not line.strip():
