@@ -198,11 +198,22 @@ def _monitor_now(kiln: Kiln, endpoint: str) -> dict[str, Any]:
     return run
 
 
-def _violations(kiln: Kiln, run: dict[str, Any]) -> list[dict[str, Any]]:
+def _report(kiln: Kiln, run: dict[str, Any], name: str) -> Any:
+    """One report file of an execution, found as the SDK finds it (DescribeProcessingJob)."""
     job = run["ProcessingJobArn"].split("/")[-1]
     answer = kiln.sagemaker.describe_processing_job(ProcessingJobName=job)
-    report = answer["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
-    return list(_read(kiln, f"{report}/constraint_violations.json")["violations"])
+    folder = answer["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+    return _read(kiln, f"{folder}/{name}")
+
+
+def _violations(kiln: Kiln, run: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(_report(kiln, run, "constraint_violations.json")["violations"])
+
+
+# The members SageMaker's "Schema for Statistics" and "Schema for Violations" document.
+NUMERICAL = {"common", "mean", "sum", "std_dev", "min", "max", "distribution"}
+KLL = {"buckets", "sketch"}
+VIOLATION = {"feature_name", "constraint_check_type", "description"}
 
 
 def test_the_training_job_wrote_its_baseline_without_the_label(kiln: Kiln) -> None:
@@ -240,6 +251,24 @@ def test_two_features_shifted_by_one_sd_are_exactly_the_drift_violations(
         if v["constraint_check_type"] == "baseline_drift_check"
     }
     assert drifted == {f"_c{column + 1}" for column in SHIFTED}
+
+
+def test_the_reports_have_the_shapes_sagemaker_documents(
+    kiln: Kiln, drifted_run: dict[str, Any]
+) -> None:
+    statistics = _report(kiln, drifted_run, "statistics.json")
+    assert {"version", "dataset", "features"} <= statistics.keys()
+    assert statistics["dataset"]["item_count"] == ROWS
+    for feature in statistics["features"]:
+        assert feature["inferred_type"] == "Fractional"
+        numerical = feature["numerical_statistics"]
+        assert NUMERICAL <= numerical.keys()
+        assert numerical["common"].keys() == {"num_present", "num_missing"}
+        kll = numerical["distribution"]["kll"]
+        assert kll.keys() == KLL
+        assert all(b.keys() == {"lower_bound", "upper_bound", "count"} for b in kll["buckets"])
+        assert kll["sketch"]["parameters"].keys() == {"c", "k"}
+    assert all(v.keys() == VIOLATION for v in _violations(kiln, drifted_run))
 
 
 def test_the_violations_post_the_webhook_and_start_a_retraining_job(
