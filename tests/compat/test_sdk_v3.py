@@ -7,8 +7,11 @@ from pathlib import Path
 
 from conftest import sklearn_model_files, source_tarball
 
-from .conftest import Clients
+from .conftest import LONG_PROFILE_ONLY, Clients
 from .harness import ROLE, SCRIPTS, ClientVenv
+
+# SDK v3 builds its own client virtualenv and trains through sm_train.sh: ~80 s of a worker.
+pytestmark = LONG_PROFILE_ONLY
 
 
 def test_model_trainer_trains_through_sm_train_sh(
@@ -25,7 +28,7 @@ def test_model_trainer_trains_through_sm_train_sh(
 
 
 def test_model_builder_builds_deploys_and_invokes(
-    clients: Clients, sdk_v3: ClientVenv, tmp_path: Path, long_profile: None
+    clients: Clients, sdk_v3: ClientVenv, tmp_path: Path
 ) -> None:
     tarball = tmp_path / "model.tar.gz"
     tarball.write_bytes(source_tarball(sklearn_model_files()))
