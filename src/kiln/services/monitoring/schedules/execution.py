@@ -86,7 +86,6 @@ _EXPECTED = (
     ClientError,
     BotoCoreError,
     ObjectNotFoundError,
-    NotImplementedError,
 )
 
 
