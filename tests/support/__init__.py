@@ -1,0 +1,1 @@
+"""Helpers the suites share that are not fixtures."""
