@@ -71,9 +71,14 @@ def write_pid_file(path: Path, pid: int, marker: str) -> None:
     """Record process ``pid`` (known by ``marker``) at ``path``, atomically."""
     info = process_info(pid)
     record = {"pid": pid, "started": None if info is None else info.started, "marker": marker}
+    write_text_atomically(path, json.dumps(record))
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so a reader sees the old file or the new, never half of it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(record))
+    tmp.write_text(text)
     os.replace(tmp, path)
 
 

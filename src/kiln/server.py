@@ -138,6 +138,7 @@ class KilnServer:
             self._make_runner,
             lambda record: job_demand(settings, parse_spec(record.spec)),
             machine_capacity(settings),
+            attach=self.backend.attach,
         )
         self.training = TrainingService(settings, self.jobs, self.scheduler)
         self.hosting_stores = HostingStores(
@@ -438,10 +439,13 @@ class KilnServer:
         for route in self.routing.routes():
             fleet = self.endpoints.fleet(route.name)
             for replica in [] if fleet is None else fleet.all():
+                pid = replica.process.local_pid
+                if pid is None:  # on another node: /proc here cannot read it
+                    continue
                 kind = self.settings.instance_types.get(replica.spec.instance_type)
                 views.append(
                     ReplicaView(replica.id, route.name, replica.spec.variant,
-                                replica.process.pid, 0 if kind is None else kind.memory_mib)
+                                pid, 0 if kind is None else kind.memory_mib)
                 )  # fmt: skip
         return views
 

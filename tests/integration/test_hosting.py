@@ -219,7 +219,7 @@ def test_killed_replica_is_replaced_under_traffic(kiln: Kiln) -> None:
     assert fleet is not None
     victim = fleet.replicas["AllTraffic"][0]
     with _Traffic(kiln, "heal-1") as traffic:
-        victim.process.terminate(grace=0)
+        victim.process.stop(grace=0)
         # The controller swaps the replacement in once it answers /ping.
         _eventually(lambda: victim not in fleet.replicas["AllTraffic"])
         served = len(traffic.answers)

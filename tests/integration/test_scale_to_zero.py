@@ -175,7 +175,7 @@ def test_a_spare_that_dies_after_it_is_taken_does_not_break_a_start(
         # The crash lands between take and the go: the one window the keeper cannot cover.
         spare = take(key)
         if spare is not None:
-            spare.process.terminate(0)
+            spare.process.stop(0)
         return spare
 
     monkeypatch.setattr(spares, "take", take_then_die)

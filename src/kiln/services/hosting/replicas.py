@@ -21,16 +21,16 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from kiln.compute.base import Backend, ProcessSpec, RunningProcess
-from kiln.compute.leftovers import reap_group
+from kiln.compute.base import LISTEN, Backend, ProcessHandle, ProcessSpec, Stream
+from kiln.compute.sockets import ping, socket_file
 from kiln.config import Settings
 from kiln.errors import ValidationError
-from kiln.pidfiles import is_ours, read_pid_file, write_pid_file
+from kiln.pidfiles import write_text_atomically
 from kiln.runtime.archives import ArchiveTooLargeError, UnsafeArchiveError, safe_extract
 from kiln.runtime.envs import EnvironmentBuildError
 from kiln.runtime.exit_codes import EXIT_LOAD_FAILED
@@ -45,7 +45,6 @@ from kiln.services.capacity import (
 )
 from kiln.services.hosting.model_code import code_location
 from kiln.services.hosting.routing import ReplicaAddress
-from kiln.services.hosting.sockets import bound_unix_socket, ping_unix
 from kiln.services.hosting.warm_spares import (
     SpareKey,
     WarmSpares,
@@ -92,7 +91,7 @@ class Replica:
     spec: ReplicaSpec
     workspace: Path
     address: ReplicaAddress
-    process: RunningProcess
+    process: ProcessHandle
     phases: dict[str, float] = field(default_factory=dict)
     failed_pings: int = 0
     keys: ProcessKeys | None = None
@@ -128,7 +127,7 @@ class ReplicaLauncher:
         """Prepare, launch and wait until the replica answers /ping; ReplicaStartError if not."""
         replica_id = f"{spec.endpoint[:24]}-{uuid.uuid4().hex[:8]}"
         workspace = self._settings.run_dir / "replicas" / replica_id
-        socket_path = self._settings.run_dir / "sockets" / f"{replica_id}.sock"
+        socket_path = self._socket_path(replica_id)
         phases: dict[str, float] = {}
         keys = None
         try:
@@ -167,10 +166,9 @@ class ReplicaLauncher:
             socket_path,
             launch.keys,
         )
-        self._write_pid_file(launch.replica_id, process.pid, workspace)
-        address = ReplicaAddress(
-            str(socket_path), launch.spec.variant, replica_id=launch.replica_id
-        )
+        self._write_ref_file(launch.replica_id, process.ref)
+        assert process.address is not None  # a replica's spec has a socket path
+        address = ReplicaAddress(process.address, launch.spec.variant, replica_id=launch.replica_id)
         return Replica(
             launch.replica_id, launch.spec, workspace, address, process, phases, keys=launch.keys
         )
@@ -197,7 +195,7 @@ class ReplicaLauncher:
             raise
         seen = self._backend.container_path(spare.workspace)
         go = Go(
-            tuple(_server_args(seen, launch.code_dir, spare.socket_fd)),
+            (*_server_args(seen, launch.code_dir), "--fd", str(spare.socket_fd)),
             self._environment(spec, launch.python, launch.keys),
         )
         if self._spares.hand_over(spare, go, launch.replica_id):
@@ -244,19 +242,27 @@ class ReplicaLauncher:
         """SIGTERM, then SIGKILL after ``grace`` (SageMaker gives 30 s); remove its files."""
         replica.address.is_healthy = False
         if replica.is_running():
-            replica.process.terminate(grace)
+            replica.process.stop(grace)
         replica.process.release()
         self._credentials.revoke(replica.keys)
         shutil.rmtree(replica.workspace, ignore_errors=True)
-        Path(replica.address.location).unlink(missing_ok=True)
+        listened_at = socket_file(replica.address.location)
+        if listened_at is not None:
+            listened_at.unlink(missing_ok=True)
         self._pid_file(replica.id).unlink(missing_ok=True)
 
     def reap_leftovers(self) -> int:
-        """Kill the replicas a previous server left and remove their folders; how many ran."""
+        """Stop the replicas a previous server left and remove their folders; how many ran."""
         reaped = 0
         for path in sorted(self._settings.pids_dir.glob(f"{_PID_KIND}/*.json")):
-            record = read_pid_file(path)
-            if record is not None and reap_group(record.pid, partial(is_ours, record)):
+            try:
+                leftover = self._backend.attach(path.read_text())
+            except OSError:
+                leftover = None
+            if leftover is not None:
+                log.warning("stopping a replica a previous server left: %s", leftover.ref)
+                leftover.stop(0)
+                leftover.release()
                 reaped += 1
             path.unlink(missing_ok=True)
         shutil.rmtree(self._settings.run_dir / "replicas", ignore_errors=True)
@@ -276,15 +282,18 @@ class ReplicaLauncher:
     def _pid_file(self, replica_id: str) -> Path:
         return self._settings.pids_dir / _PID_KIND / f"{replica_id}.json"
 
-    def _write_pid_file(self, replica_id: str, pid: int, workspace: Path) -> None:
+    def _socket_path(self, replica_id: str) -> Path:
+        return self._settings.run_dir / "sockets" / f"{replica_id}.sock"
+
+    def _write_ref_file(self, replica_id: str, ref: str) -> None:
         try:
-            write_pid_file(self._pid_file(replica_id), pid, str(workspace))
+            write_text_atomically(self._pid_file(replica_id), ref)
         except OSError as e:  # a full disk must not stop a replica; only a crash would orphan it
-            log.warning("replica %s: pid file not written: %s", replica_id, e)
+            log.warning("replica %s: its reference was not written: %s", replica_id, e)
 
     def ping(self, replica: Replica, timeout: float = 2.0) -> bool:
         """Whether the replica answers ``GET /ping`` with 200 within ``timeout``."""
-        return ping_unix(replica.address.location, timeout)
+        return ping(replica.address.location, timeout)
 
     # -- preparation ---------------------------------------------------------------------------
 
@@ -372,32 +381,31 @@ class ReplicaLauncher:
         code_dir: Path,
         socket_path: Path,
         keys: ProcessKeys | None,
-    ) -> RunningProcess:
+    ) -> ProcessHandle:
         seen = self._backend.container_path(workspace)
         size = self._size(spec)
-        listener = bound_unix_socket(socket_path)
         argv = [
             str(python),
             "-m",
             "kiln.runtime.model_server",
-            *_server_args(seen, code_dir.relative_to(workspace), listener.fileno()),
+            *_server_args(seen, code_dir.relative_to(workspace)),
+            LISTEN,
         ]
-        with listener:
-            return self._backend.start(
-                ProcessSpec(
-                    name=f"replica-{replica_id}",
-                    argv=argv,
-                    env=self._environment(spec, python, keys),
-                    workspace=workspace,
-                    cwd=seen,
-                    vcpus=size.vcpus,
-                    memory_mib=size.memory_mib,
-                    # The backend adds the server's own Python and kiln; an image's or a
-                    # requirements.txt's environment is one folder of envs_dir.
-                    read_only_paths=(python.parent.parent,),
-                    pass_fds=(listener.fileno(),),
-                )
+        return self._backend.start(
+            ProcessSpec(
+                name=f"replica-{replica_id}",
+                argv=argv,
+                env=self._environment(spec, python, keys),
+                workspace=workspace,
+                cwd=seen,
+                vcpus=size.vcpus,
+                memory_mib=size.memory_mib,
+                # The backend adds the server's own Python and kiln; an image's or a
+                # requirements.txt's environment is one folder of envs_dir.
+                read_only_paths=(python.parent.parent,),
+                socket_path=socket_path,
             )
+        )
 
     def _size(self, spec: ReplicaSpec) -> Demand:
         """What the replica runs on: its instance type cut to this machine, said once a variant."""
@@ -470,7 +478,10 @@ class _ReplicaOutput:
         self._open_pumps = 2
         self._threads = [
             threading.Thread(target=self._pump, args=(stream, is_err), daemon=True)
-            for stream, is_err in ((replica.process.stdout, False), (replica.process.stderr, True))
+            for stream, is_err in (
+                (replica.process.lines(Stream.STDOUT), False),
+                (replica.process.lines(Stream.STDERR), True),
+            )
         ]
         for thread in self._threads:
             thread.start()
@@ -496,15 +507,14 @@ class _ReplicaOutput:
         tail = "\n".join(list(self._stderr)[-5:])
         return f"Variant {variant}: the model server exited with code {code} before ready: {tail}"
 
-    def _pump(self, stream: Any, is_stderr: bool) -> None:
-        for raw in iter(stream.readline, b""):
+    def _pump(self, lines: Iterator[bytes], is_stderr: bool) -> None:
+        for raw in lines:
             line = raw.decode("utf-8", errors="replace").rstrip("\n")
             if is_stderr:
                 self._stderr.append(line)
             elif line.startswith('{"kiln_phase"'):
                 self._phase(line)
             self._writer.write(line)
-        stream.close()
         with self._lock:
             self._open_pumps -= 1
             if self._open_pumps == 0:
@@ -523,9 +533,10 @@ class _ReplicaOutput:
             self.is_listening.set()
 
 
-def _server_args(seen: Path, code_dir: Path, fd: int) -> list[str]:
-    """The model server's arguments, for a workspace seen at ``seen`` (code_dir relative)."""
-    return ["--model-dir", str(seen / "model"), "--fd", str(fd), "--code-dir", str(seen / code_dir)]
+def _server_args(seen: Path, code_dir: Path) -> list[str]:
+    """The model server's arguments, for a workspace seen at ``seen`` (code_dir relative);
+    where it listens comes after them."""
+    return ["--model-dir", str(seen / "model"), "--code-dir", str(seen / code_dir)]
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kiln.compute.base import Backend, ProcessSpec, RunningProcess
+from kiln.compute.base import ProcessSpec
+from kiln.compute.local import LocalBackend, LocalProcess
+from kiln.compute.sockets import bound_unix_socket
 from kiln.config import Settings
-from kiln.pidfiles import write_pid_file
+from kiln.pidfiles import write_text_atomically
 from kiln.runtime.warm import Go
-from kiln.services.hosting.sockets import bound_unix_socket
 from kiln.services.process_env import base_environment, storage_environment
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ class Spare:
     socket_path: Path
     socket_fd: int
     """The listening socket's fd number inside the spare."""
-    process: RunningProcess
+    process: LocalProcess
     control: int
     """The write end of its control pipe (the server's)."""
 
@@ -106,7 +107,7 @@ def spares_to_start(wanted: int, alive: int, failures: int) -> int:
 class WarmSpares:
     """Keeps ``settings.warm_spares`` spares per key; ``take`` hands one over."""
 
-    def __init__(self, settings: Settings, backend: Backend) -> None:
+    def __init__(self, settings: Settings, backend: LocalBackend) -> None:
         self._settings = settings
         self._backend = backend
         self._slots: dict[SpareKey, _Slot] = {}
@@ -231,7 +232,7 @@ class WarmSpares:
             os.close(read)
             listener.close()
         try:
-            write_pid_file(self._pid_file(spare_id), process.pid, str(workspace))
+            write_text_atomically(self._pid_file(spare_id), process.ref)
         except OSError as e:  # as for replicas: only a crash would orphan it
             log.warning("warm spare %s: pid file not written: %s", spare_id, e)
         return Spare(spare_id, workspace, socket_path, socket_fd, process, write)
@@ -264,7 +265,7 @@ class WarmSpares:
         except OSError:
             pass  # closed by hand_over
         if spare.process.poll() is None:
-            spare.process.terminate(1.0)
+            spare.process.stop(1.0)
         spare.process.release()
         close_output(spare.process)
         shutil.rmtree(spare.workspace, ignore_errors=True)
@@ -276,7 +277,7 @@ class WarmSpares:
         return self._settings.pids_dir / "replicas" / f"{name}.json"
 
 
-def close_output(process: RunningProcess) -> None:
+def close_output(process: LocalProcess) -> None:
     """Close the pipes of a process whose output no one reads (a spare never taken)."""
     process.stdout.close()
     process.stderr.close()

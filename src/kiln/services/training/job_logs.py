@@ -12,8 +12,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from typing import IO
+from collections.abc import Callable, Iterator, Sequence
 
 from kiln.services.logs import LogStore
 from kiln.services.logs.names import TRAINING_JOBS_GROUP, training_stream
@@ -54,19 +53,18 @@ class JobLog:
         """A line from Kiln itself (environment builds, uploads), to ``host``'s stream."""
         self._writer(host).write(f"[kiln] {message}")
 
-    def pump(self, stream: IO[bytes], host: str, *, is_stderr: bool) -> threading.Thread:
-        """Copy ``stream`` into ``host``'s log stream on a thread until it closes; the thread."""
+    def pump(self, lines: Iterator[bytes], host: str, is_stderr: bool = False) -> threading.Thread:
+        """Copy ``lines`` into ``host``'s log stream on a thread until they end; the thread."""
         tail = self._stderr.setdefault(host, deque(maxlen=_TAIL_LINES))
         writer = self._writer(host)
 
         def copy() -> None:
-            for raw in iter(stream.readline, b""):
+            for raw in lines:
                 line = raw.decode("utf-8", errors="replace").rstrip("\n")
                 if is_stderr:
                     tail.append(line)
                 self._scan(line, host)
                 writer.write(line)
-            stream.close()
 
         thread = threading.Thread(target=copy, name=f"kiln-log-{host}", daemon=True)
         thread.start()

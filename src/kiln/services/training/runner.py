@@ -26,7 +26,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from kiln.compute.base import Backend, ProcessSpec, RunningProcess
+from kiln.compute.base import Backend, ProcessHandle, ProcessSpec, Stream
 from kiln.config import Settings
 from kiln.db import TrainingJobRecord, TrainingJobStore
 from kiln.errors import ValidationError, unavailable_error
@@ -106,7 +106,7 @@ class Ending(Enum):
 class _Host:
     name: str
     layout: Layout
-    process: RunningProcess | None = None
+    process: ProcessHandle | None = None
     exit_code: int | None = None
 
 
@@ -239,10 +239,10 @@ class TrainingRunner:
         pumps: list[threading.Thread] = []
         for host in self._hosts:
             host.process = self._backend.start(self._process_spec(host))
-            pumps.append(self._log.pump(host.process.stdout, host.name, is_stderr=False))
-            pumps.append(self._log.pump(host.process.stderr, host.name, is_stderr=True))
-        pgids = [h.process.pid for h in self._hosts if h.process is not None]
-        self._update(lambda r: r.state["kiln"].update(pgids=pgids, workspace=str(self._root)))
+            pumps.append(self._log.pump(host.process.lines(Stream.STDOUT), host.name))
+            pumps.append(self._log.pump(host.process.lines(Stream.STDERR), host.name, True))
+        refs = [h.process.ref for h in self._hosts if h.process is not None]
+        self._update(lambda r: r.state["kiln"].update(refs=refs))
         ending = self._watch()
         for pump in pumps:
             pump.join(timeout=10)
@@ -577,7 +577,7 @@ class TrainingRunner:
     @staticmethod
     def _terminate_host(host: _Host, grace: float) -> None:
         assert host.process is not None
-        host.exit_code = host.process.terminate(grace)
+        host.exit_code = host.process.stop(grace)
 
     def _sync_checkpoints(self) -> None:
         for sync in self._checkpoints:

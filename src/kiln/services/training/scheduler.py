@@ -23,6 +23,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Protocol
 
+from kiln.compute.base import ProcessHandle
 from kiln.compute.leftovers import reap_group
 from kiln.db import TrainingJobRecord, TrainingJobStore
 from kiln.pidfiles import PidRecord, is_ours
@@ -55,6 +56,7 @@ class Runner(Protocol):
 
 
 KeepModel = Callable[[str], KeptWorkspace | None]
+Attach = Callable[[str], ProcessHandle | None]
 RunnerFactory = Callable[[TrainingJobRecord], Runner]
 DemandOf = Callable[[TrainingJobRecord], Demand]
 
@@ -68,7 +70,9 @@ class TrainingScheduler:
         make_runner: RunnerFactory,
         demand_of: DemandOf,
         capacity: Demand,
+        attach: Attach | None = None,
     ) -> None:
+        self._attach = attach
         self._store = store
         self._make_runner = make_runner
         self._demand_of = demand_of
@@ -125,7 +129,7 @@ class TrainingScheduler:
             kiln_state = record.state.get("kiln", {})
             if not kiln_state.get("launched"):
                 continue
-            _kill_leftovers(kiln_state)
+            _kill_leftovers(kiln_state, self._attach)
             kept = None
             if record.secondary_status == "Uploading" and keep_model is not None:
                 kept = keep_model(record.name)
@@ -245,8 +249,17 @@ def _end_orphan(ending: JobEnding, record: TrainingJobRecord) -> None:
     record.state["TrainingEndTime"] = record.end_time
 
 
-def _kill_leftovers(kiln_state: dict[str, object]) -> None:
-    """Kill processes a crashed server left behind, if they are still this job's."""
+def _kill_leftovers(kiln_state: dict[str, object], attach: Attach | None) -> None:
+    """Stop the processes a crashed server left behind, if they are still this job's."""
+    refs = kiln_state.get("refs", [])
+    if isinstance(refs, list) and attach is not None:
+        for ref in refs:
+            leftover = attach(str(ref))
+            if leftover is not None:
+                log.warning("stopping a job's process a previous server left: %s", ref)
+                leftover.stop(0)
+                leftover.release()
+    # Jobs a server before the compute seam launched name their process groups.
     workspace = str(kiln_state.get("workspace", ""))
     pgids = kiln_state.get("pgids", [])
     if not workspace or not isinstance(pgids, list):
