@@ -42,6 +42,9 @@ say otherwise.
 | ``KILN_COLD_START_TIMEOUT_SECONDS`` | 30 | how long a held request waits for a replica |
 | ``KILN_WARM_SPARES`` | 1 | warm model servers kept per environment and size (0: off) |
 | ``KILN_WARM_INSTANCE_TYPES`` | ``ml.m5.large`` | sizes warmed at start (default Python) |
+| ``KILN_BACKEND`` | ``local`` | where jobs and replicas run: ``local`` (here) or ``ray`` |
+| ``KILN_RAY_ADDRESS`` | (none) | ``host:port`` of the Ray head's GCS; needed for ``ray`` |
+| ``KILN_RAY_WORK_DIR`` | ``$TMPDIR/kiln-ray`` | where workspaces go on Ray nodes |
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ __all__ = ["ACCOUNT_ID", "Credentials", "InstanceType", "Settings"]
 
 ACCOUNT_ID = "000000000000"
 SANDBOX_MODES = ("auto", "required", "off")
+BACKENDS = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,10 @@ class Settings:
     monitor_tick_seconds: float = 1.0
     monitor_workers: int = 2
     instance_types: Mapping[str, InstanceType] = field(default_factory=lambda: INSTANCE_TYPES)
+    # Issue 11: where processes run (kiln.compute.ray for ``ray``; docs/scale-out.md).
+    backend: str = "local"
+    ray_address: str | None = None
+    ray_work_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "kiln-ray")
 
     @classmethod
     def for_client(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -160,6 +168,7 @@ class Settings:
             )
         host = env.get("KILN_HOST", "127.0.0.1")
         port = _int(env, "KILN_PORT", 8080)
+        backend, ray_address, ray_work_dir = _compute(env)
         return cls(
             home=home,
             database_url=env.get("KILN_DATABASE_URL") or f"sqlite:///{home / 'kiln.db'}",
@@ -210,6 +219,9 @@ class Settings:
             webhook_timeout_seconds=_above_zero(env, "KILN_WEBHOOK_TIMEOUT_SECONDS", 10.0),
             monitor_tick_seconds=_above_zero(env, "KILN_MONITOR_TICK_SECONDS", 1.0),
             monitor_workers=_int_at_least(env, "KILN_MONITOR_WORKERS", 2, 1),
+            backend=backend,
+            ray_address=ray_address,
+            ray_work_dir=ray_work_dir,
         )
 
     def with_ports(self, *, port: int | None = None, s3_port: int | None = None) -> Settings:
@@ -379,6 +391,26 @@ def _instance_types(env: Mapping[str, str], name: str, default: str) -> tuple[st
 
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     return _int_at_least(env, name, default, 1)
+
+
+def _compute(env: Mapping[str, str]) -> tuple[str, str | None, Path]:
+    """``KILN_BACKEND`` and, for ``ray``, the cluster's address and the nodes' work folder."""
+    backend = _choice(env, "KILN_BACKEND", BACKENDS)
+    address = env.get("KILN_RAY_ADDRESS") or None
+    if address is not None:
+        _host_port(address, "KILN_RAY_ADDRESS")
+    elif backend == "ray":
+        raise ValueError("KILN_BACKEND=ray needs KILN_RAY_ADDRESS=host:port (the Ray head's)")
+    work_dir = env.get("KILN_RAY_WORK_DIR")
+    if work_dir is not None and not Path(work_dir).is_absolute():
+        raise ValueError(f"KILN_RAY_WORK_DIR={work_dir!r} must be an absolute path")
+    return backend, address, Path(work_dir or Path(tempfile.gettempdir()) / "kiln-ray")
+
+
+def _host_port(raw: str, name: str) -> None:
+    host, _, port = raw.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{name}={raw!r} is not host:port (e.g. 10.0.0.5:6379)")
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

@@ -38,6 +38,7 @@ environment of every ``ray start`` and of every client (``client_env``).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -46,12 +47,16 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 _BIN = Path(sys.executable).parent
+NETGUARD = Path(__file__).resolve().parents[1] / "compat" / "netguard"
+"""The audit-hook recorder of non-loopback lookups and connects, first on ``PYTHONPATH``."""
 HEAD_IP = "127.0.0.2"
 # 75 MiB: the smallest object store Ray accepts; the backend passes lines and exit codes only.
 OBJECT_STORE_BYTES = 78_643_200
@@ -124,15 +129,31 @@ class RayCluster:
             "RAY_AUTH_TOKEN_PATH": str(token),
         }
         specs = list(nodes)
-        cluster = cls(root, "", client_env, extra_env=dict(extra_env or {}))
+        cluster = cls(
+            root, f"{HEAD_IP}:{_free_port()}", client_env, extra_env=dict(extra_env or {})
+        )
         try:
-            cluster.address = cluster._start_head(specs[0])
-            for spec in specs[1:]:
-                cluster.add_node(spec)
+            cluster._start_all(specs)
         except BaseException:
             cluster.stop()
             raise
         return cluster
+
+    def _start_all(self, specs: list[NodeSpec]) -> None:
+        """The head and the other nodes at once: a node waits for the head's GCS by itself."""
+        nodes = [
+            RayNode(spec.name, f"127.0.0.{2 + i}", self.root / spec.name)
+            for i, spec in enumerate(specs)
+        ]
+        self.nodes.extend(nodes)
+        with ThreadPoolExecutor(len(specs)) as pool:
+            started = [pool.submit(self._start_head, nodes[0], specs[0])]
+            started += [
+                pool.submit(self._ray_start, node, spec, ["--address", self.address])
+                for node, spec in zip(nodes[1:], specs[1:], strict=True)
+            ]
+            for future in started:
+                future.result()
 
     def add_node(self, spec: NodeSpec) -> RayNode:
         """Start one more node, on the next loopback address."""
@@ -150,27 +171,16 @@ class RayCluster:
         """Every live process of this cluster."""
         return set().union(*(node.pids() for node in self.nodes)) if self.nodes else set()
 
-    def stop(self, grace: float = 5.0) -> None:
+    def stop(self, grace: float = 2.0) -> None:
         """SIGTERM this cluster's processes, SIGKILL what is left after ``grace``."""
         _kill_all(self.pids(), grace)
 
-    def _start_head(self, spec: NodeSpec) -> str:
-        node = RayNode(spec.name, HEAD_IP, self.root / spec.name)
-        self.nodes.append(node)
-        # Fixed defaults (8265, 52365) would collide with any other Ray on the machine.
-        self._ray_start(
-            node,
-            spec,
-            [
-                "--head",
-                "--port",
-                str(_free_port()),
-                "--include-dashboard=false",
-                "--dashboard-port",
-                str(_free_port()),
-            ],
-        )
-        return (node.temp_dir / "ray_current_cluster").read_text().strip()
+    def _start_head(self, node: RayNode, spec: NodeSpec) -> None:
+        # Fixed defaults (8265; the autoscaler's metrics on 44217, below) would collide with
+        # any other Ray on the machine.
+        port = self.address.rsplit(":", 1)[1]
+        role = ["--head", "--port", port, "--include-dashboard=false"]
+        self._ray_start(node, spec, [*role, "--dashboard-port", str(_free_port())])
 
     def _ray_start(self, node: RayNode, spec: NodeSpec, role: list[str]) -> None:
         argv = [
@@ -196,8 +206,8 @@ class RayCluster:
             "--include-log-monitor=false",
             "--disable-usage-stats",
         ]
-        home = {"HOME": str(self.root / "home")}
-        env = {**os.environ, **self.client_env, **self.extra_env, **home}
+        own = {"HOME": str(self.root / "home"), "AUTOSCALER_METRIC_PORT": str(_free_port())}
+        env = {**os.environ, **self.client_env, **self.extra_env, **own}
         # Its own session: nothing it leaves running shares the test runner's process group.
         done = subprocess.run(
             argv, env=env, capture_output=True, start_new_session=True, timeout=180, check=False
@@ -294,3 +304,81 @@ def remove(cluster: RayCluster) -> None:
     """Stop ``cluster`` and delete its folder."""
     cluster.stop()
     shutil.rmtree(cluster.root, ignore_errors=True)
+
+
+def foreign_tcp(pids: set[int]) -> list[str]:
+    """The TCP connections of ``pids`` whose far end is not loopback (a listener has none)."""
+    inodes = {}
+    for pid in pids:
+        try:
+            links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        except OSError:
+            continue
+        for link in links:
+            if link.startswith("socket:["):
+                inodes[link[8:-1]] = pid
+    found = []
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            remote, inode = fields[2], fields[9]
+            if inode in inodes and not _is_loopback_or_none(remote):
+                found.append(f"pid {inodes[inode]} {table} {fields[1]} -> {remote}")
+    return found
+
+
+def _is_loopback_or_none(hex_address: str) -> bool:
+    """``/proc/net/tcp{,6}``'s ``ADDR:PORT`` (hex, host byte order per 32-bit word)."""
+    address = bytes.fromhex(hex_address.split(":")[0])
+    words = [address[i : i + 4][::-1] for i in range(0, len(address), 4)]
+    raw = b"".join(words)
+    if len(raw) == 16 and raw[:12] == b"\0" * 10 + b"\xff\xff":
+        raw = raw[12:]  # an IPv4 address mapped into IPv6
+    ip = ipaddress.ip_address(raw)
+    return ip.is_loopback or ip.is_unspecified
+
+
+class TcpWatch:
+    """Samples the cluster's TCP connections in the background, keeping the foreign ones."""
+
+    def __init__(self, cluster: RayCluster, every: float = 0.25) -> None:
+        self.found: list[str] = []
+        self._cluster = cluster
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Take a last sample and stop."""
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            self.found.extend(foreign_tcp(self._cluster.pids()))
+            if self._stop.wait(self._every):
+                self.found.extend(foreign_tcp(self._cluster.pids()))
+                return
+
+
+@dataclass
+class RayLab:
+    """A test session's cluster, its connection watcher and its processes' network log."""
+
+    cluster: RayCluster
+    watch: TcpWatch
+    netlog: Path
+
+
+def python_pids(pids: set[int]) -> set[int]:
+    """Those of ``pids`` that run Python (Ray's workers rename themselves ``ray::…``)."""
+    found = set()
+    for pid in pids:
+        try:
+            exe = os.readlink(f"/proc/{pid}/exe")
+        except OSError:
+            continue
+        if "python" in Path(exe).name:
+            found.add(pid)
+    return found

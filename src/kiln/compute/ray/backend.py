@@ -1,0 +1,146 @@
+"""``RayBackend``: the compute seam on a Ray cluster (``KILN_BACKEND=ray``).
+
+Each process is owned by a detached, named actor (``host.ProcessHost``) in namespace ``kiln``,
+holding the process's CPUs, memory and GPUs; a job's hosts share a SPREAD placement group, one
+bundle per host. The actor outlives this server: ``attach`` finds it again by name. Workspaces
+live on the node at ``KILN_RAY_WORK_DIR`` + the workspace's path under ``KILN_HOME``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+from kiln.compute.base import ProcessSpec
+from kiln.compute.ray import connection
+from kiln.compute.ray.groups import Groups
+from kiln.compute.ray.handle import RayProcess
+from kiln.compute.ray.host import CONCURRENCY, ProcessHost
+from kiln.compute.ray.plans import (
+    MIB,
+    NAMESPACE,
+    Launch,
+    Placed,
+    RayRef,
+    Resources,
+    actor_name,
+    node_path,
+    node_resources,
+    request_of,
+    shortfall,
+    total,
+)
+from kiln.config import Settings
+from kiln.errors import ResourceLimitError
+
+# How long a start may wait for its node's resources (a placement group being placed, an
+# actor being scheduled and starting its worker) before it gives up.
+START_SECONDS = 120.0
+
+_Host = ray.remote(ProcessHost)
+
+
+class RayBackend:
+    """Starts processes on a Ray cluster's nodes."""
+
+    def __init__(self, settings: Settings) -> None:
+        if settings.ray_address is None:
+            raise ValueError("KILN_BACKEND=ray needs KILN_RAY_ADDRESS (host:port of the head)")
+        connection.connect(settings.ray_address)
+        self._home = settings.home
+        self._work_dir = settings.ray_work_dir
+        self._groups = Groups()
+
+    @property
+    def name(self) -> str:
+        """``ray``."""
+        return "ray"
+
+    @property
+    def is_sandboxed(self) -> bool:
+        """False: processes see their workspace at its node path, not ``/opt/ml``."""
+        return False
+
+    @property
+    def stages_remotely(self) -> bool:
+        """True: processes run on other nodes and stage their own files through S3."""
+        return True
+
+    def container_path(self, workspace: Path) -> Path:
+        """Where ``workspace`` is on the node that runs its process."""
+        return node_path(self._work_dir, self._home, workspace)
+
+    def capacity(self) -> Resources:
+        """What the cluster's live nodes hold together."""
+        return total(node_resources(ray.nodes()))
+
+    def start(self, spec: ProcessSpec) -> RayProcess:
+        """Start ``spec``'s process under a new detached actor on a node that fits it."""
+        request = request_of(spec)
+        problem = shortfall(request, node_resources(ray.nodes()))
+        if problem is not None:
+            raise ResourceLimitError(f"{spec.name}: {problem}")
+        name = actor_name(spec)
+        actor = _Host.options(**self._options(spec, name, request)).remote()
+        try:
+            placed: Placed = ray.get(actor.start.remote(self._launch(spec)), timeout=START_SECONDS)
+        except BaseException:
+            ray.kill(actor, no_restart=True)
+            if spec.group is not None:
+                self._groups.release(spec.group)
+            raise
+        ref = RayRef(name, NAMESPACE, placed.node_id, placed.host, placed.address, spec.group)
+        return RayProcess(actor, ref, self._released)
+
+    def attach(self, ref: str) -> RayProcess | None:
+        """The process ``ref`` names, if its actor still lives; else None."""
+        found = RayRef.load(ref)
+        if found is None:
+            return None
+        try:
+            actor = ray.get_actor(found.actor, namespace=found.namespace)
+        except ValueError:
+            return None
+        if found.group is not None:
+            self._groups.attach(found.group)
+        return RayProcess(actor, found, self._released)
+
+    def clear_leftovers(self) -> list[Path]:
+        """Nothing: a dead server's actors are found again by ``attach``."""
+        return []
+
+    def close(self) -> None:
+        """Leave the cluster (the processes' actors live on: they are detached)."""
+        connection.disconnect()
+
+    def _options(self, spec: ProcessSpec, name: str, request: Resources) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "name": name,
+            "namespace": NAMESPACE,
+            "lifetime": "detached",
+            "max_concurrency": CONCURRENCY,
+            "num_cpus": request.vcpus,
+            "memory": request.memory_mib * MIB,
+            "num_gpus": request.gpus,
+            "scheduling_strategy": "SPREAD",
+        }
+        if spec.group is not None:
+            group = self._groups.hold(spec.group, spec.group_size, request)
+            # Any free bundle: each is one host's size, so each host takes one.
+            options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(group, -1)
+        return options
+
+    def _launch(self, spec: ProcessSpec) -> Launch:
+        return Launch(
+            tuple(spec.argv),
+            dict(spec.env),
+            node_path(self._work_dir, self._home, spec.cwd),
+            self.container_path(spec.workspace),
+        )
+
+    def _released(self, ref: RayRef) -> None:
+        if ref.group is not None:
+            self._groups.release(ref.group)
