@@ -1,0 +1,85 @@
+"""The Ray backend's decisions: what fits a node, bundles, node paths, listening, refs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kiln.compute.base import LISTEN
+from kiln.compute.ray.plans import (
+    RayRef,
+    Resources,
+    bundle_of,
+    listening,
+    node_path,
+    node_resources,
+    shortfall,
+    total,
+)
+
+NODES = [Resources(2, 2048), Resources(8, 16384, 1)]
+
+
+@pytest.mark.parametrize(
+    ("request_", "fits"),
+    [
+        (Resources(2, 2048), True),  # the small node, exactly
+        (Resources(8, 16384, 1), True),  # the big one, exactly
+        (Resources(4, 1024), True),  # only the big one has 4 CPUs
+        (Resources(9, 1024), False),  # 2 + 8 CPUs exist, but a host runs on one node
+        (Resources(1, 16385), False),
+        (Resources(1, 64, 2), False),
+    ],
+)
+def test_a_request_fits_when_one_node_holds_all_of_it(request_: Resources, fits: bool) -> None:
+    assert (shortfall(request_, NODES) is None) is fits
+
+
+def test_a_shortfall_names_the_request_and_the_nodes() -> None:
+    assert shortfall(Resources(64, 64), [Resources(2, 2048)]) == (
+        "no node of the Ray cluster can hold 64 CPUs, 64 MiB and 0 GPUs "
+        "(its nodes: 2 CPUs/2048 MiB/0 GPUs)"
+    )
+    assert "none alive" in str(shortfall(Resources(1, 1), []))
+
+
+def test_the_cluster_is_its_live_nodes_added_up() -> None:
+    raw = [
+        {"Alive": True, "Resources": {"CPU": 2.0, "memory": 2 * 2**30}},
+        {"Alive": True, "Resources": {"CPU": 8.0, "memory": 16 * 2**30, "GPU": 1.0}},
+        {"Alive": False, "Resources": {"CPU": 64.0, "memory": 2**40}},
+    ]
+    assert node_resources(raw) == NODES
+    assert total(NODES) == Resources(10, 18432, 1)
+
+
+def test_a_bundle_uses_rays_names_and_bytes() -> None:
+    assert bundle_of(Resources(2, 512)) == {"CPU": 2.0, "memory": 512 * 2**20}
+    assert bundle_of(Resources(1, 1, 1))["GPU"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/home/k/.kiln/workspaces/job-1", "/tmp/kiln-ray/workspaces/job-1"),
+        ("/home/k/.kiln/workspaces/job-1/code", "/tmp/kiln-ray/workspaces/job-1/code"),
+        ("/opt/elsewhere", "/opt/elsewhere"),  # not under KILN_HOME: the same on every node
+    ],
+)
+def test_a_workspace_keeps_its_path_under_home_on_the_node(path: str, expected: str) -> None:
+    assert node_path(Path("/tmp/kiln-ray"), Path("/home/k/.kiln"), Path(path)) == Path(expected)
+
+
+def test_listen_becomes_the_nodes_port_and_host() -> None:
+    argv = ["python", "-m", "serve", LISTEN, "--workers", "1"]
+    assert listening(argv, "10.0.0.7", 4321) == [
+        "python", "-m", "serve", "--port", "4321", "--host", "10.0.0.7", "--workers", "1"
+    ]  # fmt: skip
+
+
+def test_a_ref_round_trips_and_other_backends_refs_are_not_ours() -> None:
+    ref = RayRef("kiln/job-1-algo-1", "kiln", "ab12", "10.0.0.7", None, "job-1")
+    assert RayRef.load(ref.dump()) == ref
+    assert RayRef.load('{"backend": "local", "pid": 1}') is None
+    assert RayRef.load("not json") is None
