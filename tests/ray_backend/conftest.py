@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from support.needs import require
-from support.ray_cluster import NETGUARD, NodeSpec, RayCluster, RayLab, TcpWatch
+from support.ray_cluster import NodeSpec, RayCluster, RayLab, TcpWatch
+
+GUARD = Path(__file__).resolve().parent / "guard"
 
 # Tests only: a dead node is declared dead after ~3 missed 1-second health checks, not Ray's
 # default ~15 s.
@@ -32,8 +34,13 @@ def ray_lab() -> Iterator[RayLab]:
     require("Ray", importlib.util.find_spec("ray") is not None, "uv pip install -e '.[ray]'")
     # Short: Ray's Unix sockets live under it (107 bytes at most).
     root = Path(tempfile.mkdtemp(prefix="kiln-ray-"))
-    netlog = root / "netlog"
-    extra = {"PYTHONPATH": str(NETGUARD), "KILN_COMPAT_NETLOG": str(netlog), **FAST_NODE_DEATH}
+    netlog, guarded = root / "netlog", root / "guarded"
+    extra = {
+        "PYTHONPATH": str(GUARD),
+        "KILN_COMPAT_NETLOG": str(netlog),
+        "KILN_RAY_GUARDED": str(guarded),
+        **FAST_NODE_DEATH,
+    }
     cluster = RayCluster.start(
         root, [NodeSpec("head"), NodeSpec("w1"), NodeSpec("doomed", cpus=3)], extra
     )
@@ -42,7 +49,7 @@ def ray_lab() -> Iterator[RayLab]:
     saved = {key: os.environ.get(key) for key in cluster.client_env}
     os.environ.update(cluster.client_env)
     try:
-        yield RayLab(cluster, watch, netlog)
+        yield RayLab(cluster, watch, netlog, guarded)
     finally:
         watch.stop()
         cluster.stop()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import socket
 import sys
 import time
@@ -19,7 +20,7 @@ import pytest
 from kiln.compute.base import LISTEN, ProcessHandle, ProcessSpec, Stream
 from kiln.config import Settings
 from kiln.errors import ResourceLimitError
-from support.ray_cluster import NETGUARD, RayLab, python_pids
+from support.ray_cluster import RayLab, python_pids
 
 if TYPE_CHECKING:
     from kiln.compute.ray.backend import RayBackend
@@ -236,25 +237,17 @@ def _node_id(handle: ProcessHandle) -> str:
 def test_no_connection_leaves_loopback_while_the_cluster_lives(ray_lab: RayLab) -> None:
     import ray
 
-    # The recorder is loaded where Ray runs Python: in a worker of a raylet...
-    # (A lambda: Ray ships it by value; this module is not importable on a node.)
-    where = ray.remote(lambda: str(sys.modules["sitecustomize"].__file__))
-    assert ray.get(where.remote()) == str(NETGUARD / "sitecustomize.py")
-    # ...and in every Python process of the cluster, which inherit it from `ray start`.
-    pythons = python_pids(ray_lab.cluster.pids())
-    assert pythons
-    assert all(f"PYTHONPATH={NETGUARD}".encode() in _environ(pid) for pid in pythons)
+    # The recorder ran in every `ray start`, in every Python process of the cluster still
+    # alive (agents, monitors, actors' workers), and in a task's worker started just now.
+    task = ray.remote(lambda: os.getpid())
+    pythons = python_pids(ray_lab.cluster.pids()) | {ray.get(task.remote())}
+    guarded = {int(pid) for pid in ray_lab.guarded.read_text().split()}
+    assert set(ray_lab.cluster.starters) - guarded == set()
+    assert {pid for pid in pythons if Path(f"/proc/{pid}").exists()} - guarded == set()
     ray_lab.watch.stop()
     assert ray_lab.watch.found == []
     recorded = ray_lab.netlog.read_text() if ray_lab.netlog.exists() else ""
     assert [line for line in recorded.splitlines() if not _allowed(line)] == []
-
-
-def _environ(pid: int) -> list[bytes]:
-    try:
-        return Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except OSError:
-        return [f"PYTHONPATH={NETGUARD}".encode()]  # gone since: nothing to check
 
 
 def _allowed(line: str) -> bool:

@@ -55,8 +55,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 _BIN = Path(sys.executable).parent
-NETGUARD = Path(__file__).resolve().parents[1] / "compat" / "netguard"
-"""The audit-hook recorder of non-loopback lookups and connects, first on ``PYTHONPATH``."""
 HEAD_IP = "127.0.0.2"
 # 75 MiB: the smallest object store Ray accepts; the backend passes lines and exit codes only.
 OBJECT_STORE_BYTES = 78_643_200
@@ -109,6 +107,8 @@ class RayCluster:
     client_env: Mapping[str, str]
     nodes: list[RayNode] = field(default_factory=list)
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    starters: list[int] = field(default_factory=list)
+    """The pids the ``ray start`` commands ran as (they exit once their node runs)."""
     """Added to every ``ray start``'s environment (a test's ``PYTHONPATH`` recorder)."""
 
     @classmethod
@@ -209,13 +209,15 @@ class RayCluster:
         own = {"HOME": str(self.root / "home"), "AUTOSCALER_METRIC_PORT": str(_free_port())}
         env = {**os.environ, **self.client_env, **self.extra_env, **own}
         # Its own session: nothing it leaves running shares the test runner's process group.
-        done = subprocess.run(
-            argv, env=env, capture_output=True, start_new_session=True, timeout=180, check=False
-        )
-        if done.returncode != 0:
+        with subprocess.Popen(
+            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+        ) as starter:
+            self.starters.append(starter.pid)
+            _, stderr = starter.communicate(timeout=180)
+        if starter.returncode != 0:
             raise RuntimeError(
-                f"ray start for node {node.name} failed ({done.returncode}):\n"
-                + done.stderr.decode(errors="replace")[-4000:]
+                f"ray start for node {node.name} failed ({starter.returncode}):\n"
+                + stderr.decode(errors="replace")[-4000:]
             )
 
 
@@ -310,11 +312,7 @@ def foreign_tcp(pids: set[int]) -> list[str]:
     """The TCP connections of ``pids`` whose far end is not loopback (a listener has none)."""
     inodes = {}
     for pid in pids:
-        try:
-            links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
-        except OSError:
-            continue
-        for link in links:
+        for link in _fd_links(pid):
             if link.startswith("socket:["):
                 inodes[link[8:-1]] = pid
     found = []
@@ -325,6 +323,20 @@ def foreign_tcp(pids: set[int]) -> list[str]:
             if inode in inodes and not _is_loopback_or_none(remote):
                 found.append(f"pid {inodes[inode]} {table} {fields[1]} -> {remote}")
     return found
+
+
+def _fd_links(pid: int) -> list[str]:
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return []
+    links = []
+    for fd in fds:
+        try:  # one may close meanwhile (the listing's own, to begin with)
+            links.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            continue
+    return links
 
 
 def _is_loopback_or_none(hex_address: str) -> bool:
@@ -364,11 +376,13 @@ class TcpWatch:
 
 @dataclass
 class RayLab:
-    """A test session's cluster, its connection watcher and its processes' network log."""
+    """A test session's cluster, its connection watcher, its processes' network log and the
+    log of the Python processes that loaded the recorder."""
 
     cluster: RayCluster
     watch: TcpWatch
     netlog: Path
+    guarded: Path
 
 
 def python_pids(pids: set[int]) -> set[int]:

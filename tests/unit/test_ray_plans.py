@@ -32,16 +32,36 @@ NODES = [Resources(2, 2048), Resources(8, 16384, 1)]
         (Resources(1, 64, 2), False),
     ],
 )
-def test_a_request_fits_when_one_node_holds_all_of_it(request_: Resources, fits: bool) -> None:
-    assert (shortfall(request_, NODES) is None) is fits
+def test_a_host_fits_when_one_node_holds_all_of_it(request_: Resources, fits: bool) -> None:
+    assert (shortfall(request_, 1, NODES) is None) is fits
+
+
+@pytest.mark.parametrize(
+    ("request_", "hosts", "fits"),
+    [
+        (Resources(1, 1024), 10, True),  # 2 on the small node (memory), 8 on the big (CPUs)
+        (Resources(1, 1024), 11, False),
+        (Resources(2, 2048), 5, True),  # 1 + 4
+        (Resources(3, 64), 3, False),  # none on the small node, 8 // 3 = 2 on the big one
+        (Resources(1, 64, 1), 2, False),  # one GPU in the cluster
+    ],
+)
+def test_a_jobs_hosts_fit_when_the_nodes_hold_them_all_at_once(
+    request_: Resources, hosts: int, fits: bool
+) -> None:
+    assert (shortfall(request_, hosts, NODES) is None) is fits
 
 
 def test_a_shortfall_names_the_request_and_the_nodes() -> None:
-    assert shortfall(Resources(64, 64), [Resources(2, 2048)]) == (
+    assert shortfall(Resources(64, 64), 1, [Resources(2, 2048)]) == (
         "no node of the Ray cluster can hold 64 CPUs, 64 MiB and 0 GPUs "
         "(its nodes: 2 CPUs/2048 MiB/0 GPUs)"
     )
-    assert "none alive" in str(shortfall(Resources(1, 1), []))
+    assert shortfall(Resources(2, 64), 2, [Resources(2, 2048)]) == (
+        "the Ray cluster cannot hold 2 hosts of 2 CPUs, 64 MiB and 0 GPUs "
+        "(its nodes: 2 CPUs/2048 MiB/0 GPUs)"
+    )
+    assert "none alive" in str(shortfall(Resources(1, 1), 1, []))
 
 
 def test_the_cluster_is_its_live_nodes_added_up() -> None:

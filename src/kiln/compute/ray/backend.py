@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import ray
+from ray.exceptions import GetTimeoutError
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from kiln.compute.base import ProcessSpec
@@ -34,7 +35,7 @@ from kiln.compute.ray.plans import (
     total,
 )
 from kiln.config import Settings
-from kiln.errors import ResourceLimitError
+from kiln.errors import ResourceLimitError, ServiceUnavailableError
 
 # How long a start may wait for its node's resources (a placement group being placed, an
 # actor being scheduled and starting its worker) before it gives up.
@@ -80,17 +81,23 @@ class RayBackend:
     def start(self, spec: ProcessSpec) -> RayProcess:
         """Start ``spec``'s process under a new detached actor on a node that fits it."""
         request = request_of(spec)
-        problem = shortfall(request, node_resources(ray.nodes()))
+        problem = shortfall(request, spec.group_size, node_resources(ray.nodes()))
         if problem is not None:
             raise ResourceLimitError(f"{spec.name}: {problem}")
         name = actor_name(spec)
         actor = _Host.options(**self._options(spec, name, request)).remote()
         try:
             placed: Placed = ray.get(actor.start.remote(self._launch(spec)), timeout=START_SECONDS)
-        except BaseException:
+        except BaseException as error:
             ray.kill(actor, no_restart=True)
             if spec.group is not None:
                 self._groups.release(spec.group)
+            if isinstance(error, GetTimeoutError):
+                raise ServiceUnavailableError(
+                    f"{spec.name}: not placed on a Ray node within {START_SECONDS:.0f} s "
+                    f"({request.vcpus:g} CPUs, {request.memory_mib} MiB, {request.gpus:g} GPUs "
+                    "are not free yet)"
+                ) from error
             raise
         ref = RayRef(name, NAMESPACE, placed.node_id, placed.host, placed.address, spec.group)
         return RayProcess(actor, ref, self._released)

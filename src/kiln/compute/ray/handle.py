@@ -33,6 +33,8 @@ class RayProcess:
         self._exit: int | None = None
         self._lost: str | None = None
         self._released = False
+        # Where each stream's reading is: a second ``lines`` call goes on from there.
+        self._cursors = {Stream.STDOUT: 0, Stream.STDERR: 0}
 
     @property
     def ref(self) -> str:
@@ -56,12 +58,11 @@ class RayProcess:
 
     def lines(self, stream: Stream) -> Iterator[bytes]:
         """``stream``'s lines as the node reads them, until the stream or the actor ends."""
-        cursor = 0
         while True:
-            answer = self._call("read", stream.value, cursor, WAIT_SLICE)
+            answer = self._call("read", stream.value, self._cursors[stream], WAIT_SLICE)
             if answer is None:
                 return
-            lines, cursor, ended = answer
+            lines, self._cursors[stream], ended = answer
             yield from lines
             if ended:
                 return

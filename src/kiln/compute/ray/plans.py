@@ -66,14 +66,29 @@ def total(nodes: Sequence[Resources]) -> Resources:
     )
 
 
-def shortfall(request: Resources, nodes: Sequence[Resources]) -> str | None:
-    """Why no node can ever hold ``request`` (a host runs on one node); None if one can."""
-    if any(node.covers(request) for node in nodes):
+def copies(request: Resources, node: Resources) -> int:
+    """How many hosts of size ``request`` ``node`` holds at once."""
+    counts = [node.vcpus // request.vcpus if request.vcpus else float("inf")]
+    counts.append(node.memory_mib // request.memory_mib if request.memory_mib else float("inf"))
+    counts.append(node.gpus // request.gpus if request.gpus else float("inf"))
+    fewest = min(counts)
+    return 1_000_000 if fewest == float("inf") else int(fewest)
+
+
+def shortfall(request: Resources, hosts: int, nodes: Sequence[Resources]) -> str | None:
+    """Why the cluster can never hold ``hosts`` hosts of size ``request`` at once (each host on
+    one node, as its placement group's bundles are); None if it can."""
+    if sum(copies(request, node) for node in nodes) >= hosts:
         return None
-    largest = ", ".join(f"{n.vcpus:g} CPUs/{n.memory_mib} MiB/{n.gpus:g} GPUs" for n in nodes)
+    listed = ", ".join(f"{n.vcpus:g} CPUs/{n.memory_mib} MiB/{n.gpus:g} GPUs" for n in nodes)
+    what = (
+        "no node of the Ray cluster can hold"
+        if hosts == 1
+        else f"the Ray cluster cannot hold {hosts} hosts of"
+    )
     return (
-        f"no node of the Ray cluster can hold {request.vcpus:g} CPUs, {request.memory_mib} MiB "
-        f"and {request.gpus:g} GPUs (its nodes: {largest or 'none alive'})"
+        f"{what} {request.vcpus:g} CPUs, {request.memory_mib} MiB and {request.gpus:g} GPUs "
+        f"(its nodes: {listed or 'none alive'})"
     )
 
 
