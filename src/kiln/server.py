@@ -132,6 +132,7 @@ class KilnServer:
             JobClaims(self.engine),
             server_id(settings.home),
             settings.lease_seconds,
+            stop_grace_seconds=settings.stop_grace_seconds,
         )
         self.keys = KeyStore(self.engine, Sealer.from_file(settings.sealing_key_file))
         self.keys.ensure_admin(settings.credentials, policies.ADMIN, policies.JOB_DEFAULT)

@@ -114,7 +114,7 @@ def _start(name: str, tmp: Path, env: dict[str, str]) -> _Server:
     log = open(tmp / f"{name}.log", "ab")  # the server's, closed with it
     process = subprocess.Popen(
         [sys.executable, "-m", "kiln.cli", "server", "--port", str(port)],
-        env={**os.environ, **env, "KILN_HOME": str(home)},
+        env={**_outside_env(), **env, "KILN_HOME": str(home)},
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group: kill -9 of the group, as a crash
@@ -122,6 +122,12 @@ def _start(name: str, tmp: Path, env: dict[str, str]) -> _Server:
     log.close()
     wait_for_port("127.0.0.1", port, 60, process)
     return _Server(name, home, port, process)
+
+
+def _outside_env() -> dict[str, str]:
+    """This process's environment less KILN_* and AWS_* (a module fixture starts before the
+    per-test clean environment)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("KILN_", "AWS_"))}
 
 
 def _pids_under(path: Path) -> set[int]:

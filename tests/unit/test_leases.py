@@ -7,6 +7,7 @@ import pytest
 from kiln.services.cluster.leases import (
     Lease,
     Standing,
+    fence_overlap,
     is_expired,
     is_orphaned,
     live_servers,
@@ -78,3 +79,13 @@ def test_work_is_orphaned_only_when_another_server_owning_it_is_dead(
     owner: str | None, expected: bool
 ) -> None:
     assert is_orphaned(owner, frozenset({"me", "alive"}), "me") is expected
+
+
+@pytest.mark.parametrize(
+    ("lease", "grace", "expected"),
+    [(15.0, 3.0, 0.0), (15.0, 5.0, 0.0), (15.0, 120.0, 115.0), (3.0, 2.0, 1.0)],
+)  # SIGTERM at ⅔ lease, SIGKILL a grace later, expiry at 1 lease: overlap = grace − lease / 3
+def test_a_fenced_jobs_overlap_with_its_restart_is_the_grace_beyond_the_last_third(
+    lease: float, grace: float, expected: float
+) -> None:
+    assert fence_overlap(lease, grace) == pytest.approx(expected)

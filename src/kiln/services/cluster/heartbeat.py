@@ -18,13 +18,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from kiln.db.leases import JobClaims, LeaseRows
 from kiln.errors import ServiceUnavailableError
 from kiln.services.cluster.leases import (
     Standing,
+    fence_overlap,
     live_servers,
     renew_interval,
     retry_delay,
@@ -59,12 +60,14 @@ class LeaseKeeper:
         server: str,
         lease_seconds: float,
         *,
+        stop_grace_seconds: float = 0.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.server_id = server
         self._rows = rows
         self._claims = claims
         self._lease = lease_seconds
+        self._grace = stop_grace_seconds
         self._clock = clock
         self._last_renewed = 0.0
         self._is_fenced = False
@@ -79,6 +82,14 @@ class LeaseKeeper:
         """Take this server's lease (ServiceUnavailableError if the database cannot be used)."""
         self._renew()
         log.info("server %s: lease of %g s taken", self.server_id, self._lease)
+        overlap = fence_overlap(self._lease, self._grace)
+        if overlap > 0:
+            log.warning(
+                "KILN_STOP_GRACE_SECONDS (%g) exceeds a third of KILN_LEASE_SECONDS (%g): if this "
+                "server loses the database, a checkpointed job may run here up to %g s after "
+                "another server restarts it",
+                self._grace, self._lease, overlap,
+            )  # fmt: skip
 
     def start(self) -> None:
         """Renew on a thread until ``stop``."""

@@ -76,3 +76,10 @@ def takeover_deadline(lease_seconds: float) -> float:
 def is_orphaned(owner: str | None, live: frozenset[str], me: str) -> bool:
     """Whether work owned by ``owner`` has lost its server (never my own: I recover that)."""
     return owner is not None and owner != me and owner not in live
+
+
+def fence_overlap(lease_seconds: float, stop_grace_seconds: float) -> float:
+    """How long a fenced server's job may still run after its lease expired (and another server
+    may restart it): SIGTERM at ⅔ of the lease, SIGKILL a grace later; 0 when the grace fits in
+    the last third."""
+    return max(0.0, stop_grace_seconds - lease_seconds * (1 - FENCE_FRACTION))
