@@ -104,9 +104,17 @@ class EndpointSync:
     def wake(self, endpoint: str) -> None:
         """An API call changed ``endpoint``: tell its owner (claiming a new one for this server)."""
         me = self._lease.server_id
-        row = self._rows.bump(endpoint)
-        if row is None and self._lease.is_live() and self._rows.claim(endpoint, me):
+        try:
             row = self._rows.bump(endpoint)
+            if row is None and self._lease.is_live() and self._rows.claim(endpoint, me):
+                row = self._rows.bump(endpoint)
+        except ServiceUnavailableError as e:
+            # The change is stored: a new endpoint is claimed on a later tick, and the owner's
+            # sweeper wakes an endpoint left Creating or Updating. Only a local wake is sure now.
+            log.warning("endpoint %s: owner not told of the change now: %s", endpoint, e)
+            if self.owns(endpoint) and self._driver is not None:
+                self._driver.wake(endpoint)
+            return
         if row is None or row.owner != me:
             return  # the owner's sync sees the generation move within a second
         with self._lock:

@@ -71,7 +71,6 @@ class LeaseKeeper:
         self._clock = clock
         self._last_renewed = 0.0
         self._is_fenced = False
-        self._live: frozenset[str] = frozenset({server})
         self._should_exit = threading.Event()
         self._thread: threading.Thread | None = None
         self.on_fenced: list[Callable[[], None]] = []
@@ -115,8 +114,9 @@ class LeaseKeeper:
         return standing(self._last_renewed, self._clock(), self._lease) is Standing.LIVE
 
     def live_servers(self) -> frozenset[str]:
-        """The servers whose leases ran at the last renewal."""
-        return self._live
+        """The servers whose leases run now, read afresh: a server that started since the last
+        renewal must not look dead (ServiceUnavailableError if the database is away)."""
+        return live_servers(self._rows.leases(), self._clock()) | {self.server_id}
 
     def claim_job(self, name: str) -> bool:
         """Make this server the job's owner; False if another won or the database is away."""
@@ -130,7 +130,6 @@ class LeaseKeeper:
         now = self._clock()
         self._rows.renew(self.server_id, socket.gethostname(), os.getpid(), now, self._lease)
         self._last_renewed = now
-        self._live = live_servers(self._rows.leases(), now) | {self.server_id}
 
     def _loop(self) -> None:
         attempt = 0
