@@ -1,7 +1,7 @@
 """Two real ``kiln server`` processes on one PostgreSQL and one S3 store (scale-out-servers.md):
 a job runs once, an endpoint is served through either server, and a killed server's endpoint
 moves to the other. Each server has its own KILN_HOME; they share the database, the store, the
-server key and Kiln's key pair. Leases of 2 s keep the takeover quick.
+server key and Kiln's key pair. Leases of 3 s keep the takeover quick.
 """
 
 from __future__ import annotations
@@ -32,13 +32,13 @@ from conftest import (
     wait_until,
 )
 from kiln.config import Settings
-from kiln.db.tables import endpoint_owners
+from kiln.db.tables import endpoint_owners, training_jobs
 from kiln.storage import EmbeddedS3Server, ObjectStore, free_port, wait_for_port
 from support.needs import require
 
 pytestmark = pytest.mark.slow
 
-LEASE = 2.0
+LEASE = 3.0
 KEY_ID, SECRET = "AKIASCALEOUTTEST0001", "scale-out-test-secret-key-000000000000000"
 ECHO = """
 import json, os
@@ -47,6 +47,7 @@ def model_fn(model_dir):
 def transform_fn(model, data, content_type, accept):
     return json.dumps({"pid": os.getpid()}), "application/json"
 """
+SLEEPY = "import time\nprint('started', flush=True)\ntime.sleep(300)\n"
 MARK_ONCE = """
 import os, sys
 with open(sys.argv[-1] if len(sys.argv) > 1 else os.environ["MARKER"], "a") as f:
@@ -201,6 +202,21 @@ def _owner(pair: _Pair, endpoint: str) -> str | None:
     return None if row is None else str(row[0])
 
 
+def _job_owner(pair: _Pair, job: str) -> str | None:
+    engine = create_engine(pair.database_url)
+    try:
+        with engine.connect() as connection:
+            statement = select(training_jobs.c.owner).where(training_jobs.c.name == job)
+            row = connection.execute(statement).first()
+    finally:
+        engine.dispose()
+    return None if row is None else row[0]
+
+
+def _job(sm: Any, job: str) -> dict[str, Any]:
+    return dict(sm.describe_training_job(TrainingJobName=job))
+
+
 def _server_id(server: _Server) -> str:
     return (server.home / "server-id").read_text().strip()
 
@@ -257,13 +273,22 @@ def test_an_endpoint_created_on_one_server_is_invoked_through_the_other(pair: _P
     assert not _pids_under(pair.b.run_dir)
 
 
-def test_a_killed_servers_endpoint_is_taken_over_and_served_again(pair: _Pair) -> None:
+def test_a_killed_servers_job_and_endpoint_are_taken_over_within_two_leases(pair: _Pair) -> None:
+    pair.store.client.put_object(
+        Bucket="scale", Key="sleepy.tar.gz", Body=source_tarball({"train.py": SLEEPY})
+    )
+    job = f"sleepy-{uuid.uuid4().hex[:6]}"
+    pair.a.client("sagemaker").create_training_job(**script_job(job, "s3://scale/sleepy.tar.gz"))
     sm = pair.b.client("sagemaker")
+    wait_until(lambda: _job(sm, job)["SecondaryStatus"] == "Training", "A training the job", 30)
+    assert _job_owner(pair, job) == _server_id(pair.a)
     before = sm.describe_endpoint(EndpointName="echo")
     pair.a.kill()
     killed = time.monotonic()
     wait_until(lambda: _owner(pair, "echo") == _server_id(pair.b), "B owning echo", 2 * LEASE)
+    wait_until(lambda: _job(sm, job)["TrainingJobStatus"] == "Failed", "B failing A's job", LEASE)
     assert time.monotonic() - killed <= 2 * LEASE
+    assert _server_id(pair.a) in _job(sm, job)["FailureReason"]
     wait_until(lambda: _invoke(pair.b, "echo") is not None, "B serving echo again", 30)
     assert _pids_under(pair.b.run_dir)  # B's own replica serves it now
     after = sm.describe_endpoint(EndpointName="echo")

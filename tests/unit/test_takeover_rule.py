@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from kiln.db import TrainingJobRecord
-from kiln.services.training.scheduler import _taken_over, takeover_failure
+from kiln.services.training.scheduler import _pending, _taken_over, takeover_failure
 
 CHECKPOINTS = {"CheckpointConfig": {"S3Uri": "s3://c/p"}}
 
@@ -55,3 +55,17 @@ def test_a_job_taken_over_with_checkpoints_restarts_naming_the_dead_server() -> 
     assert record.secondary_status == "Restarting"
     assert record.state["kiln"] == {"restarts": 1}
     assert "kiln-a-1234" in record.state["SecondaryStatusTransitions"][-1]["StatusMessage"]
+
+
+@pytest.mark.parametrize(
+    ("owner", "launched", "expected"),
+    [(None, False, "Pending"), ("me", False, "Pending"), ("b", False, "Starting"),
+     ("me", True, "Starting")],
+)  # fmt: skip
+def test_only_a_queued_job_no_other_server_holds_waits_for_capacity_here(
+    owner: str | None, launched: bool, expected: str
+) -> None:
+    record = _record("InProgress", owner, launched)
+    record.secondary_status = "Starting"
+    _pending("me", "Waiting for capacity", record)
+    assert record.secondary_status == expected

@@ -295,7 +295,15 @@ class TrainingScheduler:
             f"{self._capacity.vcpus - used.vcpus} vCPUs and "
             f"{self._capacity.memory_mib - used.memory_mib} MiB free"
         )
-        self._store.modify(record.name, lambda r: transition(r, "Pending", message))
+        self._store.modify(record.name, partial(_pending, self._me, message))
+
+
+def _pending(me: str | None, message: str, record: TrainingJobRecord) -> None:
+    """Waiting for capacity, unless another server claimed or launched it since it was read."""
+    is_taken = record.owner is not None and record.owner != me
+    if is_taken or record.status != "InProgress" or record.state.get("kiln", {}).get("launched"):
+        return
+    transition(record, "Pending", message)
 
 
 def _stop_queued(me: str | None, record: TrainingJobRecord) -> None:
