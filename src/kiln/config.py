@@ -42,6 +42,7 @@ say otherwise.
 | ``KILN_COLD_START_TIMEOUT_SECONDS`` | 30 | how long a held request waits for a replica |
 | ``KILN_WARM_SPARES`` | 1 | warm model servers kept per environment and size (0: off) |
 | ``KILN_WARM_INSTANCE_TYPES`` | ``ml.m5.large`` | sizes warmed at start (default Python) |
+| ``KILN_LEASE_SECONDS`` | 15 | a server's lease on its work; renewed every third of it |
 """
 
 from __future__ import annotations
@@ -122,6 +123,8 @@ class Settings:
     webhook_timeout_seconds: float = 10.0
     monitor_tick_seconds: float = 1.0
     monitor_workers: int = 2
+    # Several servers on one database (docs/scale-out-servers.md).
+    lease_seconds: float = 15.0
     instance_types: Mapping[str, InstanceType] = field(default_factory=lambda: INSTANCE_TYPES)
 
     @classmethod
@@ -210,6 +213,7 @@ class Settings:
             webhook_timeout_seconds=_above_zero(env, "KILN_WEBHOOK_TIMEOUT_SECONDS", 10.0),
             monitor_tick_seconds=_above_zero(env, "KILN_MONITOR_TICK_SECONDS", 1.0),
             monitor_workers=_int_at_least(env, "KILN_MONITOR_WORKERS", 2, 1),
+            lease_seconds=_above_zero(env, "KILN_LEASE_SECONDS", 15.0),
         )
 
     def with_ports(self, *, port: int | None = None, s3_port: int | None = None) -> Settings:
