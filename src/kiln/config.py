@@ -21,6 +21,7 @@ say otherwise.
 | ``KILN_STRICT_CAPACITY`` | ``0`` | ``1``: refuse what exceeds capacity, not run it on less |
 | ``KILN_STOP_GRACE_SECONDS`` | 120 | SIGTERM → SIGKILL grace, as SageMaker gives |
 | ``KILN_SANDBOX`` | ``auto`` | ``auto`` (bwrap where it works), ``required`` (or refuse), ``off`` |
+| ``KILN_STAGING`` | ``server`` | ``node``: job hosts stage their own files through S3 (as on Ray) |
 | ``KILN_PIDS_MAX`` | 4096 | processes + threads one job host or replica may have (cgroup) |
 | ``KILN_REPLICA_STARTUP_TIMEOUT_SECONDS`` | 300 | how long a replica may take to pass /ping |
 | ``KILN_FAILED_UPLOAD_KEEP_HOURS`` | 24 | how long a job whose upload failed keeps its files |
@@ -63,6 +64,7 @@ __all__ = ["ACCOUNT_ID", "Credentials", "InstanceType", "Settings"]
 
 ACCOUNT_ID = "000000000000"
 SANDBOX_MODES = ("auto", "required", "off")
+STAGING_MODES = ("server", "node")
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,7 @@ class Settings:
     monitor_workers: int = 2
     # Several servers on one database (docs/scale-out-servers.md).
     lease_seconds: float = 15.0
+    staging: str = "server"
     instance_types: Mapping[str, InstanceType] = field(default_factory=lambda: INSTANCE_TYPES)
 
     @classmethod
@@ -214,6 +217,7 @@ class Settings:
             monitor_tick_seconds=_above_zero(env, "KILN_MONITOR_TICK_SECONDS", 1.0),
             monitor_workers=_int_at_least(env, "KILN_MONITOR_WORKERS", 2, 1),
             lease_seconds=_above_zero(env, "KILN_LEASE_SECONDS", 15.0),
+            staging=_choice(env, "KILN_STAGING", STAGING_MODES),
         )
 
     def with_ports(self, *, port: int | None = None, s3_port: int | None = None) -> Settings:

@@ -121,6 +121,7 @@ class KilnServer:
             sandbox=settings.sandbox,
             pids_max=settings.pids_max,
             scope=settings.run_dir.name,
+            stage_remotely=settings.staging == "node",
         )
         for folder in (settings.home, settings.logs_dir, settings.workspaces_dir):
             folder.mkdir(parents=True, exist_ok=True)
