@@ -10,7 +10,17 @@ from typing import Any
 
 import pytest
 
-from conftest import Kiln, make_settings, model_files, script_job, start_kiln, upload_source
+from conftest import (
+    Kiln,
+    deploy,
+    make_settings,
+    model_files,
+    script_job,
+    sklearn_model_files,
+    start_kiln,
+    upload_model,
+    upload_source,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -141,3 +151,21 @@ def test_the_nodes_workspace_is_not_the_servers(kiln: Kiln, tmp_path: Path) -> N
     assert job["ModelArtifacts"]["S3ModelArtifacts"].endswith("node-artifacts/output/model.tar.gz")
     hosts = kiln.s3.list_objects_v2(Bucket="output", Prefix="jobs/node-artifacts/output/kiln-hosts")
     assert hosts.get("Contents", []) == []  # merged into the job's archives, then removed
+
+
+def test_a_replica_fetches_its_model_on_the_node_and_serves(kiln: Kiln) -> None:
+    uri = upload_model(kiln, sklearn_model_files())
+    deploy(kiln, "node-endpoint", {"main": (uri, 1, 1.0)})
+    body = ",".join(["1.0"] * 30)
+    answer = kiln.client("sagemaker-runtime").invoke_endpoint(
+        EndpointName="node-endpoint", ContentType="text/csv", Body=body
+    )
+    assert answer["Body"].read().strip() in (b"0", b"1", b"0.0", b"1.0", b"[0]", b"[1]")
+
+
+def test_a_replica_whose_model_is_missing_fails_with_the_nodes_reason(kiln: Kiln) -> None:
+    kiln.thread.kiln.objects.ensure_bucket("models")
+    deploy(kiln, "node-no-model", {"main": ("s3://models/nothing/model.tar.gz", 1, 1.0)})
+    described = kiln.sagemaker.describe_endpoint(EndpointName="node-no-model")
+    assert described["EndpointStatus"] == "Failed"
+    assert "s3://models/nothing/model.tar.gz" in described["FailureReason"]

@@ -1,6 +1,9 @@
 """The host agent: a job host's staging, done on the node where the job runs, through S3.
 
-    python -m kiln.runtime.host_agent        (the plan in KILN_HOST_PLAN, kiln.runtime.host_plan)
+    python -m kiln.runtime.host_agent [-- COMMAND...]   (the plan in KILN_HOST_PLAN)
+
+The command is the plan's, or the one after ``--`` (a replica's, whose listening arguments the
+backend fills in); an inherited socket it names (``--fd N``) stays open for it.
 
 In the workspace it is started in, it fetches the host's channels (listing and sharding them as
 the server would), expands the code, restores checkpoints and writes the config files; then it
@@ -131,24 +134,31 @@ def stage_out(plan: HostPlan, workspace: Path, objects: ObjectStore) -> None:
         _note(f"stored {item.folder} at {item.uri}")
 
 
-def choose_python(plan: HostPlan, workspace: Path) -> list[str]:
-    """The command, its :data:`PYTHON` replaced by the environment built on this node."""
-    if PYTHON not in plan.argv:
-        return list(plan.argv)
+def choose_python(plan: HostPlan, workspace: Path, argv: list[str]) -> list[str]:
+    """``argv``, its :data:`PYTHON` replaced by the environment built on this node."""
+    if PYTHON not in argv:
+        return argv
     envs = Path(os.environ.get("KILN_NODE_ENVS_DIR", Path(tempfile.gettempdir()) / "kiln-envs"))
-    python = python_for(plan.image, workspace / plan.cwd, envs, _note)
-    return [str(python) if arg == PYTHON else arg for arg in plan.argv]
+    python = python_for(plan.image, workspace / plan.code, envs, _note)
+    return [str(python) if arg == PYTHON else arg for arg in argv]
 
 
-def run(plan: HostPlan, workspace: Path) -> int:
-    """Stage in, run the command, stage out; the exit code."""
+def inherited_fds(argv: list[str]) -> tuple[int, ...]:
+    """The socket a command is told to listen on (``--fd N``): it must stay open for it."""
+    return tuple(int(argv[i + 1]) for i, arg in enumerate(argv[:-1]) if arg == "--fd")
+
+
+def run(plan: HostPlan, workspace: Path, command: list[str] | None = None) -> int:
+    """Stage in, run the command (the plan's unless given), stage out; the exit code."""
     objects = store_from_environment()
     try:
         syncs = stage_in(plan, workspace, objects)
-        argv = choose_python(plan, workspace)
+        argv = choose_python(plan, workspace, command or list(plan.argv))
     except Exception as e:
         return _failed(e)
-    child = subprocess.Popen(argv, cwd=workspace / plan.cwd, env=_command_environment())
+    child = subprocess.Popen(
+        argv, cwd=workspace / plan.cwd, env=_command_environment(), pass_fds=inherited_fds(argv)
+    )
     stopping: list[int] = []
 
     def pass_on(signum: int, _frame: object) -> None:
@@ -201,10 +211,12 @@ def _failed(error: Exception) -> int:
     return STAGING_FAILED
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """Run the plan in ``KILN_HOST_PLAN`` in the current folder (the host's workspace)."""
+    args = sys.argv[1:] if argv is None else argv
+    command = args[args.index("--") + 1 :] if "--" in args else None
     started = time.monotonic()
-    code = run(HostPlan.load(os.environ[PLAN_VARIABLE]), Path.cwd())
+    code = run(HostPlan.load(os.environ[PLAN_VARIABLE]), Path.cwd(), command)
     _note(f"done in {time.monotonic() - started:.1f} s, exit code {code}")
     return code
 

@@ -67,6 +67,8 @@ class HostPlan:
 
     argv: tuple[str, ...]
     cwd: str
+    code: str = "code"
+    """The code's folder: its ``requirements.txt`` goes into the environment the node builds."""
     channels: tuple[ChannelFetch, ...] = ()
     unpack: tuple[Unpack, ...] = ()
     files: dict[str, str] = field(default_factory=dict)
