@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import Kiln, model_files, script_job, upload_source
+from conftest import ANY_STORE, Kiln, model_files, script_job, upload_source
 
 pytestmark = pytest.mark.slow
 
@@ -51,12 +51,14 @@ def _run(kiln: Kiln, name: str, channels: list[dict[str, Any]], count: int = 1) 
     return {name.removesuffix(".json"): json.loads(body) for name, body in files.items()}
 
 
+@ANY_STORE
 def test_prefix_matches_keys_not_folders(kiln: Kiln) -> None:
     _put(kiln, ["csv/train.csv", "csv/train/part-0", "csv/test.csv"])
     seen = _run(kiln, "prefix-1", [_channel("train", "s3://data/csv/train")])
     assert seen["algo-1"]["files"] == {"train": ["part-0", "train.csv"]}
 
 
+@ANY_STORE
 def test_folder_prefix_keeps_the_tree_below_it(kiln: Kiln) -> None:
     _put(kiln, ["training-data/a/b.csv", "training-data/c.csv", "training-data-2/x.csv"])
     seen = _run(kiln, "folder-1", [_channel("train", "s3://data/training-data/")])
