@@ -155,7 +155,9 @@ class ObjectStore:
         return True
 
     def keys(self, prefix: S3Uri) -> Iterator[tuple[str, int]]:
-        """Every ``(key, size)`` under ``prefix``."""
+        """Every ``(key, size)`` under ``prefix``, in the store's order: S3's byte order on AWS,
+        MinIO and rclone, but SeaweedFS lists a folder's keys before its siblings' (``a/b``
+        before ``a-c``), so a caller that needs an order sorts."""
         token: str | None = None
         while True:
             try:

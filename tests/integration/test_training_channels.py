@@ -58,7 +58,6 @@ def test_prefix_matches_keys_not_folders(kiln: Kiln) -> None:
     assert seen["algo-1"]["files"] == {"train": ["part-0", "train.csv"]}
 
 
-@ANY_STORE
 def test_folder_prefix_keeps_the_tree_below_it(kiln: Kiln) -> None:
     _put(kiln, ["training-data/a/b.csv", "training-data/c.csv", "training-data-2/x.csv"])
     seen = _run(kiln, "folder-1", [_channel("train", "s3://data/training-data/")])
@@ -85,6 +84,17 @@ def test_sharded_channel_splits_objects_across_hosts(kiln: Kiln) -> None:
     assert seen["algo-1"]["files"] == {"train": ["part-0", "part-2"], "lookup": ["x.csv"]}
     assert seen["algo-2"]["files"] == {"train": ["part-1"], "lookup": ["x.csv"]}
     assert seen["algo-2"]["config"]["train"]["S3DistributionType"] == "ShardedByS3Key"
+
+
+@ANY_STORE
+def test_shards_follow_s3_key_order_whatever_order_the_store_lists(kiln: Kiln) -> None:
+    # S3 orders keys by their bytes ("-" < "/" < "0"); SeaweedFS lists a folder's keys before
+    # its siblings' (p/1, p-0, p0), so the shards hold only because Kiln sorts the keys.
+    _put(kiln, ["order/p-0", "order/p/1", "order/p0"])
+    channel = _channel("train", "s3://data/order/", S3DataDistributionType="ShardedByS3Key")
+    seen = _run(kiln, "sharded-order", [channel], count=2)
+    assert seen["algo-1"]["files"] == {"train": ["p-0", "p0"]}
+    assert seen["algo-2"]["files"] == {"train": ["p/1"]}
 
 
 def test_a_host_may_get_no_shard(kiln: Kiln) -> None:
