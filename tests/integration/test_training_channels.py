@@ -51,7 +51,6 @@ def _run(kiln: Kiln, name: str, channels: list[dict[str, Any]], count: int = 1) 
     return {name.removesuffix(".json"): json.loads(body) for name, body in files.items()}
 
 
-@ANY_STORE
 def test_prefix_matches_keys_not_folders(kiln: Kiln) -> None:
     _put(kiln, ["csv/train.csv", "csv/train/part-0", "csv/test.csv"])
     seen = _run(kiln, "prefix-1", [_channel("train", "s3://data/csv/train")])

