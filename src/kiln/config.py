@@ -21,6 +21,7 @@ say otherwise.
 | ``KILN_STRICT_CAPACITY`` | ``0`` | ``1``: refuse what exceeds capacity, not run it on less |
 | ``KILN_STOP_GRACE_SECONDS`` | 120 | SIGTERM → SIGKILL grace, as SageMaker gives |
 | ``KILN_SANDBOX`` | ``auto`` | ``auto`` (bwrap where it works), ``required`` (or refuse), ``off`` |
+| ``KILN_STAGING`` | ``server`` | ``node``: job hosts stage their own files through S3 (as on Ray) |
 | ``KILN_PIDS_MAX`` | 4096 | processes + threads one job host or replica may have (cgroup) |
 | ``KILN_REPLICA_STARTUP_TIMEOUT_SECONDS`` | 300 | how long a replica may take to pass /ping |
 | ``KILN_FAILED_UPLOAD_KEEP_HOURS`` | 24 | how long a job whose upload failed keeps its files |
@@ -42,6 +43,7 @@ say otherwise.
 | ``KILN_COLD_START_TIMEOUT_SECONDS`` | 30 | how long a held request waits for a replica |
 | ``KILN_WARM_SPARES`` | 1 | warm model servers kept per environment and size (0: off) |
 | ``KILN_WARM_INSTANCE_TYPES`` | ``ml.m5.large`` | sizes warmed at start (default Python) |
+| ``KILN_LEASE_SECONDS`` | 15 | a server's lease on its work; renewed every third of it |
 | ``KILN_BACKEND`` | ``local`` | where jobs and replicas run: ``local`` (here) or ``ray`` |
 | ``KILN_RAY_ADDRESS`` | (none) | ``host:port`` of the Ray head's GCS; needed for ``ray`` |
 | ``KILN_RAY_WORK_DIR`` | ``$TMPDIR/kiln-ray`` | where workspaces go on Ray nodes |
@@ -65,6 +67,7 @@ __all__ = ["ACCOUNT_ID", "Credentials", "InstanceType", "Settings"]
 
 ACCOUNT_ID = "000000000000"
 SANDBOX_MODES = ("auto", "required", "off")
+STAGING_MODES = ("server", "node")
 BACKENDS = ("local", "ray")
 
 
@@ -126,6 +129,9 @@ class Settings:
     webhook_timeout_seconds: float = 10.0
     monitor_tick_seconds: float = 1.0
     monitor_workers: int = 2
+    # Several servers on one database (docs/scale-out-servers.md).
+    lease_seconds: float = 15.0
+    staging: str = "server"
     instance_types: Mapping[str, InstanceType] = field(default_factory=lambda: INSTANCE_TYPES)
     # Issue 11: where processes run (kiln.compute.ray for ``ray``; docs/scale-out.md).
     backend: str = "local"
@@ -219,6 +225,8 @@ class Settings:
             webhook_timeout_seconds=_above_zero(env, "KILN_WEBHOOK_TIMEOUT_SECONDS", 10.0),
             monitor_tick_seconds=_above_zero(env, "KILN_MONITOR_TICK_SECONDS", 1.0),
             monitor_workers=_int_at_least(env, "KILN_MONITOR_WORKERS", 2, 1),
+            lease_seconds=_above_zero(env, "KILN_LEASE_SECONDS", 15.0),
+            staging=_choice(env, "KILN_STAGING", STAGING_MODES),
             backend=backend,
             ray_address=ray_address,
             ray_work_dir=ray_work_dir,

@@ -56,6 +56,7 @@ from kiln.db import ResourceStore, TrainingJobRecord, TrainingJobStore, connect
 from kiln.db.alarms import AlarmRows
 from kiln.db.autoscaling import ScalingRows
 from kiln.db.inferences import InferenceStore
+from kiln.db.leases import EndpointOwnerRows, JobClaims, LeaseRows
 from kiln.db.metrics import MetricRows
 from kiln.db.monitoring import monitoring_tagged
 from kiln.db.tables import endpoint_configs, endpoints, models
@@ -67,6 +68,8 @@ from kiln.services.autoscaling.scaler import Scaler
 from kiln.services.autoscaling.service import AutoScalingService
 from kiln.services.autoscaling.signals import Signals
 from kiln.services.capacity import machine_capacity
+from kiln.services.cluster.endpoint_sync import EndpointSync
+from kiln.services.cluster.heartbeat import LeaseKeeper, server_id
 from kiln.services.hosting.cold_start import ColdStarts
 from kiln.services.hosting.controller import EndpointController
 from kiln.services.hosting.data_plane import DataPlane
@@ -118,11 +121,20 @@ class KilnServer:
             sandbox=settings.sandbox,
             pids_max=settings.pids_max,
             scope=settings.run_dir.name,
+            stage_remotely=settings.staging == "node",
         )
         for folder in (settings.home, settings.logs_dir, settings.workspaces_dir):
             folder.mkdir(parents=True, exist_ok=True)
         self.engine = connect(settings.database_url)
         self.jobs = TrainingJobStore(self.engine)
+        # Several servers on one database: this server's lease (docs/scale-out-servers.md).
+        self.lease = LeaseKeeper(
+            LeaseRows(self.engine),
+            JobClaims(self.engine),
+            server_id(settings.home),
+            settings.lease_seconds,
+            stop_grace_seconds=settings.stop_grace_seconds,
+        )
         self.keys = KeyStore(self.engine, Sealer.from_file(settings.sealing_key_file))
         self.keys.ensure_admin(settings.credentials, policies.ADMIN, policies.JOB_DEFAULT)
         self.credentials = ProcessCredentials(settings, self.keys)
@@ -139,7 +151,11 @@ class KilnServer:
             lambda record: job_demand(settings, parse_spec(record.spec)),
             machine_capacity(settings),
             attach=self.backend.attach,
+            ownership=self.lease,
         )
+        self.lease.on_fenced.append(self.scheduler.fence)
+        self.lease.on_restored.append(lambda: self.scheduler.recover(keep_model=self._keep_model))
+        self.lease.on_renewed.append(self.scheduler.take_over)
         self.training = TrainingService(settings, self.jobs, self.scheduler)
         self.hosting_stores = HostingStores(
             ResourceStore(self.engine, models),
@@ -147,6 +163,8 @@ class KilnServer:
             ResourceStore(self.engine, endpoints),
         )
         self.routing = RoutingTable()
+        # The owner of each endpoint drives it; every server routes it.
+        self.endpoint_sync = EndpointSync(EndpointOwnerRows(self.engine), self.lease, self.routing)
         self.metrics = MetricsStore(
             MetricRows(self.engine),
             retention_seconds=settings.metrics_retention_hours * 3600,
@@ -173,6 +191,7 @@ class KilnServer:
             self.routing,
             capture=self.capture,
             alarm_states=self.alarms.states,
+            owns=self.endpoint_sync.owns,
         )
         self.alarms.add_listener(self.endpoints)
         self.metrics.add_sampler(UsageSampler(self._replica_views, self.metrics.put))
@@ -189,7 +208,7 @@ class KilnServer:
         self.hosting = HostingService(
             settings,
             self.hosting_stores,
-            self.endpoints,
+            self.endpoint_sync,
             self.capture.problem,
             alarm_names=lambda: set(self.alarms.states()),
         )
@@ -350,6 +369,8 @@ class KilnServer:
         """Take the home, clear what the last server left, start the store and controllers."""
         self._home_lock.acquire()
         try:
+            self.lease.register()
+            self.endpoint_sync.prime()
             self._clear_leftovers()
             if self.s3_front is not None:
                 self.s3_front.start()  # first: a taken KILN_S3_PORT fails before rclone starts
@@ -357,8 +378,10 @@ class KilnServer:
                 self.s3_server.start()
             self.inference_log.start()
             self.scheduler.start()
+            self.lease.start()
             self.spares.start(self.replicas.warm_keys())  # before endpoints: theirs start warm
             self.endpoints.start()
+            self.endpoint_sync.start(self.endpoints)
             self.sweeper.start()
             self.capture.start()
             self.metrics.start()
@@ -384,9 +407,11 @@ class KilnServer:
         self.capture.close()  # first: it writes what it holds while the store still runs
         self.metrics.stop()  # first: its last minutes go to the database while it is there
         self.sweeper.stop()
+        self.endpoint_sync.stop()
         self.endpoints.stop()
         self.spares.stop()
         self.scheduler.stop()
+        self.lease.stop()  # after its jobs stopped: another server takes them over at once
         self.inference_log.stop()
         if self.s3_front is not None:
             self.s3_front.stop()

@@ -114,10 +114,14 @@ class ObjectNotFoundError(Exception):
 class ObjectStore:
     """Kiln's S3 client: uploads, downloads and listings by ``s3://`` URI."""
 
-    def __init__(self, client: S3Client, *, retry_seconds: float = RETRY_SECONDS) -> None:
+    def __init__(
+        self, client: S3Client, *, retry_seconds: float = RETRY_SECONDS, page_size: int = 1000
+    ) -> None:
         self.client = client
         self._known_buckets: set[str] = set()
         self._retry_seconds = retry_seconds
+        # Keys per listing page: S3's most; smaller lets a test page through a few keys.
+        self._page_size = page_size
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ObjectStore:
@@ -155,7 +159,9 @@ class ObjectStore:
         return True
 
     def keys(self, prefix: S3Uri) -> Iterator[tuple[str, int]]:
-        """Every ``(key, size)`` under ``prefix``."""
+        """Every ``(key, size)`` under ``prefix``, in the store's order: S3's byte order on AWS,
+        MinIO and rclone, but SeaweedFS lists a folder's keys before its siblings' (``a/b``
+        before ``a-c``), so a caller that needs an order sorts."""
         token: str | None = None
         while True:
             try:
@@ -171,10 +177,11 @@ class ObjectStore:
                 return
 
     def _list_page(self, prefix: S3Uri, token: str | None) -> ListObjectsV2OutputTypeDef:
+        bucket, key, size = prefix.bucket, prefix.key, self._page_size
         if token is None:
-            return self.client.list_objects_v2(Bucket=prefix.bucket, Prefix=prefix.key)
+            return self.client.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=size)
         return self.client.list_objects_v2(
-            Bucket=prefix.bucket, Prefix=prefix.key, ContinuationToken=token
+            Bucket=bucket, Prefix=key, MaxKeys=size, ContinuationToken=token
         )
 
     def upload_file(self, path: Path, uri: S3Uri, progress: Progress | None = None) -> None:

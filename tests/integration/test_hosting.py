@@ -16,6 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import (
+    ANY_STORE,
     ROLE,
     Kiln,
     deploy,
@@ -98,6 +99,7 @@ class _Traffic:
                 self.failures.append(str(e))
 
 
+@ANY_STORE
 def test_sklearn_model_serves_predictions_without_code(kiln: Kiln) -> None:
     deploy(kiln, "sk-1", {"AllTraffic": (upload_model(kiln, sklearn_model_files()), 1, 1.0)})
     answer = _invoke(kiln, "sk-1", json.dumps({"inputs": [ROW]}).encode())

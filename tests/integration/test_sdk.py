@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES
+from conftest import ANY_STORE, EXAMPLES
 from kiln import Estimator, NotTrainedError, Session, UnexpectedStatusError
 from kiln.storage import S3Uri
 
@@ -38,6 +38,7 @@ def _tar_names(data: bytes) -> list[str]:
 
 
 @pytest.mark.slow
+@ANY_STORE
 def test_fit_trains_the_sklearn_example_into_model_data(
     session: Session, cancer_data: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import Kiln, model_files, script_job, upload_source
+from conftest import ANY_STORE, Kiln, model_files, script_job, upload_source
 
 pytestmark = pytest.mark.slow
 
@@ -83,6 +83,17 @@ def test_sharded_channel_splits_objects_across_hosts(kiln: Kiln) -> None:
     assert seen["algo-1"]["files"] == {"train": ["part-0", "part-2"], "lookup": ["x.csv"]}
     assert seen["algo-2"]["files"] == {"train": ["part-1"], "lookup": ["x.csv"]}
     assert seen["algo-2"]["config"]["train"]["S3DistributionType"] == "ShardedByS3Key"
+
+
+@ANY_STORE
+def test_shards_follow_s3_key_order_whatever_order_the_store_lists(kiln: Kiln) -> None:
+    # S3 orders keys by their bytes ("-" < "/" < "0"); SeaweedFS lists a folder's keys before
+    # its siblings' (p/1, p-0, p0), so the shards hold only because Kiln sorts the keys.
+    _put(kiln, ["order/p-0", "order/p/1", "order/p0"])
+    channel = _channel("train", "s3://data/order/", S3DataDistributionType="ShardedByS3Key")
+    seen = _run(kiln, "sharded-order", [channel], count=2)
+    assert seen["algo-1"]["files"] == {"train": ["p-0", "p0"]}
+    assert seen["algo-2"]["files"] == {"train": ["p/1"]}
 
 
 def test_a_host_may_get_no_shard(kiln: Kiln) -> None:

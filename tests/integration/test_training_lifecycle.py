@@ -14,6 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import (
+    ANY_STORE,
     Kiln,
     job_log_text,
     make_settings,
@@ -99,6 +100,7 @@ def test_restart_fails_a_running_job_without_checkpoints(kiln_settings: Settings
         assert job["FailureReason"] == RESTART_FAILURE
 
 
+@ANY_STORE
 def test_restart_resumes_a_job_from_its_checkpoints(kiln_settings: Settings) -> None:
     first = start_kiln(kiln_settings)
     if not first.thread.kiln.backend.is_sandboxed:

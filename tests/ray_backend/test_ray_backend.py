@@ -83,7 +83,8 @@ def test_capacity_is_the_sum_of_the_live_nodes(backend: RayBackend) -> None:
     assert (capacity.vcpus, capacity.memory_mib, capacity.gpus) == (7, 3 * 2048, 0)
 
 
-def test_the_hosts_of_a_two_host_job_run_on_two_nodes(backend: RayBackend) -> None:
+def test_the_hosts_of_a_two_host_job_run_on_the_two_nodes_placed(backend: RayBackend) -> None:
+    addresses = backend.place("two-hosts", 2, 1, 64, 0)
     code = "import os; print(os.environ['KILN_RAY_NODE_ID'], os.getcwd())"
     specs = [_spec(f"two-hosts-{i}", code, group="two-hosts", group_size=2) for i in (1, 2)]
     handles = [backend.start(spec) for spec in specs]
@@ -91,7 +92,8 @@ def test_the_hosts_of_a_two_host_job_run_on_two_nodes(backend: RayBackend) -> No
         outputs = [b"".join(h.lines(Stream.STDOUT)).decode().split() for h in handles]
         assert [h.wait(60) for h in handles] == [0, 0]
         assert len({node for node, _ in outputs}) == 2
-        assert len({h.host for h in handles}) == 2
+        assert [h.host for h in handles] == addresses
+        assert len(set(addresses)) == 2
         work = backend.container_path(specs[0].workspace)
         assert (
             outputs[0][1]
@@ -201,6 +203,12 @@ def test_a_spec_no_node_can_hold_is_refused_at_once(backend: RayBackend) -> None
     with pytest.raises(ResourceLimitError, match="no node of the Ray cluster can hold 64 CPUs"):
         backend.start(_spec("too-big", "pass", vcpus=64))
     assert time.monotonic() - started < 5
+
+
+def test_a_job_whose_hosts_cannot_all_fit_is_refused_at_once(backend: RayBackend) -> None:
+    # 3 CPUs a host: only the 3-CPU node holds one.
+    with pytest.raises(ResourceLimitError, match="cannot hold 2 hosts of 3 CPUs"):
+        backend.place("too-wide", 2, 3, 64, 0)
 
 
 def test_an_unreachable_ray_address_fails_fast(ray_lab: RayLab) -> None:

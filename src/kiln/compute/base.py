@@ -116,6 +116,10 @@ class Backend(Protocol):
     def container_path(self, workspace: Path) -> Path:
         """Where a process sees ``workspace``."""
 
+    def place(self, group: str, count: int, vcpus: int, memory_mib: int, gpus: int) -> list[str]:
+        """Reserve room for ``count`` hosts of one job (``ProcessSpec.group``); the address of
+        the machine each will run on, so that they can be told of each other before they start."""
+
     def start(self, spec: ProcessSpec) -> ProcessHandle:
         """Start ``spec``'s process."""
 

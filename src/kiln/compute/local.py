@@ -219,7 +219,9 @@ class LocalBackend:
         sandbox: str = "auto",
         pids_max: int = 4096,
         scope: str = "default",
+        stage_remotely: bool = False,
     ) -> None:
+        self._stage_remotely = stage_remotely
         bwrap = None if sandbox == "off" else bwrap_binary()
         problem = bwrap_problem(bwrap) if bwrap is not None else None
         reason = unsandboxed_reason(sandbox, bwrap, problem)
@@ -247,8 +249,13 @@ class LocalBackend:
 
     @property
     def stages_remotely(self) -> bool:
-        """Processes run here: the server stages their files itself."""
-        return False
+        """Whether job hosts stage their own files through S3, as on a cluster's nodes
+        (``KILN_STAGING=node``); by default the server stages them, here, with no copies."""
+        return self._stage_remotely
+
+    def place(self, group: str, count: int, vcpus: int, memory_mib: int, gpus: int) -> list[str]:
+        """Every host runs on this machine (the scheduler has checked that they fit)."""
+        return [_LOOPBACK] * count
 
     def container_path(self, workspace: Path) -> Path:
         """Where a process sees ``workspace``."""

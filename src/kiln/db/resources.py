@@ -74,7 +74,8 @@ class RecordStore(Generic[R]):
     """Reads and writes the records of one table; ``modify`` serialises writers in-process.
 
     The API and the controllers both change records, so every read-modify-write goes through
-    ``modify`` under one lock: no update is lost.
+    ``modify`` under one lock, and a row lock against other servers on the same database: no
+    update is lost.
     """
 
     def __init__(self, engine: Engine, table: Table, record_type: type[R]) -> None:
@@ -108,7 +109,9 @@ class RecordStore(Generic[R]):
     def modify(self, name: str, change: Callable[[R], None]) -> R | None:
         """Apply ``change`` to the stored record and write it back; None if there is none."""
         with self._write_lock, _available(), self._engine.begin() as connection:
-            row = connection.execute(select(self._table).where(self._table.c.name == name)).first()
+            # FOR UPDATE: another server's modify of this row waits (SQLite has one writer).
+            statement = select(self._table).where(self._table.c.name == name).with_for_update()
+            row = connection.execute(statement).first()
             if row is None:
                 return None
             record = self._record_type.from_row(row)

@@ -268,3 +268,29 @@ monitoring_executions = Table(
         "schedule_generation", "scheduled_time", name="uq_monitoring_executions_window"
     ),
 )
+
+# Several servers on one database (docs/scale-out-servers.md): each server's lease, renewed every
+# third of KILN_LEASE_SECONDS; a lease past ``expires_at`` is a dead server's. Each endpoint's
+# owner (the one server whose controller runs its replicas), a generation that every API change
+# bumps (the owner polls it), and the replicas' addresses the owner publishes for the others.
+server_leases = Table(
+    "server_leases",
+    metadata,
+    Column("server_id", String(64), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("renewed_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False, index=True),
+)
+
+endpoint_owners = Table(
+    "endpoint_owners",
+    metadata,
+    Column("endpoint", String(63), primary_key=True),
+    Column("owner", String(64), nullable=False, index=True),
+    Column("generation", Integer, nullable=False),
+    Column("route", JSON(none_as_null=True), nullable=True),
+    Column("route_version", Integer, nullable=False),
+)
+training_jobs.append_column(Column("owner", String(64), nullable=True, index=True))

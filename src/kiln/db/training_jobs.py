@@ -26,6 +26,8 @@ class TrainingJobRecord(RowRecord):
     spec: dict[str, Any]
     state: dict[str, Any] = field(default_factory=dict)
     end_time: float | None = None
+    owner: str | None = None
+    """The server that claimed the job to run it (``server_leases``); None while queued."""
 
 
 class TrainingJobStore(RecordStore[TrainingJobRecord]):

@@ -124,16 +124,21 @@ class TrainingContext:
         }
 
 
-def write_config(layout: Layout, context: TrainingContext) -> None:
-    """Write the three ``input/config/*.json`` files."""
-    layout.config_dir.mkdir(parents=True, exist_ok=True)
+def config_files(context: TrainingContext) -> dict[str, str]:
+    """The three ``input/config/*.json`` files: name → contents."""
     files = {
         "hyperparameters.json": dict(context.hyperparameters),
         "inputdataconfig.json": {k: dict(v) for k, v in context.input_data_config.items()},
         "resourceconfig.json": context.resource_config(),
     }
-    for name, content in files.items():
-        (layout.config_dir / name).write_text(json.dumps(content))
+    return {name: json.dumps(content) for name, content in files.items()}
+
+
+def write_config(layout: Layout, context: TrainingContext) -> None:
+    """Write the three ``input/config/*.json`` files."""
+    layout.config_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in config_files(context).items():
+        (layout.config_dir / name).write_text(text)
 
 
 def decode_hyperparameters(raw: Mapping[str, str]) -> dict[str, Any]:

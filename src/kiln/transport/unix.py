@@ -1,7 +1,8 @@
-"""The replica transport over Unix sockets: a minimal pooled keep-alive HTTP/1.1 client.
+"""The replica transport over Unix sockets (and TCP): a minimal pooled keep-alive HTTP/1.1 client.
 
 The adapter of :class:`~kiln.services.hosting.transport.ReplicaTransport`; a replica's address is
-its socket's path.
+its socket's path, or ``tcp://host:port`` for one on a cluster's node (``kiln.compute.ray``):
+the same pooling either way.
 
 On the invocation path a generic HTTP client costs more than the model (DESIGN.md), so this is
 an asyncio protocol with httptools' parser: one request in flight per connection, connections
@@ -24,6 +25,7 @@ from typing import cast
 
 import httptools
 
+from kiln.compute.sockets import tcp_endpoint
 from kiln.services.hosting.transport import ReplicaResponse, ReplicaTimeout, ReplicaUnreachable
 
 MAX_IN_FLIGHT = 64
@@ -150,8 +152,12 @@ class UnixReplicaTransport:
                 return connection
             connection.close()
         loop = asyncio.get_running_loop()
+        endpoint = tcp_endpoint(socket_path)
         try:
-            _transport, connection = await loop.create_unix_connection(_Connection, socket_path)
+            if endpoint is None:
+                _transport, connection = await loop.create_unix_connection(_Connection, socket_path)
+            else:
+                _transport, connection = await loop.create_connection(_Connection, *endpoint)
         except OSError as e:
             raise ReplicaUnreachable(f"cannot connect to replica: {e}") from e
         return connection

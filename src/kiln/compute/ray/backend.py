@@ -74,6 +74,14 @@ class RayBackend:
         """Where ``workspace`` is on the node that runs its process."""
         return node_path(self._work_dir, self._home, workspace)
 
+    def place(self, group: str, count: int, vcpus: int, memory_mib: int, gpus: int) -> list[str]:
+        """Reserve a job's ``count`` hosts in one placement group; each one's node address."""
+        request = Resources(vcpus, memory_mib, gpus)
+        problem = shortfall(request, count, node_resources(ray.nodes()))
+        if problem is not None:
+            raise ResourceLimitError(f"{group}: {problem}")
+        return self._groups.place(group, count, request, START_SECONDS)
+
     def capacity(self) -> Resources:
         """What the cluster's live nodes hold together."""
         return total(node_resources(ray.nodes()))
@@ -135,9 +143,8 @@ class RayBackend:
             "scheduling_strategy": "SPREAD",
         }
         if spec.group is not None:
-            group = self._groups.hold(spec.group, spec.group_size, request)
-            # Any free bundle: each is one host's size, so each host takes one.
-            options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(group, -1)
+            group, bundle = self._groups.hold(spec.group, spec.group_size, request)
+            options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(group, bundle)
         return options
 
     def _launch(self, spec: ProcessSpec) -> Launch:

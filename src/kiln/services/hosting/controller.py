@@ -8,6 +8,10 @@ capacities, delete. A health loop pings every replica;
 a crashed or hung one leaves the route at once and is replaced while the endpoint stays
 ``InService``. On start the controller brings every endpoint that should serve back up.
 
+With several servers on one database (``cluster.endpoint_sync``) the controller drives only the
+endpoints its server owns (``owns``): it brings up those at start and those it comes to own
+(``adopt``), and stops the replicas of one another server took (its worker finds it not owned).
+
 A worker that dies of an unexpected error (a full disk) notes it; ``sweep`` (called by the
 sweeper) then finishes what no worker carries on (``sweeping.endpoint_decision``), so no endpoint
 stays ``Creating`` or ``Updating`` for good.
@@ -101,8 +105,10 @@ class EndpointController:
         health_interval: float = 1.0,
         capture: CaptureSink | None = None,
         alarm_states: Callable[[], Mapping[str, AlarmState]],
+        owns: Callable[[str], bool] | None = None,
     ) -> None:
         self._settings = settings
+        self._owns = owns or (lambda _endpoint: True)
         self._capture = capture
         self._stores = stores
         self._launcher = launcher
@@ -133,21 +139,32 @@ class EndpointController:
         """Bring endpoints back after a restart, then watch replica health."""
         self._alarming = {n for n, s in self._alarm_states().items() if s is AlarmState.ALARM}
         for record in self._stores.endpoints.all():
-            state = endpoint_state(record)
-            if record.status == EndpointStatus.UPDATING and state.deployment_config:
-                # A rollout the last server left half done ends as a rollback: the old config.
-                self._record(
-                    record.name, status=EndpointStatus.IN_SERVICE, failure=_RESTARTED, clear=True
-                )
-            if record.status in (EndpointStatus.IN_SERVICE, EndpointStatus.UPDATING):
-                # Until its replicas are back, the router answers 503, not "no such endpoint".
-                self._publish(record.name, Fleet(state.deployment, {}))
-            if record.status != EndpointStatus.FAILED:
-                self.wake(record.name)
+            if self._owns(record.name):
+                self._bring_up(record)
         self._health_thread = threading.Thread(
             target=self._watch_health, name="kiln-endpoint-health", daemon=True
         )
         self._health_thread.start()
+
+    def adopt(self, endpoint: str) -> None:
+        """Bring up an endpoint this server has just come to own (claimed, or taken over)."""
+        record = self._stores.endpoints.get(endpoint)
+        if record is not None:
+            self._bring_up(record)
+
+    def _bring_up(self, record: ResourceRecord) -> None:
+        """What a restart does for one endpoint: its replicas start again."""
+        state = endpoint_state(record)
+        if record.status == EndpointStatus.UPDATING and state.deployment_config:
+            # A rollout the last server left half done ends as a rollback: the old config.
+            self._record(
+                record.name, status=EndpointStatus.IN_SERVICE, failure=_RESTARTED, clear=True
+            )
+        if record.status in (EndpointStatus.IN_SERVICE, EndpointStatus.UPDATING):
+            # Until its replicas are back, the router answers 503, not "no such endpoint".
+            self._publish(record.name, Fleet(state.deployment, {}))
+        if record.status != EndpointStatus.FAILED:
+            self.wake(record.name)
 
     def stop(self) -> None:
         """Stop every replica (endpoints keep their status: a restart brings them back)."""
@@ -193,6 +210,8 @@ class EndpointController:
         )
         after = self._live_workers()
         for record in records:
+            if not self._owns(record.name):
+                continue  # its owner's sweeper looks after it
             with self._lock:
                 error, error_at = self._errors.get(record.name, (None, 0.0))
                 has_fleet = record.name in self._fleets
@@ -263,6 +282,9 @@ class EndpointController:
                 self._rerun.discard(endpoint)
 
     def _drive(self, endpoint: str) -> None:
+        if not self._owns(endpoint):
+            self._let_go(endpoint)
+            return
         record = self._stores.endpoints.get(endpoint)
         if record is None or record.status == EndpointStatus.DELETING:
             self._delete(endpoint)
@@ -278,6 +300,15 @@ class EndpointController:
         elif state.desired is not None:
             self._apply_weights_and_capacities(endpoint, state)
         self._repair(endpoint)
+
+    def _let_go(self, endpoint: str) -> None:
+        """Another server owns ``endpoint`` now: stop this server's replicas of it (the route
+        stays: the sync mirrors the new owner's)."""
+        with self._lock:
+            fleet = self._fleets.pop(endpoint, None)
+            self._greens.pop(endpoint, None)
+        if fleet is not None:
+            self._stop_all(fleet.all(), grace=5.0)
 
     def _create(self, endpoint: str, state: EndpointState) -> None:
         try:

@@ -34,6 +34,7 @@ from kiln.pidfiles import write_text_atomically
 from kiln.runtime.archives import ArchiveTooLargeError, UnsafeArchiveError, safe_extract
 from kiln.runtime.envs import EnvironmentBuildError
 from kiln.runtime.exit_codes import EXIT_LOAD_FAILED
+from kiln.runtime.host_plan import FAILED_PREFIX, PLAN_VARIABLE, PYTHON, HostPlan, Unpack
 from kiln.runtime.warm import Go
 from kiln.services.capacity import (
     Demand,
@@ -178,6 +179,8 @@ class ReplicaLauncher:
     ) -> Replica | None:
         """The replica as a warm spare of its Python and size becomes it; None: start cold."""
         spec = launch.spec
+        if self._backend.stages_remotely:  # spares are started with the model's files here
+            return None
         if self._spares is None or not can_use_spare(spec.container.get("Environment", {})):
             return None
         size = self._size(spec)
@@ -300,6 +303,8 @@ class ReplicaLauncher:
     def _prepare(
         self, spec: ReplicaSpec, workspace: Path, phases: dict[str, float]
     ) -> tuple[Path, Path]:
+        if self._backend.stages_remotely:
+            return self._prepare_on_node(spec, workspace)
         model_dir = workspace / "model"
         model_dir.mkdir(parents=True)
         room = volume_bytes(spec.volume_size_gb, DEFAULT_REPLICA_VOLUME_GB)
@@ -318,6 +323,32 @@ class ReplicaLauncher:
         python = self._python_for(spec, code_dir, workspace.name)
         phases["environment"] = time.monotonic() - started
         return python, code_dir
+
+    def _prepare_on_node(self, spec: ReplicaSpec, workspace: Path) -> tuple[Path, Path]:
+        """Where the node will put the code (it fetches model and code itself: ``_node_plan``);
+        the interpreter is the one it chooses."""
+        workspace.mkdir(parents=True)  # empty here: a backend's mount point
+        location = self._code_location(spec)
+        if isinstance(location, S3Uri):
+            return Path(PYTHON), workspace / "code"
+        return Path(PYTHON), workspace / "model" / location
+
+    def _node_plan(self, spec: ReplicaSpec, code_dir: Path) -> HostPlan:
+        """What the replica's node fetches before the model server starts."""
+        unpack = []
+        if spec.container.get("ModelDataUrl"):
+            unpack.append(Unpack(spec.container["ModelDataUrl"], "model"))
+        location = self._code_location(spec)
+        if isinstance(location, S3Uri):
+            unpack.append(Unpack(str(location), "code"))
+        return HostPlan(
+            argv=(),
+            cwd=".",
+            code=code_dir.as_posix(),
+            unpack=tuple(unpack),
+            volume_bytes=volume_bytes(spec.volume_size_gb, DEFAULT_REPLICA_VOLUME_GB),
+            image=spec.container.get("Image"),
+        )
 
     @staticmethod
     def _code_location(spec: ReplicaSpec) -> S3Uri | PurePosixPath:
@@ -384,25 +415,32 @@ class ReplicaLauncher:
     ) -> ProcessHandle:
         seen = self._backend.container_path(workspace)
         size = self._size(spec)
+        relative_code = code_dir.relative_to(workspace)
         argv = [
             str(python),
             "-m",
             "kiln.runtime.model_server",
-            *_server_args(seen, code_dir.relative_to(workspace)),
+            *_server_args(seen, relative_code),
             LISTEN,
         ]
+        env = self._environment(spec, python, keys)
+        environment = python.parent.parent
+        if self._backend.stages_remotely:
+            environment = Path(sys.prefix)  # the agent's; the node builds the model's
+            env[PLAN_VARIABLE] = self._node_plan(spec, relative_code).dump()
+            argv = [sys.executable, "-m", "kiln.runtime.host_agent", "--", *argv]
         return self._backend.start(
             ProcessSpec(
                 name=f"replica-{replica_id}",
                 argv=argv,
-                env=self._environment(spec, python, keys),
+                env=env,
                 workspace=workspace,
                 cwd=seen,
                 vcpus=size.vcpus,
                 memory_mib=size.memory_mib,
                 # The backend adds the server's own Python and kiln; an image's or a
                 # requirements.txt's environment is one folder of envs_dir.
-                read_only_paths=(python.parent.parent,),
+                read_only_paths=(environment,),
                 socket_path=socket_path,
             )
         )
@@ -432,6 +470,8 @@ class ReplicaLauncher:
     def _environment(
         self, spec: ReplicaSpec, python: Path, keys: ProcessKeys | None
     ) -> dict[str, str]:
+        if python == Path(PYTHON):  # the node chooses it; the agent runs on the server's
+            python = Path(sys.executable)
         return {
             **base_environment(python, sandboxed=self._backend.is_sandboxed),
             **{k: str(v) for k, v in spec.container.get("Environment", {}).items()},
@@ -493,6 +533,9 @@ class _ReplicaOutput:
 
     def failure(self, code: int, variant: str) -> str:
         """The FailureReason for a replica that exited with ``code`` before it was ready."""
+        staging = next((line for line in self._stderr if line.startswith(FAILED_PREFIX)), None)
+        if staging is not None:
+            return f"Variant {variant}: {staging[len(FAILED_PREFIX) :]}"
         summary = next(
             (line for line in reversed(self._stderr) if line.startswith(_FAILED_PREFIX)), None
         )

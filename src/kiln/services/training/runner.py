@@ -33,9 +33,11 @@ from kiln.errors import ValidationError, unavailable_error
 from kiln.retries import backoff
 from kiln.runtime.archives import ArchiveTooLargeError, UnsafeArchiveError, pack, safe_extract
 from kiln.runtime.envs import EnvironmentBuildError, writable_env
+from kiln.runtime.host_plan import FAILED_PREFIX, FAILURE_PREFIX, PLAN_VARIABLE, PYTHON, HostPlan
 from kiln.runtime.workspace import (
     Layout,
     TrainingContext,
+    config_files,
     split_hyperparameters,
     training_environment,
     user_args,
@@ -57,6 +59,11 @@ from kiln.services.training.job_envs import python_for
 from kiln.services.training.job_files import read_text
 from kiln.services.training.job_logs import JobLog, MetricSink
 from kiln.services.training.kept_workspaces import KeptWorkspace, keep
+from kiln.services.training.node_staging import (
+    distribution_environment,
+    host_plan,
+    merge_host_archives,
+)
 from kiln.services.training.service import (
     capacity_note,
     entry_program,
@@ -151,6 +158,9 @@ class TrainingRunner:
         )
         self._checkpoints: list[CheckpointSync] = []
         self._python = Path(sys.executable)
+        # Hosts that stage their own files (a cluster's nodes) get a plan instead of a workspace.
+        self._on_nodes = backend.stages_remotely
+        self._addresses: list[str] = []
         self._limit_failure: str | None = None
         self._credentials = credentials
         self._keys: ProcessKeys | None = None
@@ -192,7 +202,7 @@ class TrainingRunner:
     def _hand_over(self) -> None:
         """Show a completed job's channel folders to ``on_completed`` before they go; what it
         does is never the job's failure."""
-        if self._on_completed is None or self._record.status != "Completed":
+        if self._on_completed is None or self._record.status != "Completed" or self._on_nodes:
             return
         channels = {
             c.channel_name: [h.layout.channel_dir(c.channel_name) for h in self._hosts]
@@ -219,6 +229,11 @@ class TrainingRunner:
 
     def _prepare(self) -> None:
         shutil.rmtree(self._root, ignore_errors=True)
+        if self._on_nodes:
+            for host in self._hosts:  # empty here: a backend's mount point, not the node's files
+                host.layout.base.mkdir(parents=True)
+            self._python = Path(PYTHON)  # each node builds the environment itself
+            return
         for host in self._hosts:
             host.layout.create()
         self._download_channels()
@@ -236,6 +251,10 @@ class TrainingRunner:
             return Ending.INTERRUPTED if self._interrupt.is_set() else Ending.STOPPED
         self._update(lambda r: transition(r, "Training"))
         self._issue_keys()
+        size = self._host_size()
+        self._addresses = self._backend.place(
+            self.name, len(self._hosts), size.vcpus, size.memory_mib, size.gpus
+        )
         pumps: list[threading.Thread] = []
         for host in self._hosts:
             host.process = self._backend.start(self._process_spec(host))
@@ -261,7 +280,7 @@ class TrainingRunner:
             return
         if ending is Ending.EXITED and any(h.exit_code for h in self._hosts):
             raise JobFailure(self._failure_reason())
-        has_model = any(any(h.layout.model_dir.iterdir()) for h in self._hosts)
+        has_model = self._on_nodes or any(any(h.layout.model_dir.iterdir()) for h in self._hosts)
         if ending is Ending.EXITED or has_model:
             self._holds_only_model = True
             self._update(lambda r: transition(r, "Uploading"))
@@ -453,20 +472,50 @@ class TrainingRunner:
         seen = Layout(self._backend.container_path(host.layout.base))
         context = self._context(host)
         size = self._host_size()
+        rank = self._hosts.index(host)
+        argv, cwd = self._argv(), seen.code_dir
+        env = {
+            **self._environment(seen, context),
+            **distribution_environment(self.name, self._addresses, rank),
+        }
+        if self._on_nodes:
+            env[PLAN_VARIABLE] = self._host_plan(host, argv, context).dump()
+            argv, cwd = [sys.executable, "-m", "kiln.runtime.host_agent"], seen.base
         return ProcessSpec(
             name=f"{self.name}-{host.name}",
-            argv=self._argv(),
-            env=self._environment(seen, context),
+            argv=argv,
+            env=env,
             workspace=host.layout.base,
-            cwd=seen.code_dir,
+            cwd=cwd,
             vcpus=size.vcpus,
             memory_mib=size.memory_mib,
+            gpus=size.gpus,
+            group=self.name,
+            group_size=len(self._hosts),
             read_only_paths=(
                 Path(sys.prefix),
                 Path(sys.base_prefix),
                 self._settings.envs_dir,
             ),
         )
+
+    def _host_plan(self, host: _Host, argv: list[str], context: TrainingContext) -> HostPlan:
+        """What ``host``'s node fetches before ``argv`` runs and stores after."""
+        uses_code = self._spec.algorithm_specification.container_entrypoint is None
+        return host_plan(
+            self._spec,
+            argv=argv,
+            output=self._output_uri(),
+            host=host.name,
+            host_index=self._hosts.index(host),
+            host_count=len(self._hosts),
+            config=config_files(context),
+            source=submit_directory(self._spec) if uses_code else None,
+            volume_bytes=self._volume_bytes(),
+        )
+
+    def _output_uri(self) -> S3Uri:
+        return job_output_uri(self._spec.output_data_config.s3_output_path, self.name)
 
     def _argv(self) -> list[str]:
         algorithm = self._spec.algorithm_specification
@@ -481,8 +530,11 @@ class TrainingRunner:
         return [f"./{program}", *user_args(user)]
 
     def _environment(self, seen: Layout, context: TrainingContext) -> dict[str, str]:
-        python = self._python
-        if self._spec.algorithm_specification.container_entrypoint is not None:
+        python = Path(sys.executable) if self._on_nodes else self._python
+        if (
+            self._spec.algorithm_specification.container_entrypoint is not None
+            and not self._on_nodes
+        ):
             python = seen.base / _JOB_VENV / "bin" / "python"
         return {
             **base_environment(python, sandboxed=self._backend.is_sandboxed),
@@ -548,7 +600,7 @@ class TrainingRunner:
     def _is_over_volume(self) -> bool:
         """Whether a host's workspace outgrew VolumeSizeInGB; if so its processes are killed
         (SageMaker's volume would be full) and the job is to fail with the reason."""
-        for host in self._hosts:
+        for host in [] if self._on_nodes else self._hosts:  # a node's workspace is not here
             used = disk_usage(host.layout.base)
             if used > self._volume_bytes():
                 what = f"the job wrote {used / 2**30:.1f} GiB into /opt/ml on {host.name},"
@@ -589,7 +641,10 @@ class TrainingRunner:
     # -- uploading and endings -------------------------------------------------------------------
 
     def _upload_artifacts(self) -> None:
-        output = job_output_uri(self._spec.output_data_config.s3_output_path, self.name)
+        if self._on_nodes:
+            self._merge_host_artifacts()
+            return
+        output = self._output_uri()
         model_uri = output.join("model.tar.gz")
         merged = self._merged("model", lambda layout: layout.model_dir)
         archive = self._root / "model.tar.gz"
@@ -609,6 +664,23 @@ class TrainingRunner:
             pack(data, self._root / "output.tar.gz")
             self._objects.upload_file(self._root / "output.tar.gz", output.join("output.tar.gz"))
 
+    def _merge_host_artifacts(self) -> None:
+        """The hosts stored their model and output archives: one of each for the job."""
+        output, names = self._output_uri(), [h.name for h in self._hosts]
+        try:
+            model_uri = merge_host_archives(
+                self._objects, output, names, "model.tar.gz", self._root
+            )
+            merge_host_archives(self._objects, output, names, "output.tar.gz", self._root)
+        except Exception as e:
+            raise JobFailure(
+                f"InternalServerError: storing the model failed: {_internal_reason(e)}"
+            ) from e
+        if model_uri is None:
+            raise JobFailure("InternalServerError: no host stored its model (see the job's log)")
+        self._log.note(f"model artifacts: {model_uri}")
+        self._update(lambda r: r.state.update(ModelArtifacts={"S3ModelArtifacts": str(model_uri)}))
+
     def _merged(self, name: str, folder: Callable[[Layout], Path]) -> Path:
         if len(self._hosts) == 1:
             return folder(self._hosts[0].layout)
@@ -621,6 +693,9 @@ class TrainingRunner:
         if self._limit_failure is not None:
             return self._limit_failure[:_FAILURE_REASON_LIMIT]
         failed = next(h for h in self._hosts if h.exit_code)
+        from_node = self._node_failure(failed)
+        if from_node is not None:
+            return from_node[:_FAILURE_REASON_LIMIT]
         for host in [failed, *self._hosts]:
             # The job wrote it: read without following its links (job_files.py).
             text = read_text(host.layout.base, host.layout.failure_file, _FAILURE_REASON_LIMIT)
@@ -637,6 +712,20 @@ class TrainingRunner:
             )
             exit_reason = exit_reason.replace("AlgorithmError: ", f"AlgorithmError: {oom}\n", 1)
         return exit_reason[:_FAILURE_REASON_LIMIT]
+
+    def _node_failure(self, failed: _Host) -> str | None:
+        """What the host agent said of a failure: its staging's, or the script's failure file;
+        None where the host staged nothing itself. A lost node is named."""
+        if failed.process is not None and (lost := failed.process.lost_reason()) is not None:
+            return f"InternalServerError: {lost}"
+        if not self._on_nodes:
+            return None
+        for line in reversed(self._log.stderr_tail(failed.name).splitlines()):
+            if line.startswith(FAILED_PREFIX):
+                return line[len(FAILED_PREFIX) :].replace("\\n", "\n")
+            if line.startswith(FAILURE_PREFIX):
+                return line[len(FAILURE_PREFIX) :].replace("\\n", "\n")
+        return None
 
     def _exit_reason(self, failed: _Host) -> str:
         """The exit code, its signal and the tail of stderr, as the toolkit reports them."""

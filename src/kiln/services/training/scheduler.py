@@ -13,6 +13,12 @@ queued again); without one it is ``Failed`` with a reason that says so. A job th
 
 While the server runs, ``sweep`` (called by the sweeper) ends a launched job whose runner is
 gone without recording its end (``sweeping.job_decision``). No job stays ``InProgress`` forever.
+
+Several servers on one database (``Ownership``; docs/scale-out-servers.md): a server claims a
+job in the database before it launches it (exactly one wins), and recovers and sweeps only its
+own jobs. ``take_over`` applies the restart rule to the running jobs of servers whose leases
+ran out (without killing their processes: they ran on another machine, or stopped when their
+server fenced itself). A fenced server (``fence``) launches nothing and interrupts its jobs.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from kiln.compute.leftovers import reap_group
 from kiln.db import TrainingJobRecord, TrainingJobStore
 from kiln.pidfiles import PidRecord, is_ours
 from kiln.services.capacity import NOTHING, Demand, clamp, fits
+from kiln.services.cluster.leases import is_orphaned
 from kiln.services.sweeping import JobEnding, JobView, job_decision
 from kiln.services.training.kept_workspaces import KeptWorkspace
 from kiln.services.training.states import transition
@@ -38,6 +45,30 @@ RESTART_FAILURE = (
     "The Kiln server restarted while this job was running, and the job has no CheckpointConfig "
     "to resume from. Create it again (add CheckpointConfig to make jobs survive restarts)."
 )
+
+
+def takeover_failure(server: str) -> str:
+    """Why a job of the dead ``server`` failed when another took it over."""
+    return (
+        f"The Kiln server {server} that ran this job stopped renewing its lease (it died or lost "
+        "the database), and the job has no CheckpointConfig to resume from. Create it again "
+        "(add CheckpointConfig to make jobs survive the loss of a server)."
+    )
+
+
+class Ownership(Protocol):
+    """What the scheduler needs of the server's lease (``cluster.heartbeat.LeaseKeeper``)."""
+
+    server_id: str
+
+    def is_live(self) -> bool:
+        """Whether this server's lease runs (it may launch work)."""
+
+    def claim_job(self, name: str) -> bool:
+        """Make this server the job's owner in the database; whether it won."""
+
+    def live_servers(self) -> frozenset[str]:
+        """The servers whose leases run now."""
 
 
 class Runner(Protocol):
@@ -71,9 +102,11 @@ class TrainingScheduler:
         demand_of: DemandOf,
         capacity: Demand,
         attach: Attach | None = None,
+        ownership: Ownership | None = None,
     ) -> None:
         self._attach = attach
         self._store = store
+        self._ownership = ownership
         self._make_runner = make_runner
         self._demand_of = demand_of
         self._capacity = capacity
@@ -109,13 +142,45 @@ class TrainingScheduler:
             self._wakeup.notify_all()
 
     def request_stop(self, name: str) -> None:
-        """Stop a running job, or end a queued one as Stopped."""
+        """Stop a running job, or end a queued one as Stopped (one another server runs stops
+        there: its scheduler sees the status ``Stopping``)."""
         with self._wakeup:
             entry = self._running.get(name)
             if entry is None:
-                self._store.modify(name, _stop_queued)
+                self._store.modify(name, partial(_stop_queued, self._me))
                 return
         entry[0].request_stop()
+
+    @property
+    def _me(self) -> str | None:
+        return None if self._ownership is None else self._ownership.server_id
+
+    def _is_mine(self, record: TrainingJobRecord) -> bool:
+        """Whether this server recovers and sweeps ``record`` (it, or no server, owns it)."""
+        return record.owner is None or record.owner == self._me
+
+    def fence(self) -> None:
+        """This server lost its lease: interrupt every job (it waits for the restart rule, here
+        or on the server that takes it over)."""
+        with self._wakeup:
+            runners = list(self._running.values())
+        for runner, _demand, _thread in runners:
+            runner.interrupt()
+        for _runner, _demand, thread in runners:
+            thread.join(timeout=60)
+
+    def take_over(self) -> int:
+        """Apply the restart rule to the running jobs whose servers' leases ran out; how many."""
+        if self._ownership is None or not self._ownership.is_live():
+            return 0
+        live, me = self._ownership.live_servers(), self._ownership.server_id
+        taken: list[str] = []
+        for record in self._store.with_status(["InProgress", "Stopping"]):
+            if record.owner is not None and is_orphaned(record.owner, live, me):
+                self._store.modify(record.name, partial(_taken_over, record.owner, taken))
+        if taken:
+            self.wake()
+        return len(taken)
 
     def running(self) -> list[str]:
         """Names of the jobs running now."""
@@ -125,9 +190,12 @@ class TrainingScheduler:
     def recover(self, keep_model: KeepModel | None = None) -> None:
         """The restart rule (see the module docstring); ``keep_model`` keeps the workspace of a
         job that was uploading, the only copy of what it trained."""
+        running = set(self.running())
         for record in self._store.with_status(["InProgress", "Stopping"]):
             kiln_state = record.state.get("kiln", {})
-            if not kiln_state.get("launched"):
+            if not kiln_state.get("launched") or not self._is_mine(record):
+                continue
+            if record.name in running:
                 continue
             _kill_leftovers(kiln_state, self._attach)
             kept = None
@@ -137,10 +205,14 @@ class TrainingScheduler:
 
     def sweep(self) -> None:
         """End the launched jobs no runner of this server runs any more."""
+        if self._ownership is not None and not self._ownership.is_live():
+            return  # fenced: what lost its runner waits for the restart rule instead
         before = set(self.running())
         records = self._store.with_status(["InProgress", "Stopping"])
         after = set(self.running())
         for record in records:
+            if not self._is_mine(record):
+                continue
             with self._wakeup:
                 crash = self._crashes.get(record.name)
             view = JobView(
@@ -169,16 +241,31 @@ class TrainingScheduler:
                     log.exception("training scheduler: scheduling failed")
 
     def _schedule(self) -> None:
+        if self._ownership is not None and not self._ownership.is_live():
+            return  # fenced: launch nothing another server may take over
         used = sum((demand for _r, demand, _t in self._running.values()), NOTHING)
-        for record in self._store.with_status(["InProgress"]):
+        for record in self._store.with_status(["InProgress", "Stopping"]):
+            if record.status == "Stopping":
+                self._pass_stop(record)
+                continue
             if record.name in self._running or record.state.get("kiln", {}).get("launched"):
                 continue
+            if not self._is_mine(record):
+                continue  # another server claimed it; it does not hold up this queue
             demand = clamp(self._demand_of(record), self._capacity)
             if not fits(demand, used, self._capacity):
                 self._mark_pending(record, demand, used)
                 return  # strict FIFO: nothing overtakes the head of the queue
+            if self._ownership is not None and not self._ownership.claim_job(record.name):
+                continue  # another server won it
             self._launch(record, demand)
             used = used + demand
+
+    def _pass_stop(self, record: TrainingJobRecord) -> None:
+        """A StopTrainingJob that reached another server: stop the runner here, if any."""
+        entry = self._running.get(record.name)
+        if entry is not None:
+            entry[0].request_stop()
 
     def _launch(self, record: TrainingJobRecord, demand: Demand) -> None:
         runner = self._make_runner(record)
@@ -212,30 +299,62 @@ class TrainingScheduler:
             f"{self._capacity.vcpus - used.vcpus} vCPUs and "
             f"{self._capacity.memory_mib - used.memory_mib} MiB free"
         )
-        self._store.modify(record.name, lambda r: transition(r, "Pending", message))
+        self._store.modify(record.name, partial(_pending, self._me, message))
 
 
-def _stop_queued(record: TrainingJobRecord) -> None:
+def _pending(me: str | None, message: str, record: TrainingJobRecord) -> None:
+    """Waiting for capacity, unless another server claimed or launched it since it was read."""
+    is_taken = record.owner is not None and record.owner != me
+    if is_taken or record.status != "InProgress" or record.state.get("kiln", {}).get("launched"):
+        return
+    transition(record, "Pending", message)
+
+
+def _stop_queued(me: str | None, record: TrainingJobRecord) -> None:
+    is_elsewhere = record.owner is not None and record.owner != me
+    if is_elsewhere and record.state.get("kiln", {}).get("launched"):
+        return  # its server's scheduler sees Stopping and stops it
     if record.status in ("InProgress", "Stopping"):
         transition(record, "Stopped")
 
 
-def _recovered(kept: KeptWorkspace | None, record: TrainingJobRecord) -> None:
+def _taken_over(dead: str, taken: list[str], record: TrainingJobRecord) -> None:
+    """The restart rule for a job of the dead server ``dead``, if it is still that one's."""
+    if record.owner != dead or record.status not in ("InProgress", "Stopping"):
+        return  # another server took it first, or it ended meanwhile
+    taken.append(record.name)
+    record.owner = None  # queued again, for any server; or ended
+    if not record.state.get("kiln", {}).get("launched"):
+        return
+    log.warning(
+        "training job %s: taken over from server %s, whose lease ran out", record.name, dead
+    )
+    _recovered(
+        None, record, f"Kiln server {dead} stopped renewing its lease", takeover_failure(dead)
+    )
+
+
+def _recovered(
+    kept: KeptWorkspace | None,
+    record: TrainingJobRecord,
+    cause: str = "Kiln server restarted",
+    failure: str = RESTART_FAILURE,
+) -> None:
     if record.status == "Stopping":
-        transition(record, "Stopped", "Stopped: the Kiln server restarted while the job stopped")
+        transition(record, "Stopped", f"Stopped: the {cause} while the job stopped")
     elif record.spec.get("CheckpointConfig"):
         record.state["kiln"] = {"restarts": record.state.get("kiln", {}).get("restarts", 0) + 1}
         transition(
             record,
             "Restarting",
-            "Kiln server restarted: the job resumes from its checkpoints in "
+            f"{cause}: the job resumes from its checkpoints in "
             f"{record.spec['CheckpointConfig']['S3Uri']}",
         )
     else:
-        record.state["FailureReason"] = RESTART_FAILURE
+        record.state["FailureReason"] = failure
         if kept is not None and record.secondary_status == "Uploading":
             kept.record_in(record.state)
-            record.state["FailureReason"] = f"{RESTART_FAILURE} {kept.note()}"
+            record.state["FailureReason"] = f"{failure} {kept.note()}"
         transition(record, "Failed", "Training job failed")
         record.state["TrainingEndTime"] = record.end_time
 

@@ -1,0 +1,225 @@
+"""The host agent: a job host's staging, done on the node where the job runs, through S3.
+
+    python -m kiln.runtime.host_agent [-- COMMAND...]   (the plan in KILN_HOST_PLAN)
+
+The command is the plan's, or the one after ``--`` (a replica's, whose listening arguments the
+backend fills in); an inherited socket it names (``--fd N``) stays open for it.
+
+In the workspace it is started in, it fetches the host's channels (listing and sharding them as
+the server would), expands the code, restores checkpoints and writes the config files; then it
+runs the command with the output going straight to its own, syncs checkpoints while it runs,
+passes SIGTERM on, and once the command ended syncs the checkpoints a last time and packs the
+model and output folders to S3. It exits with the command's exit code, or ``STAGING_FAILED``
+with a ``kiln-agent: failed:`` line when staging failed.
+
+It reaches S3 with the job's own keys and the store's endpoint, from the job's environment
+(``AWS_ENDPOINT_URL_S3``, ``AWS_ACCESS_KEY_ID`` …), as the job's own boto3 calls do.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+
+from kiln.runtime.archives import ArchiveTooLargeError, UnsafeArchiveError, pack, safe_extract
+from kiln.runtime.host_plan import (
+    FAILED_PREFIX,
+    FAILURE_PREFIX,
+    PLAN_VARIABLE,
+    PYTHON,
+    STAGING_FAILED,
+    ChannelFetch,
+    HostPlan,
+)
+from kiln.runtime.workspace import Layout
+from kiln.services.training.channels import manifest_objects, prefix_objects, shard
+from kiln.services.training.checkpoints import CheckpointSync
+from kiln.services.training.job_envs import python_for
+from kiln.services.training.job_files import read_text
+from kiln.storage import ObjectNotFoundError, ObjectStore, S3Uri
+
+_FAILURE_LIMIT = 1024
+
+
+class StagingError(Exception):
+    """Staging failed; the message is the job's FailureReason."""
+
+
+def store_from_environment() -> ObjectStore:
+    """An S3 client with the job's keys and endpoint (path-style, as Kiln's own)."""
+    client = boto3.session.Session().client(
+        "s3",
+        config=Config(s3={"addressing_style": "path"}, retries={"mode": "standard"}),
+    )
+    return ObjectStore(client)
+
+
+def fetch_channel(objects: ObjectStore, channel: ChannelFetch, folder: Path) -> int:
+    """Download this host's objects of ``channel`` into ``folder``; how many."""
+    uri = S3Uri.parse(channel.uri)
+    if channel.data_type == "ManifestFile":
+        manifest = folder.parent / f".{channel.name}.manifest.json"
+        objects.download_file(uri, manifest)
+        bucket, found = manifest_objects(manifest.read_bytes(), str(uri))
+        manifest.unlink()
+    else:
+        bucket, found = uri.bucket, prefix_objects(uri.key, dict(objects.keys(uri)))
+    if not found:
+        raise StagingError(
+            f'ClientError: No S3 objects found under S3 URL "{channel.uri}" given in input data '
+            f"source for channel {channel.name!r}."
+        )
+    if channel.sharded:
+        found = shard(found, channel.host_index, channel.host_count)
+    folder.mkdir(parents=True, exist_ok=True)
+    for item in found:
+        objects.download_file(S3Uri(bucket, item.key), folder / item.path)
+    return len(found)
+
+
+def stage_in(plan: HostPlan, workspace: Path, objects: ObjectStore) -> list[CheckpointSync]:
+    """Everything before the command: the ``/opt/ml`` tree, channels, code, checkpoints,
+    config files."""
+    Layout(workspace).create()
+    for channel in plan.channels:
+        count = fetch_channel(objects, channel, workspace / "input" / "data" / channel.name)
+        _note(f"channel {channel.name}: {count} file(s) from {channel.uri}")
+    for item in plan.unpack:
+        archive = workspace / ".unpack.tar.gz"
+        try:
+            objects.download_file(S3Uri.parse(item.uri), archive)
+            safe_extract(archive, workspace / item.folder, plan.volume_bytes or None)
+        except ObjectNotFoundError:
+            raise StagingError(f'ClientError: source archive "{item.uri}" not found') from None
+        except (ArchiveTooLargeError, UnsafeArchiveError) as e:
+            raise StagingError(f"ClientError: {item.uri}: {e}") from e
+        finally:
+            archive.unlink(missing_ok=True)
+    syncs = []
+    if plan.checkpoints is not None:
+        sync = CheckpointSync(
+            objects, S3Uri.parse(plan.checkpoints.uri), workspace / plan.checkpoints.folder
+        )
+        (workspace / plan.checkpoints.folder).mkdir(parents=True, exist_ok=True)
+        restored = sync.restore()
+        if restored:
+            _note(f"restored {restored} checkpoint file(s) from {plan.checkpoints.uri}")
+        syncs.append(sync)
+    for relative, text in plan.files.items():
+        path = workspace / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return syncs
+
+
+def stage_out(plan: HostPlan, workspace: Path, objects: ObjectStore) -> None:
+    """Everything after the command: each folder packed to its object."""
+    for item in plan.pack:
+        folder = workspace / item.folder
+        if not item.always and not (folder.is_dir() and any(folder.iterdir())):
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=workspace) as scratch:
+            archive = Path(scratch) / "packed.tar.gz"
+            pack(folder, archive)
+            objects.upload_file(archive, S3Uri.parse(item.uri))
+        _note(f"stored {item.folder} at {item.uri}")
+
+
+def choose_python(plan: HostPlan, workspace: Path, argv: list[str]) -> list[str]:
+    """``argv``, its :data:`PYTHON` replaced by the environment built on this node."""
+    if PYTHON not in argv:
+        return argv
+    envs = Path(os.environ.get("KILN_NODE_ENVS_DIR", Path(tempfile.gettempdir()) / "kiln-envs"))
+    python = python_for(plan.image, workspace / plan.code, envs, _note)
+    return [str(python) if arg == PYTHON else arg for arg in argv]
+
+
+def inherited_fds(argv: list[str]) -> tuple[int, ...]:
+    """The socket a command is told to listen on (``--fd N``): it must stay open for it."""
+    return tuple(int(argv[i + 1]) for i, arg in enumerate(argv[:-1]) if arg == "--fd")
+
+
+def run(plan: HostPlan, workspace: Path, command: list[str] | None = None) -> int:
+    """Stage in, run the command (the plan's unless given), stage out; the exit code."""
+    objects = store_from_environment()
+    try:
+        syncs = stage_in(plan, workspace, objects)
+        argv = choose_python(plan, workspace, command or list(plan.argv))
+    except Exception as e:
+        return _failed(e)
+    child = subprocess.Popen(
+        argv, cwd=workspace / plan.cwd, env=_command_environment(), pass_fds=inherited_fds(argv)
+    )
+    stopping: list[int] = []
+
+    def pass_on(signum: int, _frame: object) -> None:
+        stopping.append(signum)
+        child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, pass_on)
+    signal.signal(signal.SIGINT, pass_on)
+    while (code := _wait(child, plan.sync_seconds)) is None:
+        _sync(syncs)
+    _sync(syncs)
+    if code != 0 and not stopping:
+        failure = read_text(workspace, workspace / plan.failure_file, _FAILURE_LIMIT)
+        if failure:
+            print(FAILURE_PREFIX + failure.replace("\n", "\\n"), file=sys.stderr, flush=True)
+        return code
+    try:
+        stage_out(plan, workspace, objects)
+    except Exception as e:
+        return _failed(e)
+    return code
+
+
+def _wait(child: subprocess.Popen[bytes], seconds: float) -> int | None:
+    try:
+        return child.wait(seconds)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def _sync(syncs: list[CheckpointSync]) -> None:
+    for sync in syncs:
+        try:
+            sync.sync()
+        except Exception as e:  # the next round retries; a failed sync never fails the job
+            _note(f"checkpoint sync failed: {e}")
+
+
+def _command_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != PLAN_VARIABLE}
+
+
+def _note(text: str) -> None:
+    print(f"kiln-agent: {text}", flush=True)
+
+
+def _failed(error: Exception) -> int:
+    reason = str(error) if isinstance(error, StagingError) else f"{type(error).__name__}: {error}"
+    print(FAILED_PREFIX + reason.replace("\n", "\\n"), file=sys.stderr, flush=True)
+    return STAGING_FAILED
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the plan in ``KILN_HOST_PLAN`` in the current folder (the host's workspace)."""
+    args = sys.argv[1:] if argv is None else argv
+    command = args[args.index("--") + 1 :] if "--" in args else None
+    started = time.monotonic()
+    code = run(HostPlan.load(os.environ[PLAN_VARIABLE]), Path.cwd(), command)
+    _note(f"done in {time.monotonic() - started:.1f} s, exit code {code}")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Several ``kiln server`` processes on one database: leases, ownership, shared routes."""
