@@ -45,6 +45,7 @@ from kiln.auth.authorizer import Authorizer
 from kiln.auth.keystore import KeyStore
 from kiln.auth.principals import ADMIN_USER
 from kiln.auth.sealing import Sealer
+from kiln.compute.backends import open_backend, room_of
 from kiln.compute.local import LocalBackend
 from kiln.config import (
     ServerAddress,
@@ -67,7 +68,7 @@ from kiln.services.autoscaling.fleet import HostingFleet
 from kiln.services.autoscaling.scaler import Scaler
 from kiln.services.autoscaling.service import AutoScalingService
 from kiln.services.autoscaling.signals import Signals
-from kiln.services.capacity import machine_capacity
+from kiln.services.capacity import Demand
 from kiln.services.cluster.endpoint_sync import EndpointSync
 from kiln.services.cluster.heartbeat import LeaseKeeper, server_id
 from kiln.services.hosting.cold_start import ColdStarts
@@ -114,15 +115,12 @@ class KilnServer:
         if settings.is_embedded_s3 and settings.s3_port == 0:
             # Jobs' environments and server.json name the port before the front binds it.
             settings = settings.with_ports(s3_port=free_port())
+        # First: KILN_SANDBOX=required refuses to start before anything else is set up, and an
+        # unreachable KILN_RAY_ADDRESS fails fast.
+        self.backend = open_backend(settings)
+        room = room_of(self.backend, settings)
+        settings = room.settings
         self.settings = settings
-        # First: KILN_SANDBOX=required refuses to start before anything else is set up.
-        self.backend = LocalBackend(
-            private=settings.private_paths,
-            sandbox=settings.sandbox,
-            pids_max=settings.pids_max,
-            scope=settings.run_dir.name,
-            stage_remotely=settings.staging == "node",
-        )
         for folder in (settings.home, settings.logs_dir, settings.workspaces_dir):
             folder.mkdir(parents=True, exist_ok=True)
         self.engine = connect(settings.database_url)
@@ -149,7 +147,7 @@ class KilnServer:
             self.jobs,
             self._make_runner,
             lambda record: job_demand(settings, parse_spec(record.spec)),
-            machine_capacity(settings),
+            Demand(room.vcpus, room.memory_mib, room.gpus),
             attach=self.backend.attach,
             ownership=self.lease,
         )
@@ -171,7 +169,10 @@ class KilnServer:
             instances=self._instance_count,
             publish_invocations=settings.invocation_metrics,
         )
-        self.spares = WarmSpares(settings, self.backend)
+        # Spares hand sockets and pipes over by fd: this machine's processes only.
+        self.spares = (
+            WarmSpares(settings, self.backend) if isinstance(self.backend, LocalBackend) else None
+        )
         self.replicas = ReplicaLauncher(
             settings,
             self.objects,
@@ -379,7 +380,8 @@ class KilnServer:
             self.inference_log.start()
             self.scheduler.start()
             self.lease.start()
-            self.spares.start(self.replicas.warm_keys())  # before endpoints: theirs start warm
+            if self.spares is not None:  # before endpoints: theirs start warm
+                self.spares.start(self.replicas.warm_keys())
             self.endpoints.start()
             self.endpoint_sync.start(self.endpoints)
             self.sweeper.start()
@@ -409,7 +411,8 @@ class KilnServer:
         self.sweeper.stop()
         self.endpoint_sync.stop()
         self.endpoints.stop()
-        self.spares.stop()
+        if self.spares is not None:
+            self.spares.stop()
         self.scheduler.stop()
         self.lease.stop()  # after its jobs stopped: another server takes them over at once
         self.inference_log.stop()

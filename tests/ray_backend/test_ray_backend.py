@@ -11,12 +11,25 @@ import socket
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from conftest import (
+    Kiln,
+    deploy,
+    make_settings,
+    model_files,
+    script_job,
+    sklearn_model_files,
+    start_kiln,
+    upload_model,
+    upload_source,
+    wait_for_log,
+    wait_until,
+)
 from kiln.compute.base import LISTEN, ProcessHandle, ProcessSpec, Stream
 from kiln.config import Settings
 from kiln.errors import ResourceLimitError
@@ -63,14 +76,6 @@ def _spec(name: str, code: str, *extra: str, **fields: object) -> ProcessSpec:
         cwd=workspace,
         **options,  # type: ignore[arg-type]
     )
-
-
-def wait_until(condition: Callable[[], object], what: str, timeout: float) -> None:
-    """Poll ``condition`` until it holds (this folder's conftest shadows the root one's)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
-        time.sleep(0.1)
 
 
 def _first(handle: ProcessHandle, stream: Stream, text: bytes) -> bytes:
@@ -221,25 +226,110 @@ def test_an_unreachable_ray_address_fails_fast(ray_lab: RayLab) -> None:
     assert time.monotonic() - started < 10
 
 
-def test_a_process_on_a_node_that_dies_is_lost_naming_the_node(
-    backend: RayBackend, ray_lab: RayLab
+# -- Kiln on Ray: a real server with KILN_BACKEND=ray, jobs and endpoints through boto3 ---------
+
+# Hosts named in resourceconfig.json all-reduce one number each over a socket, through the
+# first host's real address (MASTER_ADDR, MASTER_PORT): what torch.distributed's gloo does.
+ALL_REDUCE = """
+import json, os, socket, time
+rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+config = json.load(open(os.path.join(os.environ["SM_INPUT_CONFIG_DIR"], "resourceconfig.json")))
+master = (os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]))
+mine = rank + 1
+if rank == 0:
+    server = socket.create_server(master)
+    total, peers = mine, []
+    while len(peers) < world - 1:
+        peer, _ = server.accept()
+        total += int(peer.recv(64))
+        peers.append(peer)
+    for peer in peers:
+        peer.sendall(str(total).encode())
+else:
+    deadline = time.time() + 60
+    while True:
+        try:
+            peer = socket.create_connection(master, timeout=5)
+            break
+        except OSError:
+            assert time.time() < deadline
+            time.sleep(0.2)
+    peer.sendall(str(mine).encode())
+    total = int(peer.recv(64))
+seen = {"sum": total, "node": os.environ["KILN_RAY_NODE_ID"], "hosts": config["hosts"],
+        "current": config["current_host"], "master": os.environ["MASTER_ADDR"]}
+open(os.path.join(os.environ["SM_MODEL_DIR"], config["current_host"] + ".json"), "w").write(
+    json.dumps(seen))
+"""
+
+
+@pytest.fixture(scope="module")
+def kiln_on_ray(ray_lab: RayLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kiln]:
+    """A kiln server whose jobs and replicas run on the session's Ray cluster."""
+    home = tmp_path_factory.mktemp("kiln-on-ray")
+    settings = make_settings(
+        home,
+        f"sqlite:///{home}/kiln.db",
+        KILN_BACKEND="ray",
+        KILN_RAY_ADDRESS=ray_lab.cluster.address,
+        KILN_RAY_WORK_DIR=str(ray_lab.cluster.root / "kiln-work"),
+    )
+    with start_kiln(settings) as server:
+        yield server
+
+
+def test_a_two_instance_job_all_reduces_across_two_nodes(kiln_on_ray: Kiln) -> None:
+    kiln = kiln_on_ray
+    request = script_job("ray-all-reduce", upload_source(kiln, {"train.py": ALL_REDUCE}))
+    request["ResourceConfig"]["InstanceCount"] = 2
+    kiln.sagemaker.create_training_job(**request)
+    job = kiln.wait("ray-all-reduce", timeout=240)
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    files = model_files(kiln, job["ModelArtifacts"]["S3ModelArtifacts"])
+    seen = {name: json.loads(body) for name, body in files.items()}
+    assert sorted(seen) == ["algo-1.json", "algo-2.json"]
+    assert {s["sum"] for s in seen.values()} == {3}
+    assert len({s["node"] for s in seen.values()}) == 2
+    assert all(s["hosts"] == ["algo-1", "algo-2"] for s in seen.values())
+    assert seen["algo-1.json"]["master"].startswith("127.0.0.")
+
+
+def test_an_endpoint_with_replicas_on_two_nodes_serves_through_the_router(
+    kiln_on_ray: Kiln,
 ) -> None:
-    # The only node with 3 CPUs: the process can run nowhere else.
+    kiln = kiln_on_ray
+    deploy(kiln, "ray-endpoint", {"main": (upload_model(kiln, sklearn_model_files()), 2, 1.0)})
+    route = kiln.thread.kiln.routing.get("ray-endpoint")
+    assert route is not None
+    addresses = [r.location for v in route.variants for r in v.replicas]
+    assert len(addresses) == 2
+    assert all(a.startswith("tcp://127.0.0.") for a in addresses)
+    assert len({a.rsplit(":", 1)[0] for a in addresses}) == 2  # two nodes
+    runtime = kiln.client("sagemaker-runtime")
+    for _ in range(10):
+        answer = runtime.invoke_endpoint(
+            EndpointName="ray-endpoint", ContentType="text/csv", Body=",".join(["1.0"] * 30)
+        )
+        assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200
+    kiln.sagemaker.delete_endpoint(EndpointName="ray-endpoint")
+
+
+def test_a_job_on_a_node_that_dies_fails_naming_the_node(
+    kiln_on_ray: Kiln, ray_lab: RayLab
+) -> None:
+    kiln = kiln_on_ray
     doomed = ray_lab.cluster.node("doomed")
-    handle = backend.start(_spec("on-doomed", "import time; print('up'); time.sleep(300)", vcpus=3))
-    try:
-        assert next(handle.lines(Stream.STDOUT)) == b"up\n"
-        assert handle.host == doomed.ip
-        doomed.kill()
-        wait_until(lambda: handle.lost_reason() is not None, "the process lost", 60)
-        assert handle.lost_reason() == f"node {doomed.ip} (Ray node {_node_id(handle)}) died"
-        assert handle.poll() == -9
-    finally:
-        handle.release()
-
-
-def _node_id(handle: ProcessHandle) -> str:
-    return str(json.loads(handle.ref)["node_id"])
+    script = "import time\nprint('training', flush=True)\ntime.sleep(600)\n"
+    request = script_job("ray-node-dies", upload_source(kiln, {"train.py": script}))
+    # 4 vCPUs, cut to the largest node's 3: only the 3-CPU node holds it.
+    request["ResourceConfig"]["InstanceType"] = "ml.m5.xlarge"
+    kiln.sagemaker.create_training_job(**request)
+    wait_for_log(kiln.settings, "ray-node-dies", "training", timeout=180)
+    doomed.kill()
+    job = kiln.wait("ray-node-dies", timeout=120)
+    assert job["TrainingJobStatus"] == "Failed"
+    assert f"node {doomed.ip} (Ray node " in job["FailureReason"]
+    assert job["FailureReason"].endswith(") died")
 
 
 def test_no_connection_leaves_loopback_while_the_cluster_lives(ray_lab: RayLab) -> None:

@@ -86,6 +86,15 @@ class RayBackend:
         """What the cluster's live nodes hold together."""
         return total(node_resources(ray.nodes()))
 
+    def largest_node(self) -> Resources:
+        """The most one host can get: the largest live node's CPUs, memory and GPUs."""
+        nodes = node_resources(ray.nodes())
+        return Resources(
+            max((n.vcpus for n in nodes), default=0),
+            max((n.memory_mib for n in nodes), default=0),
+            max((n.gpus for n in nodes), default=0),
+        )
+
     def start(self, spec: ProcessSpec) -> RayProcess:
         """Start ``spec``'s process under a new detached actor on a node that fits it."""
         request = request_of(spec)
