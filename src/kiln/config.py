@@ -44,6 +44,7 @@ say otherwise.
 | ``KILN_WARM_SPARES`` | 1 | warm model servers kept per environment and size (0: off) |
 | ``KILN_WARM_INSTANCE_TYPES`` | ``ml.m5.large`` | sizes warmed at start (default Python) |
 | ``KILN_LEASE_SECONDS`` | 15 | a server's lease on its work; renewed every third of it |
+| ``KILN_LOG_STORE`` | ``database`` on PostgreSQL, else ``files`` | where logs are kept |
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ __all__ = ["ACCOUNT_ID", "Credentials", "InstanceType", "Settings"]
 ACCOUNT_ID = "000000000000"
 SANDBOX_MODES = ("auto", "required", "off")
 STAGING_MODES = ("server", "node")
+LOG_STORES = ("files", "database")
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,8 @@ class Settings:
     # Several servers on one database (docs/scale-out-servers.md).
     lease_seconds: float = 15.0
     staging: str = "server"
+    # The log store (docs/logs.md): "files" under KILN_HOME/logs, or "database" for every server.
+    log_store: str = "files"
     instance_types: Mapping[str, InstanceType] = field(default_factory=lambda: INSTANCE_TYPES)
 
     @classmethod
@@ -166,9 +170,10 @@ class Settings:
             )
         host = env.get("KILN_HOST", "127.0.0.1")
         port = _int(env, "KILN_PORT", 8080)
+        database_url = env.get("KILN_DATABASE_URL") or f"sqlite:///{home / 'kiln.db'}"
         return cls(
             home=home,
-            database_url=env.get("KILN_DATABASE_URL") or f"sqlite:///{home / 'kiln.db'}",
+            database_url=database_url,
             credentials=credentials,
             s3_credentials=s3_credentials,
             external_s3_endpoint_url=external_s3,
@@ -218,6 +223,7 @@ class Settings:
             monitor_workers=_int_at_least(env, "KILN_MONITOR_WORKERS", 2, 1),
             lease_seconds=_above_zero(env, "KILN_LEASE_SECONDS", 15.0),
             staging=_choice(env, "KILN_STAGING", STAGING_MODES),
+            log_store=_log_store(env, database_url),
         )
 
     def with_ports(self, *, port: int | None = None, s3_port: int | None = None) -> Settings:
@@ -387,6 +393,19 @@ def _instance_types(env: Mapping[str, str], name: str, default: str) -> tuple[st
 
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     return _int_at_least(env, name, default, 1)
+
+
+def default_log_store(database_url: str) -> str:
+    """``database`` where several servers may share the database (PostgreSQL), else ``files``."""
+    dialect = database_url.split(":", 1)[0].split("+", 1)[0]
+    return "database" if dialect in ("postgresql", "postgres") else "files"
+
+
+def _log_store(env: Mapping[str, str], database_url: str) -> str:
+    raw = env.get("KILN_LOG_STORE") or default_log_store(database_url)
+    if raw not in LOG_STORES:
+        raise ValueError(f"KILN_LOG_STORE={raw!r} is not one of {', '.join(LOG_STORES)}")
+    return raw
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
