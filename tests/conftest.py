@@ -28,7 +28,8 @@ from kiln.sdk import Session
 from kiln.sdk.signing import signed_headers as sdk_signed_headers
 from kiln.server import ServerThread
 from kiln.services.hosting.invocations import InvocationRecord, Outcome
-from kiln.services.logs import DatabaseLogStore, FileLogStore, LogStore
+from kiln.services.logs import FileLogStore, LogStore
+from kiln.services.logs.database import DatabaseLogStore
 from kiln.services.logs.following import JobLogCursor
 from kiln.storage import free_port as free_port  # tests import it from here
 from support.needs import require

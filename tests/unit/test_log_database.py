@@ -14,7 +14,8 @@ from sqlalchemy import Engine, event
 from conftest import POSTGRES_URL, postgres_database, wait_until
 from kiln.db import connect
 from kiln.db.log_events import stored_form
-from kiln.services.logs import DatabaseLogStore, FileLogStore
+from kiln.services.logs import FileLogStore
+from kiln.services.logs.database import DatabaseLogStore
 from kiln.services.logs.records import LogEvent, encode
 
 GROUP = "/aws/sagemaker/TrainingJobs"

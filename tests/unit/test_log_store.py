@@ -15,8 +15,9 @@ from conftest import POSTGRES_URL, postgres_database
 from kiln.db import connect
 from kiln.db.tables import log_events, log_groups, log_streams
 from kiln.errors import ResourceNotFoundError, ValidationError
-from kiln.services.logs import DatabaseLogStore, FileLogStore
+from kiln.services.logs import FileLogStore
 from kiln.services.logs.cloudwatch import CloudWatchLogs
+from kiln.services.logs.database import DatabaseLogStore
 from kiln.services.logs.paging import filter_token
 
 GROUP = "/aws/sagemaker/TrainingJobs"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, Row, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from kiln.db.tables import log_events, log_groups, log_streams
@@ -22,6 +22,20 @@ from kiln.services.logs.store import GroupInfo, StoredEvent, StreamInfo
 
 # The largest offset or time a BIGINT holds; anything past it is past every event.
 _MAX_INT = 2**63 - 1
+_UNNEST_TYPES = {
+    "stream_id": "integer",
+    "start_byte": "bigint",
+    "end_byte": "bigint",
+    "timestamp": "bigint",
+    "ingestion_time": "bigint",
+    "message": "text",
+}
+_UNNEST = text(
+    'INSERT INTO log_events (stream_id, start_byte, end_byte, "timestamp", ingestion_time, '
+    "message) SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _UNNEST_TYPES.items())
+    + ")"
+)
 
 
 def stored_form(message: str) -> tuple[str, int]:
@@ -132,7 +146,7 @@ class LogRows:
                     }
                 )
                 offset, last = offset + size, stamp
-            connection.execute(insert(log_events), rows)
+            _insert_rows(connection, rows)
             connection.execute(
                 update(log_streams)
                 .where(log_streams.c.id == stream_id)
@@ -212,6 +226,16 @@ class LogRows:
                 connection.execute(statement)
         except IntegrityError:
             pass
+
+
+def _insert_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` in one round trip."""
+    if connection.dialect.name != "postgresql":  # SQLite's executemany stays in C: fast there
+        connection.execute(insert(log_events), rows)
+        return
+    # psycopg runs an executemany as one statement per row; one array per column is ~10x faster.
+    columns = {name: [row[name] for row in rows] for name in _UNNEST_TYPES}
+    connection.execute(_UNNEST, columns)
 
 
 def _stream_info(row: Row[Any]) -> StreamInfo:

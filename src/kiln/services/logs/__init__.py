@@ -1,12 +1,10 @@
 """One log store for every log Kiln keeps, and the protocols that read it."""
 
-from kiln.services.logs.database import DatabaseLogStore
 from kiln.services.logs.files import FileLogStore
 from kiln.services.logs.records import LogEvent
 from kiln.services.logs.store import GroupInfo, LogStore, StoredEvent, StreamInfo, StreamWriter
 
 __all__ = [
-    "DatabaseLogStore",
     "FileLogStore",
     "GroupInfo",
     "LogEvent",
