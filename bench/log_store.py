@@ -94,12 +94,16 @@ def _compare(tmp: Path, engines: dict[str, Engine], lines: int, repeat: int) -> 
     for name, runs in results.items():
         write = statistics.median(w for w, _ in runs)
         total = statistics.median(t for _, t in runs)
-        write_ratio = statistics.median(w / r[0] for (w, _), r in zip(runs, reference, strict=True))
-        total_ratio = statistics.median(t / r[1] for (_, t), r in zip(runs, reference, strict=True))
+        write_ratios = [w / r[0] for (w, _), r in zip(runs, reference, strict=True)]
+        total_ratios = [t / r[1] for (_, t), r in zip(runs, reference, strict=True)]
         print(
-            f"{name:>10}: {lines / write:>9,.0f} lines/s in write (ratio {write_ratio:.2f}),"
-            f" {lines / total:>9,.0f} lines/s stored (ratio {total_ratio:.2f})"
+            f"{name:>10}: {lines / write:>9,.0f} lines/s in write ({_ratio(write_ratios)}),"
+            f" {lines / total:>9,.0f} lines/s stored ({_ratio(total_ratios)})"
         )
+
+
+def _ratio(ratios: list[float]) -> str:
+    return f"ratio {statistics.median(ratios):.2f}, {min(ratios):.2f}–{max(ratios):.2f}"
 
 
 if __name__ == "__main__":
