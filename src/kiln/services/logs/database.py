@@ -214,6 +214,10 @@ class DatabaseLogStore:
             buffers = [b for b in self._buffers.values() if b.pending]
         for buffer in buffers:
             self._flush_quietly(buffer)
+        with self._lock:  # streams whose writers closed while the database refused their lines
+            for buffer in buffers:
+                if buffer.writers == 0 and not buffer.pending:
+                    self._buffers.pop(buffer.stream_id, None)
 
     def _flush_quietly(self, buffer: _Buffer) -> None:
         """Insert ``buffer``; a failure is logged once per outage and retried next tick."""
