@@ -185,6 +185,7 @@ class LogRows:
             .where(
                 log_events.c.stream_id == stream_id,
                 log_events.c.start_byte >= max(0, end - window),
+                log_events.c.start_byte < min(end, _MAX_INT),  # bounds the index scan
                 log_events.c.end_byte <= min(end, _MAX_INT),
             )
             .order_by(log_events.c.start_byte.desc())
