@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, delete, event
 
 from conftest import POSTGRES_URL, postgres_database, wait_until
 from kiln.db import connect
 from kiln.db.log_events import stored_form
+from kiln.db.tables import log_events, log_groups, log_streams
 from kiln.services.logs import FileLogStore
 from kiln.services.logs.database import DatabaseLogStore
 from kiln.services.logs.records import LogEvent, encode
@@ -21,11 +22,13 @@ from kiln.services.logs.records import LogEvent, encode
 GROUP = "/aws/sagemaker/TrainingJobs"
 
 
-@pytest.fixture(params=["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A fresh, migrated database."""
+@pytest.fixture(scope="module", params=["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"])
+def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """A migrated database, one per module."""
     if request.param == "sqlite":
-        found = connect(f"sqlite:///{tmp_path / 'kiln.db'}")
+        found = connect(f"sqlite:///{tmp_path_factory.mktemp('logs') / 'kiln.db'}")
         yield found
         found.dispose()
         return
@@ -33,6 +36,15 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         found = connect(url)
         yield found
         found.dispose()
+
+
+@pytest.fixture
+def engine(database: Engine) -> Engine:
+    """The module's database, emptied of logs."""
+    with database.begin() as connection:
+        for table in (log_events, log_streams, log_groups):
+            connection.execute(delete(table))
+    return database
 
 
 @pytest.mark.parametrize(
