@@ -13,6 +13,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,13 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from kiln.config import Settings
+from kiln.db import connect
 from kiln.sdk import Session
 from kiln.sdk.signing import signed_headers as sdk_signed_headers
 from kiln.server import ServerThread
 from kiln.services.hosting.invocations import InvocationRecord, Outcome
-from kiln.services.logs import FileLogStore
+from kiln.services.logs import FileLogStore, LogStore
+from kiln.services.logs.database import DatabaseLogStore
 from kiln.services.logs.following import JobLogCursor
 from kiln.storage import free_port as free_port  # tests import it from here
 from support.needs import require
@@ -63,6 +66,22 @@ def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'kiln.db'}"
         return
+    assert POSTGRES_URL is not None
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"kiln_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database on KILN_TEST_DATABASE_URL's server, dropped afterwards."""
     assert POSTGRES_URL is not None
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     name = f"kiln_test_{uuid.uuid4().hex[:12]}"
@@ -388,8 +407,16 @@ def sklearn_model_files(n_estimators: int = 5) -> dict[str, bytes]:
 
 def job_log_text(settings: Settings, job: str) -> str:
     """A training job's log as the native endpoint renders it, read from the server's store."""
-    cursor = JobLogCursor(FileLogStore(settings.log_groups_dir), job, is_multi_host=False)
-    return cursor.read_new()
+    if settings.log_store == "files":
+        store: LogStore = FileLogStore(settings.log_groups_dir)
+        return JobLogCursor(store, job, is_multi_host=False).read_new()
+    engine = connect(settings.database_url)
+    database = DatabaseLogStore(engine)
+    try:
+        return JobLogCursor(database, job, is_multi_host=False).read_new()
+    finally:
+        database.close()
+        engine.dispose()
 
 
 def wait_until(condition: Callable[[], object], what: str, timeout: float = 60) -> None:

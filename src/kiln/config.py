@@ -47,6 +47,7 @@ say otherwise.
 | ``KILN_BACKEND`` | ``local`` | where jobs and replicas run: ``local`` (here) or ``ray`` |
 | ``KILN_RAY_ADDRESS`` | (none) | ``host:port`` of the Ray head's GCS; needed for ``ray`` |
 | ``KILN_RAY_WORK_DIR`` | ``$TMPDIR/kiln-ray`` | where workspaces go on Ray nodes |
+| ``KILN_LOG_STORE`` | ``database`` on PostgreSQL, else ``files`` | where logs are kept |
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ ACCOUNT_ID = "000000000000"
 SANDBOX_MODES = ("auto", "required", "off")
 STAGING_MODES = ("server", "node")
 BACKENDS = ("local", "ray")
+LOG_STORES = ("files", "database")
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,8 @@ class Settings:
     # Several servers on one database (docs/scale-out-servers.md).
     lease_seconds: float = 15.0
     staging: str = "server"
+    # The log store (docs/logs.md): "files" under KILN_HOME/logs, or "database" for every server.
+    log_store: str = "files"
     instance_types: Mapping[str, InstanceType] = field(default_factory=lambda: INSTANCE_TYPES)
     # Issue 11: where processes run (kiln.compute.ray for ``ray``; docs/scale-out.md).
     backend: str = "local"
@@ -175,9 +179,10 @@ class Settings:
         host = env.get("KILN_HOST", "127.0.0.1")
         port = _int(env, "KILN_PORT", 8080)
         backend, ray_address, ray_work_dir = _compute(env)
+        database_url = env.get("KILN_DATABASE_URL") or f"sqlite:///{home / 'kiln.db'}"
         return cls(
             home=home,
-            database_url=env.get("KILN_DATABASE_URL") or f"sqlite:///{home / 'kiln.db'}",
+            database_url=database_url,
             credentials=credentials,
             s3_credentials=s3_credentials,
             external_s3_endpoint_url=external_s3,
@@ -230,6 +235,7 @@ class Settings:
             backend=backend,
             ray_address=ray_address,
             ray_work_dir=ray_work_dir,
+            log_store=_log_store(env, database_url),
         )
 
     def with_ports(self, *, port: int | None = None, s3_port: int | None = None) -> Settings:
@@ -419,6 +425,17 @@ def _host_port(raw: str, name: str) -> None:
     host, _, port = raw.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"{name}={raw!r} is not host:port (e.g. 10.0.0.5:6379)")
+def default_log_store(database_url: str) -> str:
+    """``database`` where several servers may share the database (PostgreSQL), else ``files``."""
+    dialect = database_url.split(":", 1)[0].split("+", 1)[0]
+    return "database" if dialect in ("postgresql", "postgres") else "files"
+
+
+def _log_store(env: Mapping[str, str], database_url: str) -> str:
+    raw = env.get("KILN_LOG_STORE") or default_log_store(database_url)
+    if raw not in LOG_STORES:
+        raise ValueError(f"KILN_LOG_STORE={raw!r} is not one of {', '.join(LOG_STORES)}")
+    return raw
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

@@ -80,8 +80,8 @@ from kiln.services.hosting.routing import RoutingTable
 from kiln.services.hosting.service import HostingService, HostingStores, endpoint_state
 from kiln.services.hosting.warm_spares import WarmSpares
 from kiln.services.identity import IdentityService
-from kiln.services.logs import FileLogStore
 from kiln.services.logs.cloudwatch import CloudWatchLogs
+from kiln.services.logs.stores import open_log_store
 from kiln.services.monitoring.ab_reports import AbReports, DeployedVariants
 from kiln.services.monitoring.alarms.evaluator import AlarmEvaluator
 from kiln.services.monitoring.alarms.service import CloudWatchAlarms
@@ -140,7 +140,8 @@ class KilnServer:
         store = settings if self.store_back is None else self.store_back.settings(settings)
         self.objects = ObjectStore.from_settings(store)
         self.s3_server = EmbeddedS3Server(store) if self.store_back is not None else None
-        self.logs = FileLogStore(settings.log_groups_dir)
+        # One log store for every reader; "database" shares it between servers (docs/logs.md).
+        self.logs = open_log_store(settings, self.engine)
         # The data plane's InvocationObserver and CaptureSink: sampled invocations to the store.
         self.capture = build_capture_writer(settings, self.objects)
         self.scheduler = TrainingScheduler(
@@ -416,6 +417,7 @@ class KilnServer:
         self.scheduler.stop()
         self.lease.stop()  # after its jobs stopped: another server takes them over at once
         self.inference_log.stop()
+        self.logs.close()  # after every writer stopped: their last lines reach the store
         if self.s3_front is not None:
             self.s3_front.stop()
         if self.s3_server is not None:

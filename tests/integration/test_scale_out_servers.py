@@ -48,6 +48,7 @@ def transform_fn(model, data, content_type, accept):
     return json.dumps({"pid": os.getpid()}), "application/json"
 """
 SLEEPY = "import time\nprint('started', flush=True)\ntime.sleep(300)\n"
+CHATTY = "for i in range(50):\n    print(f'chatty {i}')\n"
 MARK_ONCE = """
 import os, sys
 with open(sys.argv[-1] if len(sys.argv) > 1 else os.environ["MARKER"], "a") as f:
@@ -171,6 +172,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Pair]:
         "KILN_STOP_GRACE_SECONDS": "2",
         "KILN_CAPACITY_VCPUS": "4",
         "KILN_CAPACITY_MEMORY_MIB": "16384",
+        "KILN_LOG_STORE": "database",  # the default on PostgreSQL; said here as the test needs it
     }
     servers: list[_Server] = []
     try:
@@ -248,6 +250,38 @@ def test_a_job_created_through_one_server_runs_exactly_once(pair: _Pair) -> None
     assert sm.describe_training_job(TrainingJobName=job)["TrainingJobStatus"] == "Completed"
     (line,) = marker.read_text().splitlines()  # one run, on one server
     assert f"{pair.a.home}/" in line or f"{pair.b.home}/" in line
+
+
+def test_a_jobs_log_is_read_through_the_server_that_did_not_run_it(pair: _Pair) -> None:
+    pair.store.ensure_bucket("scale")
+    pair.store.client.put_object(
+        Bucket="scale", Key="chatty.tar.gz", Body=source_tarball({"train.py": CHATTY})
+    )
+    job = f"chatty-{uuid.uuid4().hex[:6]}"
+    pair.a.client("sagemaker").create_training_job(**script_job(job, "s3://scale/chatty.tar.gz"))
+    sm = pair.a.client("sagemaker")
+    sm.get_waiter("training_job_completed_or_stopped").wait(
+        TrainingJobName=job, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300}
+    )
+    ran_it = _job_owner(pair, job)
+    other = pair.b if ran_it == _server_id(pair.a) else pair.a
+    assert ran_it != _server_id(other)
+    logs = other.client("logs")
+
+    def chatty_lines() -> list[str]:
+        (stream,) = logs.describe_log_streams(
+            logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{job}/"
+        )["logStreams"]
+        page = logs.get_log_events(
+            logGroupName="/aws/sagemaker/TrainingJobs",
+            logStreamName=stream["logStreamName"],
+            startFromHead=True,
+        )
+        return [e["message"] for e in page["events"] if e["message"].startswith("chatty ")]
+
+    # Lines reach the database within a flush (100 ms) of being written.
+    wait_until(lambda: len(chatty_lines()) == 50, "the other server serving the job's log", 5)
+    assert chatty_lines() == [f"chatty {i}" for i in range(50)]
 
 
 def test_an_endpoint_created_on_one_server_is_invoked_through_the_other(pair: _Pair) -> None:

@@ -164,3 +164,27 @@ def test_monitoring_settings_have_their_documented_defaults(tmp_path: Path) -> N
     assert (settings.monitor_tick_seconds, settings.monitor_workers) == (1.0, 2)
     assert (settings.data_watch_seconds, settings.webhook_attempts) == (30.0, 4)
     assert (settings.webhook_backoff_seconds, settings.webhook_timeout_seconds) == (1.0, 10.0)
+
+
+@pytest.mark.parametrize(
+    ("database_url", "store"),
+    [
+        ("sqlite:////srv/kiln.db", "files"),  # one server: its own disk is the cheaper store
+        ("postgresql+psycopg://kiln@db/kiln", "database"),  # servers may share it
+        ("postgresql://kiln@db/kiln", "database"),
+        ("postgres://kiln@db/kiln", "database"),
+        ("mysql://kiln@db/kiln", "files"),
+    ],
+)
+def test_the_log_store_defaults_to_the_database_on_postgresql(
+    tmp_path: Path, database_url: str, store: str
+) -> None:
+    env = {"KILN_HOME": str(tmp_path), "KILN_DATABASE_URL": database_url}
+    assert Settings.from_env(env).log_store == store
+
+
+def test_the_log_store_setting_wins_and_refuses_an_unknown_store(tmp_path: Path) -> None:
+    env = {"KILN_HOME": str(tmp_path), "KILN_DATABASE_URL": "postgresql://kiln@db/kiln"}
+    assert Settings.from_env({**env, "KILN_LOG_STORE": "files"}).log_store == "files"
+    with pytest.raises(ValueError, match="KILN_LOG_STORE='s3' is not one of files, database"):
+        Settings.from_env({**env, "KILN_LOG_STORE": "s3"})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -294,3 +296,39 @@ endpoint_owners = Table(
     Column("route_version", Integer, nullable=False),
 )
 training_jobs.append_column(Column("owner", String(64), nullable=True, index=True))
+
+# The log store shared by every server on one database (KILN_LOG_STORE=database, docs/logs.md).
+# A stream's ``stored_bytes`` is its end: the next event starts there. ``start_byte``/``end_byte``
+# are the byte offsets the files store would give the same events, so tokens mean the same thing.
+log_groups = Table(
+    "log_groups",
+    metadata,
+    Column("name", String(512), primary_key=True),
+    Column("creation_time", BigInteger, nullable=False),
+)
+
+log_streams = Table(
+    "log_streams",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("group_name", String(512), nullable=False),
+    Column("name", String(512), nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("first_event_timestamp", BigInteger, nullable=True),
+    Column("last_event_timestamp", BigInteger, nullable=True),
+    Column("last_ingestion_time", BigInteger, nullable=True),
+    Column("stored_bytes", BigInteger, nullable=False),
+    UniqueConstraint("group_name", "name", name="uq_log_streams_group_name"),
+)
+
+log_events = Table(
+    "log_events",
+    metadata,
+    Column("stream_id", Integer, primary_key=True),
+    Column("start_byte", BigInteger, primary_key=True),  # reading by offset: the primary key
+    Column("end_byte", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("ingestion_time", BigInteger, nullable=False),
+    Column("message", Text, nullable=False),
+    Index("ix_log_events_stream_time", "stream_id", "timestamp", "start_byte"),  # by time
+)

@@ -133,6 +133,9 @@ class FileLogStore:
                 state = found.streams[stream] = _Stream(path, now_ms())
             return FileWriter(state)
 
+    def close(self) -> None:
+        """Nothing to release: every write is on disk when ``write`` returns."""
+
     # -- describing ------------------------------------------------------------------------
 
     def groups(self) -> list[GroupInfo]:

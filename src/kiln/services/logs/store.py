@@ -3,7 +3,8 @@
 One store serves every reader (CloudWatch Logs API, the native log endpoint, ``kiln logs``) and
 every writer (training hosts, model replicas, Kiln's own notes). Positions in a stream are byte
 offsets that never move, so paging tokens built on them stay valid while the stream grows.
-``files.FileLogStore`` is the one adapter today; a cluster store would be a second.
+``files.FileLogStore`` keeps them on this server's disk; ``database.DatabaseLogStore`` in the
+database every server shares (``KILN_LOG_STORE``, chosen by ``stores.open_log_store``).
 """
 
 from __future__ import annotations
