@@ -425,6 +425,8 @@ def _host_port(raw: str, name: str) -> None:
     host, _, port = raw.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"{name}={raw!r} is not host:port (e.g. 10.0.0.5:6379)")
+
+
 def default_log_store(database_url: str) -> str:
     """``database`` where several servers may share the database (PostgreSQL), else ``files``."""
     dialect = database_url.split(":", 1)[0].split("+", 1)[0]
