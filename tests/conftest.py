@@ -505,10 +505,12 @@ RAY_FAST_NODE_DEATH = {
 }
 
 
-@pytest.fixture(scope="session")
+# Module-scoped: one file uses it, and its ~0.9 GB and a dozen processes end with that file
+# rather than weighing on the rest of the session's 2 cores.
+@pytest.fixture(scope="module")
 def ray_lab() -> Iterator[RayLab]:
     """``head`` and ``w1`` (2 CPUs each), and ``doomed`` (3 CPUs: only a process asking for 3
-    runs there; a test kills it), started together once per session."""
+    runs there; a test kills it), started together once per module."""
     require("Ray", importlib.util.find_spec("ray") is not None, "uv pip install -e '.[ray]'")
     # Short: Ray's Unix sockets live under it (107 bytes at most).
     root = Path(tempfile.mkdtemp(prefix="kiln-ray-"))

@@ -314,6 +314,20 @@ def test_an_endpoint_with_replicas_on_two_nodes_serves_through_the_router(
     kiln.sagemaker.delete_endpoint(EndpointName="ray-endpoint")
 
 
+def test_a_job_whose_hosts_the_cluster_cannot_place_together_fails_with_capacity_error(
+    kiln_on_ray: Kiln,
+) -> None:
+    kiln = kiln_on_ray
+    request = script_job("ray-too-wide", upload_source(kiln, {"train.py": "pass"}))
+    # 3 CPUs a host (4, cut to the largest node): only one node holds one.
+    request["ResourceConfig"].update(InstanceType="ml.m5.xlarge", InstanceCount=2)
+    kiln.sagemaker.create_training_job(**request)
+    job = kiln.wait("ray-too-wide", timeout=120)
+    assert job["TrainingJobStatus"] == "Failed"
+    assert job["FailureReason"].startswith("CapacityError: ray-too-wide: ")
+    assert "cannot hold 2 hosts of 3 CPUs" in job["FailureReason"]
+
+
 def test_a_job_on_a_node_that_dies_fails_naming_the_node(
     kiln_on_ray: Kiln, ray_lab: RayLab
 ) -> None:

@@ -85,3 +85,25 @@ def test_an_address_is_a_tcp_endpoint_or_a_socket_file(
     assert tcp_endpoint(address) == endpoint
     found = socket_file(address)
     assert (None if found is None else str(found)) == file
+
+
+def test_a_replica_that_dies_mid_answer_is_unreachable_so_another_takes_the_request() -> None:
+    async def run() -> None:
+        async def half(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+            await writer.drain()
+            writer.close()  # dies before the rest of its body
+
+        server = await asyncio.start_server(half, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        transport = UnixReplicaTransport()
+        try:
+            await transport.post(f"tcp://127.0.0.1:{port}", b"/invocations", [], b"x", 5)
+        finally:
+            transport.close()
+            server.close()
+            await server.wait_closed()
+
+    with pytest.raises(ReplicaUnreachable, match="mid-response"):
+        asyncio.run(run())

@@ -60,10 +60,11 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.is_reusable = False
         if self._future is not None and not self._future.done():
-            if self._received_any:
-                self._future.set_exception(ConnectionResetError("replica closed mid-response"))
-            else:
-                self._future.set_exception(ReplicaUnreachable("replica closed the connection"))
+            # Half an answer is none: the replica died (kill -9, killed as hung) between its
+            # headers and its body, as it may while computing; either way another replica
+            # answers the request instead.
+            what = "mid-response" if self._received_any else "the connection"
+            self._future.set_exception(ReplicaUnreachable(f"replica closed {what}"))
 
     # httptools callbacks
 

@@ -11,7 +11,8 @@ from typing import Protocol
 
 
 class ReplicaUnreachable(Exception):
-    """The connection failed before any response byte arrived: safe to retry elsewhere."""
+    """No answer came back: the connection failed, or closed before the answer was complete
+    (the replica died). Another replica takes the request."""
 
 
 class ReplicaTimeout(Exception):

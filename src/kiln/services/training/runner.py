@@ -29,7 +29,12 @@ from typing import Any
 from kiln.compute.base import Backend, ProcessHandle, ProcessSpec, Stream
 from kiln.config import Settings
 from kiln.db import TrainingJobRecord, TrainingJobStore
-from kiln.errors import ValidationError, unavailable_error
+from kiln.errors import (
+    ResourceLimitError,
+    ServiceUnavailableError,
+    ValidationError,
+    unavailable_error,
+)
 from kiln.retries import backoff
 from kiln.runtime.archives import ArchiveTooLargeError, UnsafeArchiveError, pack, safe_extract
 from kiln.runtime.envs import EnvironmentBuildError, writable_env
@@ -251,13 +256,10 @@ class TrainingRunner:
             return Ending.INTERRUPTED if self._interrupt.is_set() else Ending.STOPPED
         self._update(lambda r: transition(r, "Training"))
         self._issue_keys()
-        size = self._host_size()
-        self._addresses = self._backend.place(
-            self.name, len(self._hosts), size.vcpus, size.memory_mib, size.gpus
-        )
+        self._start_hosts()
         pumps: list[threading.Thread] = []
         for host in self._hosts:
-            host.process = self._backend.start(self._process_spec(host))
+            assert host.process is not None  # started above
             pumps.append(self._log.pump(host.process.lines(Stream.STDOUT), host.name))
             pumps.append(self._log.pump(host.process.lines(Stream.STDERR), host.name, True))
         refs = [h.process.ref for h in self._hosts if h.process is not None]
@@ -269,6 +271,24 @@ class TrainingRunner:
             if host.process is not None:
                 host.process.release()
         return ending
+
+    def _start_hosts(self) -> None:
+        """Place the hosts together and start each; all or none (a cluster without room for
+        them all fails the job with SageMaker's CapacityError, naming what is missing)."""
+        size = self._host_size()
+        try:
+            self._addresses = self._backend.place(
+                self.name, len(self._hosts), size.vcpus, size.memory_mib, size.gpus
+            )
+            for host in self._hosts:
+                host.process = self._backend.start(self._process_spec(host))
+        except (ResourceLimitError, ServiceUnavailableError) as e:
+            for host in self._hosts:
+                if host.process is not None:
+                    host.process.stop(0)
+                    host.process.release()
+                    host.process = None
+            raise JobFailure(f"CapacityError: {e}") from e
 
     def _finish(self, ending: Ending) -> None:
         self._sync_checkpoints()
