@@ -13,20 +13,21 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, select
 
 from conftest import (
     NO_RETRIES,
     POSTGRES_URL,
     ROLE,
     make_settings,
+    postgres_database,
     script_job,
     source_tarball,
     wait_until,
@@ -96,20 +97,6 @@ class _Pair:
     tmp: Path
 
 
-def _database() -> Iterator[str]:
-    assert POSTGRES_URL is not None
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"kiln_scaleout_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def _start(name: str, tmp: Path, env: dict[str, str]) -> _Server:
     home, port = tmp / name, free_port()
     home.mkdir()
@@ -151,8 +138,8 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Pair]:
     """Servers A and B on one fresh PostgreSQL database and one S3 store."""
     require("PostgreSQL", POSTGRES_URL is not None, "set KILN_TEST_DATABASE_URL; .ci/run does")
     tmp = tmp_path_factory.mktemp("scale-out")
-    databases = _database()
-    url = next(databases)
+    databases = ExitStack()  # the database outlives both servers
+    url = databases.enter_context(postgres_database())
     store_settings = make_settings(
         tmp / "store", url, KILN_ACCESS_KEY_ID=KEY_ID, KILN_SECRET_ACCESS_KEY=SECRET
     )
@@ -188,7 +175,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Pair]:
             for pid in _pids_under(server.run_dir) | _pids_under(server.home):
                 os.kill(pid, signal.SIGKILL)
         store.stop()
-        next(databases, None)
+        databases.close()
 
 
 def _owner(pair: _Pair, endpoint: str) -> str | None:

@@ -96,22 +96,10 @@ class LocalRef:
         return bool(members) and is_ours(record, members)
 
 
-class LocalProcess:
-    """A process tree started by ``LocalBackend``."""
+class _OnThisMachine:
+    """What a local process is known by, whoever started it."""
 
-    def __init__(
-        self,
-        popen: subprocess.Popen[bytes],
-        limits: CgroupLimits | None,
-        workspace: Path,
-        address: str | None = None,
-    ) -> None:
-        self._popen = popen
-        self._limits = limits
-        self._oom_killed: bool | None = None
-        info = process_info(popen.pid)
-        started = None if info is None else info.started
-        self._ref = LocalRef(popen.pid, started, str(workspace), address)
+    _ref: LocalRef
 
     @property
     def ref(self) -> str:
@@ -131,7 +119,29 @@ class LocalProcess:
     @property
     def local_pid(self) -> int:
         """Its pid."""
-        return self._popen.pid
+        return self._ref.pid
+
+    def lost_reason(self) -> None:
+        """A process on this machine never ends without an exit code."""
+        return None
+
+
+class LocalProcess(_OnThisMachine):
+    """A process tree started by ``LocalBackend``."""
+
+    def __init__(
+        self,
+        popen: subprocess.Popen[bytes],
+        limits: CgroupLimits | None,
+        workspace: Path,
+        address: str | None = None,
+    ) -> None:
+        self._popen = popen
+        self._limits = limits
+        self._oom_killed: bool | None = None
+        info = process_info(popen.pid)
+        started = None if info is None else info.started
+        self._ref = LocalRef(popen.pid, started, str(workspace), address)
 
     @property
     def pid(self) -> int:
@@ -155,10 +165,6 @@ class LocalProcess:
         pipe = self.stdout if stream is Stream.STDOUT else self.stderr
         with pipe:
             yield from iter(pipe.readline, b"")
-
-    def lost_reason(self) -> None:
-        """A process on this machine never ends without an exit code."""
-        return None
 
     def poll(self) -> int | None:
         """The exit code, or None while it runs."""
@@ -312,32 +318,12 @@ class LocalBackend:
         return plan_mounts(survey(paths), exposure, spec.workspace)
 
 
-class AttachedProcess:
+class AttachedProcess(_OnThisMachine):
     """A process an earlier server started: it can be watched and stopped, not read."""
 
     def __init__(self, ref: LocalRef) -> None:
         self._ref = ref
         self._exit: int | None = None
-
-    @property
-    def ref(self) -> str:
-        """The ref it was attached by."""
-        return self._ref.dump()
-
-    @property
-    def address(self) -> str | None:
-        """The Unix socket a replica listens on."""
-        return self._ref.address
-
-    @property
-    def host(self) -> str:
-        """This machine."""
-        return _LOOPBACK
-
-    @property
-    def local_pid(self) -> int:
-        """Its pid."""
-        return self._ref.pid
 
     def lines(self, stream: Stream) -> Iterator[bytes]:
         """Nothing: its pipes went with the server that started it."""
@@ -372,10 +358,6 @@ class AttachedProcess:
     def was_oom_killed(self) -> bool:
         """Unknown for a process another server started."""
         return False
-
-    def lost_reason(self) -> None:
-        """A process on this machine never ends without an exit code."""
-        return None
 
     def release(self) -> None:
         """Kill what is left of its tree."""
