@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from loadgen import SERVER_CPU, Timing, process_tree
 
-from kiln.pidfiles import read_pid_file
+from kiln.compute.local import LocalRef
 
 TARGET_C1_RATIO = 0.95
 TARGET_C64_RATIO = 8.0
@@ -59,9 +59,9 @@ def _spare_trees(pid_files: Path) -> list[int]:
     """The processes of the warm spares waiting now (pid files ``spare-*``), with descendants."""
     found = []
     for path in pid_files.glob("spare-*.json"):
-        record = read_pid_file(path)
-        if record is not None:
-            found += process_tree(record.pid)
+        ref = LocalRef.load(path.read_text())  # the file holds the spare's handle's ref
+        if ref is not None:
+            found += process_tree(ref.pid)
     return found
 
 

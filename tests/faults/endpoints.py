@@ -6,7 +6,7 @@ import time
 import urllib.error
 from typing import Any
 
-from kiln.pidfiles import read_pid_file
+from kiln.compute.local import LocalRef
 from kiln.sdk.signing import call_native
 
 from .jobs import ROLE
@@ -107,8 +107,9 @@ def replica_process(lab: Lab, replica_id: str) -> Proc | None:
     """The model server process of one replica (inside bwrap where it is sandboxed)."""
     tree = lab.server.snapshot()
     roots = with_text(tree, replica_id)
-    # One started from a warm spare runs under the spare's paths: its pid file names it.
-    record = read_pid_file(lab.server.settings.pids_dir / "replicas" / f"{replica_id}.json")
+    # One started from a warm spare runs under the spare's paths: its ref file names it.
+    ref_file = lab.server.settings.pids_dir / "replicas" / f"{replica_id}.json"
+    record = LocalRef.load(ref_file.read_text()) if ref_file.exists() else None
     roots += [p for p in tree if record is not None and p.pid == record.pid]
     family = [*roots, *descendants(*(p.pid for p in roots))]
     servers = [p for p in family if MODEL_SERVER in p.cmdline and p.name != "bwrap"]

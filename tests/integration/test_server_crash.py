@@ -23,8 +23,9 @@ from conftest import (
     wait_for_log,
     wait_until,
 )
+from kiln.compute.local import LocalRef
 from kiln.config import Settings
-from kiln.pidfiles import process_info, read_pid_file, write_pid_file
+from kiln.pidfiles import process_info, write_pid_file
 from kiln.sdk.session import sagemaker_client
 from kiln.services.training.scheduler import RESTART_FAILURE
 from kiln.storage import EmbeddedS3Server, ObjectStore, free_port, rclone_binary, wait_for_port
@@ -190,8 +191,9 @@ def test_kill_9_of_the_server_leaves_no_warm_spare_running(tmp_path: Path) -> No
         first = server.start()
         pid_files = server.settings.pids_dir / "replicas"
         wait_until(lambda: list(pid_files.glob("*.json")), "a warm spare", timeout=60)
-        records = [read_pid_file(path) for path in pid_files.glob("*.json")]
+        records = [LocalRef.load(path.read_text()) for path in pid_files.glob("*.json")]
         spares = {record.pid for record in records if record is not None}
+        assert spares
         first.send_signal(signal.SIGKILL)
         first.wait()
         assert all(process_info(pid) for pid in spares)  # unsandboxed, they outlive it...
