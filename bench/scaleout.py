@@ -55,7 +55,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 from support.ray_cluster import NodeSpec, RayCluster  # noqa: E402
 
 RESULTS = HERE / "results" / "scaleout.json"
-INSTANCE = "ml.c5.large"  # 2 vCPUs, cut to a node's 1
+INSTANCE = "ml.m5.large"  # 2 vCPUs, cut to a node's 1
 
 TRAIN = """
 import json, os, socket, time
@@ -186,7 +186,7 @@ def main() -> int:
     """Run the benchmark; 0 when 2 instances trained faster than 1."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=2, help="rounds (default 2)")
-    parser.add_argument("--work", type=int, default=12, help="millions of numbers (default 12)")
+    parser.add_argument("--work", type=int, default=60, help="millions of numbers (default 60)")
     parser.add_argument("--threads", type=int, default=8, help="serving clients (default 8)")
     parser.add_argument("--duration", type=float, default=8.0, help="serving seconds (default 8)")
     args = parser.parse_args()
