@@ -44,7 +44,7 @@ EXAMPLES = ROOT / "examples"
 ROLE = "arn:aws:iam::000000000000:role/kiln"
 
 # Read before clean_environ wipes the environment: the CI's PostgreSQL, when there is one.
-POSTGRES_URL = os.environ.get("KILN_TEST_DATABASE_URL")
+POSTGRES_URL = os.environ.get("KILN_TEST_DATABASE_URL") or None  # empty: unset
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -145,7 +144,7 @@ def test_the_scripts_failure_file_becomes_the_failure_reason(kiln: Kiln) -> None
     assert job["FailureReason"] == "bad data: line 3"
 
 
-def test_the_nodes_workspace_is_not_the_servers(kiln: Kiln, tmp_path: Path) -> None:
+def test_the_hosts_archives_are_merged_into_the_jobs_and_then_removed(kiln: Kiln) -> None:
     job = _job(kiln, "node-artifacts", {"train.py": "print('hello from the node')"})
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     assert job["ModelArtifacts"]["S3ModelArtifacts"].endswith("node-artifacts/output/model.tar.gz")

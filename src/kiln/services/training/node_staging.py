@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from kiln.runtime.archives import pack, safe_extract
-from kiln.runtime.host_plan import PYTHON, ChannelFetch, HostPlan, Mirror, Pack, Unpack
+from kiln.runtime.host_plan import ChannelFetch, HostPlan, Mirror, Pack, Unpack
 from kiln.shapes.training import TrainingJobSpec
 from kiln.storage import ObjectNotFoundError, ObjectStore, S3Uri
 
@@ -72,11 +72,6 @@ def host_plan(
         volume_bytes=volume_bytes,
         image=spec.algorithm_specification.training_image,
     )
-
-
-def uses_node_python(argv: Sequence[str]) -> bool:
-    """Whether the command runs on the interpreter the node chooses."""
-    return PYTHON in argv
 
 
 def distribution_environment(job: str, addresses: Sequence[str], rank: int) -> dict[str, str]:
