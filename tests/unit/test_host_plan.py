@@ -1,9 +1,13 @@
-"""A host's staging plan travels as JSON; the distribution variables every host gets."""
+"""A host's staging plan travels as JSON; the distribution variables every host gets; the
+agent's exit status."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
+
+from kiln.runtime.host_agent import exit_status
 from kiln.runtime.host_plan import ChannelFetch, HostPlan, Mirror, Pack, Unpack
 from kiln.services.training.node_staging import distribution_environment
 
@@ -41,3 +45,10 @@ def test_each_job_gets_its_own_port_in_a_fixed_range() -> None:
     ports = {distribution_environment(f"job-{i}", ["h"], 0)["MASTER_PORT"] for i in range(50)}
     assert len(ports) > 40
     assert all(20000 <= int(port) < 29000 for port in ports)
+
+
+@pytest.mark.parametrize(("code", "status"), [(0, 0), (1, 1), (86, 86), (-9, 137), (-15, 143)])
+def test_the_agent_exits_as_a_shell_does_for_a_command_killed_by_a_signal(
+    code: int, status: int
+) -> None:
+    assert exit_status(code) == status

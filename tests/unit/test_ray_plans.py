@@ -91,6 +91,13 @@ def test_a_workspace_keeps_its_path_under_home_on_the_node(path: str, expected: 
     assert node_path(Path("/tmp/kiln-ray"), Path("/home/k/.kiln"), Path(path)) == Path(expected)
 
 
+def test_a_path_already_on_the_node_is_not_moved_again_when_the_work_dir_is_under_home() -> None:
+    home, work_dir = Path("/home/k/.kiln"), Path("/home/k/.kiln/ray-work")
+    once = node_path(work_dir, home, home / "workspaces/job-1")
+    assert once == work_dir / "workspaces/job-1"
+    assert node_path(work_dir, home, once) == once
+
+
 def test_listen_becomes_the_nodes_port_and_host() -> None:
     argv = ["python", "-m", "serve", LISTEN, "--workers", "1"]
     assert listening(argv, "10.0.0.7", 4321) == [

@@ -25,6 +25,10 @@ LISTEN = "{kiln-listen}"
 """An ``argv`` item the backend replaces by where a replica listens (``--fd N`` for a socket it
 bound, ``--port P --host H`` on a cluster node)."""
 
+NODE_ENVS_VARIABLE = "KILN_NODE_ENVS_DIR"
+"""Where a node builds and caches the environments of the processes it runs (the host agent
+reads it; a backend whose processes stage remotely sets it)."""
+
 
 class Stream(Enum):
     """A process's output streams."""

@@ -29,28 +29,24 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
+from kiln.compute.base import NODE_ENVS_VARIABLE
 from kiln.runtime.archives import ArchiveTooLargeError, UnsafeArchiveError, pack, safe_extract
+from kiln.runtime.channel_fetch import StagingError, fetch_channel
 from kiln.runtime.host_plan import (
     FAILED_PREFIX,
     FAILURE_PREFIX,
     PLAN_VARIABLE,
     PYTHON,
     STAGING_FAILED,
-    ChannelFetch,
     HostPlan,
 )
 from kiln.runtime.workspace import Layout
-from kiln.services.training.channels import manifest_objects, prefix_objects, shard
 from kiln.services.training.checkpoints import CheckpointSync
 from kiln.services.training.job_envs import python_for
 from kiln.services.training.job_files import read_text
 from kiln.storage import ObjectNotFoundError, ObjectStore, S3Uri
 
 _FAILURE_LIMIT = 1024
-
-
-class StagingError(Exception):
-    """Staging failed; the message is the job's FailureReason."""
 
 
 def store_from_environment() -> ObjectStore:
@@ -60,29 +56,6 @@ def store_from_environment() -> ObjectStore:
         config=Config(s3={"addressing_style": "path"}, retries={"mode": "standard"}),
     )
     return ObjectStore(client)
-
-
-def fetch_channel(objects: ObjectStore, channel: ChannelFetch, folder: Path) -> int:
-    """Download this host's objects of ``channel`` into ``folder``; how many."""
-    uri = S3Uri.parse(channel.uri)
-    if channel.data_type == "ManifestFile":
-        manifest = folder.parent / f".{channel.name}.manifest.json"
-        objects.download_file(uri, manifest)
-        bucket, found = manifest_objects(manifest.read_bytes(), str(uri))
-        manifest.unlink()
-    else:
-        bucket, found = uri.bucket, prefix_objects(uri.key, dict(objects.keys(uri)))
-    if not found:
-        raise StagingError(
-            f'ClientError: No S3 objects found under S3 URL "{channel.uri}" given in input data '
-            f"source for channel {channel.name!r}."
-        )
-    if channel.sharded:
-        found = shard(found, channel.host_index, channel.host_count)
-    folder.mkdir(parents=True, exist_ok=True)
-    for item in found:
-        objects.download_file(S3Uri(bucket, item.key), folder / item.path)
-    return len(found)
 
 
 def stage_in(plan: HostPlan, workspace: Path, objects: ObjectStore) -> list[CheckpointSync]:
@@ -138,7 +111,7 @@ def choose_python(plan: HostPlan, workspace: Path, argv: list[str]) -> list[str]
     """``argv``, its :data:`PYTHON` replaced by the environment built on this node."""
     if PYTHON not in argv:
         return argv
-    envs = Path(os.environ.get("KILN_NODE_ENVS_DIR", Path(tempfile.gettempdir()) / "kiln-envs"))
+    envs = Path(os.environ.get(NODE_ENVS_VARIABLE, Path(tempfile.gettempdir()) / "kiln-envs"))
     python = python_for(plan.image, workspace / plan.code, envs, _note)
     return [str(python) if arg == PYTHON else arg for arg in argv]
 
@@ -202,7 +175,8 @@ def _command_environment() -> dict[str, str]:
 
 
 def _note(text: str) -> None:
-    print(f"kiln-agent: {text}", flush=True)
+    # The server's own notes carry this prefix too: a log reads the same on every backend.
+    print(f"[kiln] {text}", flush=True)
 
 
 def _failed(error: Exception) -> int:
@@ -218,7 +192,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     code = run(HostPlan.load(os.environ[PLAN_VARIABLE]), Path.cwd(), command)
     _note(f"done in {time.monotonic() - started:.1f} s, exit code {code}")
-    return code
+    return exit_status(code)
+
+
+def exit_status(code: int) -> int:
+    """The agent's own exit status for its command's ``code``: a shell's 128 + N for a command
+    killed by signal N (``sys.exit(-9)`` would read as 247, naming no signal)."""
+    return 128 - code if code < 0 else code
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import ray
 from ray.exceptions import GetTimeoutError
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-from kiln.compute.base import ProcessSpec
+from kiln.compute.base import NODE_ENVS_VARIABLE, ProcessSpec
 from kiln.compute.ray import connection
 from kiln.compute.ray.groups import Groups
 from kiln.compute.ray.handle import RayProcess
@@ -53,6 +53,8 @@ class RayBackend:
         connection.connect(settings.ray_address)
         self._home = settings.home
         self._work_dir = settings.ray_work_dir
+        # Each node builds environments under its work dir, as the server would under its home.
+        self._node_envs = self.container_path(settings.envs_dir)
         self._groups = Groups()
 
     @property
@@ -159,7 +161,7 @@ class RayBackend:
     def _launch(self, spec: ProcessSpec) -> Launch:
         return Launch(
             tuple(spec.argv),
-            dict(spec.env),
+            {NODE_ENVS_VARIABLE: str(self._node_envs), **spec.env},
             node_path(self._work_dir, self._home, spec.cwd),
             self.container_path(spec.workspace),
         )

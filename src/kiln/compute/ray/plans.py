@@ -94,7 +94,10 @@ def shortfall(request: Resources, hosts: int, nodes: Sequence[Resources]) -> str
 
 def node_path(work_dir: Path, home: Path, path: Path) -> Path:
     """Where ``path`` under ``home`` (a workspace) lives on a node: the same relative path under
-    ``work_dir``, so every node and every server agrees; a path elsewhere stays as it is."""
+    ``work_dir``, so every node and every server agrees; a path elsewhere, or one already on
+    the node (``work_dir`` may lie under ``home``), stays as it is."""
+    if path.is_relative_to(work_dir):
+        return path
     try:
         return work_dir / path.relative_to(home)
     except ValueError:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from kiln.errors import ValidationError
-from kiln.storage import S3Uri
+from kiln.storage import ObjectNotFoundError, S3Uri
 
 T = TypeVar("T")
 
@@ -130,3 +130,13 @@ def check_no_clashes(objects: Sequence[ChannelObject]) -> None:
 def shard(objects: Sequence[T], host_index: int, host_count: int) -> list[T]:
     """The objects host ``host_index`` (0-based) of ``host_count`` gets under ShardedByS3Key."""
     return [item for index, item in enumerate(objects) if index % host_count == host_index]
+
+
+TRAIN_CHANNEL = "train"
+"""The channel a completed job's baseline is computed from."""
+
+
+def channel_failure(channel: str, error: Exception) -> str:
+    """The FailureReason of a channel whose manifest or objects could not be read."""
+    reason = f"no object at {error}" if isinstance(error, ObjectNotFoundError) else str(error)
+    return f"ClientError: channel {channel!r}: {reason}"

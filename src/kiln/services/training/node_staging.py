@@ -27,6 +27,27 @@ def host_archive(output: S3Uri, host: str, name: str) -> S3Uri:
     return output.join(HOSTS_FOLDER, host, name)
 
 
+def channel_fetches(
+    spec: TrainingJobSpec, host_index: int, host_count: int
+) -> tuple[ChannelFetch, ...]:
+    """The job's channels as host ``host_index`` of ``host_count`` fetches them."""
+    fetches = []
+    for channel in spec.input_data_config:
+        source_of = channel.data_source.s3_data_source
+        assert source_of is not None  # checked at create
+        fetches.append(
+            ChannelFetch(
+                name=channel.channel_name,
+                uri=source_of.s3_uri,
+                data_type=source_of.s3_data_type,
+                host_index=host_index,
+                host_count=host_count,
+                sharded=source_of.s3_data_distribution_type == "ShardedByS3Key",
+            )
+        )
+    return tuple(fetches)
+
+
 def host_plan(
     spec: TrainingJobSpec,
     *,
@@ -40,20 +61,7 @@ def host_plan(
     volume_bytes: int,
 ) -> HostPlan:
     """What host ``host`` (``host_index`` of ``host_count``) does around its command."""
-    channels = []
-    for channel in spec.input_data_config:
-        source_of = channel.data_source.s3_data_source
-        assert source_of is not None  # checked at create
-        channels.append(
-            ChannelFetch(
-                name=channel.channel_name,
-                uri=source_of.s3_uri,
-                data_type=source_of.s3_data_type,
-                host_index=host_index,
-                host_count=host_count,
-                sharded=source_of.s3_data_distribution_type == "ShardedByS3Key",
-            )
-        )
+    channels = channel_fetches(spec, host_index, host_count)
     checkpoints = None
     if spec.checkpoint_config is not None:
         folder = Path(spec.checkpoint_config.local_path).relative_to("/opt/ml").as_posix()

@@ -37,6 +37,7 @@ from kiln.errors import (
 )
 from kiln.retries import backoff
 from kiln.runtime.archives import ArchiveTooLargeError, UnsafeArchiveError, pack, safe_extract
+from kiln.runtime.channel_fetch import fetch_channel
 from kiln.runtime.envs import EnvironmentBuildError, writable_env
 from kiln.runtime.host_plan import FAILED_PREFIX, FAILURE_PREFIX, PLAN_VARIABLE, PYTHON, HostPlan
 from kiln.runtime.workspace import (
@@ -58,13 +59,21 @@ from kiln.services.capacity import (
 from kiln.services.logs import LogStore
 from kiln.services.process_credentials import ProcessCredentials, ProcessKeys, key_environment
 from kiln.services.process_env import base_environment, storage_environment
-from kiln.services.training.channels import ChannelObject, manifest_objects, prefix_objects, shard
+from kiln.services.training.channels import (
+    TRAIN_CHANNEL,
+    ChannelObject,
+    channel_failure,
+    manifest_objects,
+    prefix_objects,
+    shard,
+)
 from kiln.services.training.checkpoints import CheckpointSync
 from kiln.services.training.job_envs import python_for
 from kiln.services.training.job_files import read_text
 from kiln.services.training.job_logs import JobLog, MetricSink
 from kiln.services.training.kept_workspaces import KeptWorkspace, keep
 from kiln.services.training.node_staging import (
+    channel_fetches,
     distribution_environment,
     host_plan,
     merge_host_archives,
@@ -207,16 +216,27 @@ class TrainingRunner:
     def _hand_over(self) -> None:
         """Show a completed job's channel folders to ``on_completed`` before they go; what it
         does is never the job's failure."""
-        if self._on_completed is None or self._record.status != "Completed" or self._on_nodes:
+        if self._on_completed is None or self._record.status != "Completed":
             return
-        channels = {
-            c.channel_name: [h.layout.channel_dir(c.channel_name) for h in self._hosts]
-            for c in self._spec.input_data_config
-        }
         try:
-            self._on_completed(self.name, channels)
+            self._on_completed(self.name, self._channel_folders())
         except Exception:
             log.exception("training job %s: handing its channels over failed", self.name)
+
+    def _channel_folders(self) -> dict[str, list[Path]]:
+        """Each channel's folder per host; on nodes, where the channels stayed, the ``train``
+        channel fetched here whole (the one a baseline reads)."""
+        if not self._on_nodes:
+            return {
+                c.channel_name: [h.layout.channel_dir(c.channel_name) for h in self._hosts]
+                for c in self._spec.input_data_config
+            }
+        for channel in channel_fetches(self._spec, 0, 1):  # one host: every object
+            if channel.name == TRAIN_CHANNEL:
+                folder = self._root / "fetched" / channel.name
+                fetch_channel(self._objects, channel, folder)
+                return {channel.name: [folder]}
+        return {}
 
     # -- phases ------------------------------------------------------------------------------
 
@@ -334,7 +354,7 @@ class TrainingRunner:
                 else:
                     self._download_replicated(download, objects)
             except (ValidationError, ObjectNotFoundError) as e:
-                raise JobFailure(f"ClientError: channel {name!r}: {_reason(e)}") from e
+                raise JobFailure(channel_failure(name, e)) from e
 
     def _channel_objects(
         self, source: S3DataSource
@@ -841,12 +861,6 @@ def _internal_reason(error: Exception) -> str:
     if unavailable is not None:
         return unavailable.message
     return f"{type(error).__name__}: {error}"
-
-
-def _reason(error: Exception) -> str:
-    if isinstance(error, ObjectNotFoundError):
-        return f"no object at {error}"
-    return str(error)
 
 
 def _link_or_copy(source: str, dest: str) -> None:

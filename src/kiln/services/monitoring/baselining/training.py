@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from kiln.db import TrainingJobRecord, TrainingJobStore
 from kiln.services.monitoring.baselining.errors import UnsupportedDataError
 from kiln.services.tags import merged_tags
+from kiln.services.training.channels import TRAIN_CHANNEL
 from kiln.services.training.service import job_output_uri
 from kiln.storage import ObjectStore
 
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "train"
+CHANNEL = TRAIN_CHANNEL
 STATUS_TAG = "kiln:baseline-status"
 STATISTICS_TAG = "kiln:baseline-statistics"
 CONSTRAINTS_TAG = "kiln:baseline-constraints"
