@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from kiln.config import Settings
 from kiln.instance_types import InstanceType
 from kiln.services.capacity import (
     NOTHING,
@@ -12,6 +13,7 @@ from kiln.services.capacity import (
     clamp,
     demand_of,
     fits,
+    machine_name,
     memory_text,
     out_of_memory_reason,
     shortfall,
@@ -116,6 +118,18 @@ def test_shortfall(
 ) -> None:
     found = shortfall(what, size, count, capacity)
     assert (None if found is None else str(found)) == expected
+
+
+@pytest.mark.parametrize(
+    ("backend", "name"), [("local", "this machine"), ("ray", "the largest Ray node")]
+)
+def test_a_shortfall_names_what_one_host_runs_on(backend: str, name: str) -> None:
+    settings = Settings.from_env({"KILN_BACKEND": backend, "KILN_RAY_ADDRESS": "10.0.0.5:6379"})
+    found = shortfall(
+        "ml.m5.4xlarge", InstanceType(16, 64 * GIB), 1, MACHINE, machine_name(settings)
+    )
+    assert found is not None
+    assert found.has == f"{name} has 4 vCPUs and 16384 MiB"
 
 
 def test_demand_of_counts_only_gpus_as_gpus() -> None:

@@ -34,8 +34,21 @@ NOTHING = Demand(0, 0)
 
 
 def machine_capacity(settings: Settings) -> Demand:
-    """What this machine offers jobs and replicas (``KILN_CAPACITY_*``)."""
+    """What this machine offers jobs and replicas (``KILN_CAPACITY_*``; on Ray, the settings
+    sized to the largest live node)."""
     return Demand(settings.capacity_vcpus, settings.capacity_memory_mib, settings.capacity_gpus)
+
+
+def machine_name(settings: Settings) -> str:
+    """What one host runs on, as the notes name it."""
+    return "the largest Ray node" if settings.backend == "ray" else "this machine"
+
+
+def capacity_source(settings: Settings) -> str:
+    """Where ``machine_capacity`` comes from, for an error that tells what to change."""
+    if settings.backend == "ray":
+        return "the largest live Ray node"
+    return "KILN_CAPACITY_VCPUS, KILN_CAPACITY_MEMORY_MIB, KILN_CAPACITY_GPUS"
 
 
 def demand_of(size: InstanceType, count: int = 1) -> Demand:
@@ -80,8 +93,11 @@ class Shortfall:
         return f"{self.asks}; {self.has}: {self.runs_on}"
 
 
-def shortfall(what: str, size: InstanceType, count: int, capacity: Demand) -> Shortfall | None:
-    """How ``count`` × ``size`` exceeds an idle machine of ``capacity``, or None if it fits."""
+def shortfall(
+    what: str, size: InstanceType, count: int, capacity: Demand, machine: str = "this machine"
+) -> Shortfall | None:
+    """How ``count`` × ``size`` exceeds an idle ``machine`` of ``capacity``, or None if it
+    fits."""
     asked = demand_of(size, count)
     foreign = size.gpus * count if size.accelerator != "GPU" else 0
     if can_ever_fit(asked, capacity) and not foreign:
@@ -99,7 +115,7 @@ def shortfall(what: str, size: InstanceType, count: int, capacity: Demand) -> Sh
     cpu_only = (asked.gpus and not given.gpus) or foreign
     return Shortfall(
         f"{what} asks for {_describe(asked, foreign, size.accelerator)}",
-        f"this machine has {_join(lacking)}",
+        f"{machine} has {_join(lacking)}",
         f"running on {_describe(given, 0, '')}" + (" (CPU only)" if cpu_only else ""),
     )
 

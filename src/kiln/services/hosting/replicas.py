@@ -41,6 +41,7 @@ from kiln.services.capacity import (
     clamp,
     demand_of,
     machine_capacity,
+    machine_name,
     out_of_memory_reason,
     shortfall,
 )
@@ -452,7 +453,7 @@ class ReplicaLauncher:
         if size is None:  # checked at CreateEndpointConfig; a type botocore has since dropped
             return clamp(Demand(1, 2048), capacity)
         key = (spec.endpoint, spec.variant, spec.instance_type)
-        note = shortfall(spec.instance_type, size, 1, capacity)
+        note = shortfall(spec.instance_type, size, 1, capacity, machine_name(self._settings))
         if note is not None and key not in self._noted:
             self._noted.add(key)
             log.warning("endpoint %s variant %s: %s", spec.endpoint, spec.variant, note)

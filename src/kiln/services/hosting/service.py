@@ -17,7 +17,7 @@ from kiln.config import Settings
 from kiln.db import DuplicateNameError, ResourceRecord, ResourceStore
 from kiln.errors import NotFoundError, ResourceLimitError, UnsupportedError, ValidationError
 from kiln.runtime.batch_settings import BatchSettingsError, batch_settings
-from kiln.services.capacity import machine_capacity, quota_exceeded, shortfall
+from kiln.services.capacity import machine_capacity, machine_name, quota_exceeded, shortfall
 from kiln.services.hosting.capture_config import parse_data_capture
 from kiln.services.hosting.cold_start import scaled_to_zero_status
 from kiln.services.hosting.model_code import code_location
@@ -346,7 +346,8 @@ class HostingService:
         over = quota_exceeded(instance_type, "endpoint usage", count)
         if over is not None:
             raise ResourceLimitError(f"Variant {variant['VariantName']!r}: {over}")
-        note = shortfall(instance_type, size, 1, machine_capacity(self._settings))
+        capacity, machine = machine_capacity(self._settings), machine_name(self._settings)
+        note = shortfall(instance_type, size, 1, capacity, machine)
         if note is not None and self._settings.strict_capacity:
             raise ResourceLimitError(
                 f"Variant {variant['VariantName']!r}: {note.asks}; {note.has} "

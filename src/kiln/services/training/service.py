@@ -26,8 +26,10 @@ from kiln.instance_types import InstanceType
 from kiln.services.capacity import (
     Demand,
     Shortfall,
+    capacity_source,
     demand_of,
     machine_capacity,
+    machine_name,
     quota_exceeded,
     shortfall,
 )
@@ -71,9 +73,9 @@ class TrainingService:
         note = capacity_note(self._settings, spec)
         if note is not None and self._settings.strict_capacity:
             raise ResourceLimitError(
-                f"{note.asks}; {note.has} (KILN_CAPACITY_VCPUS, "
-                "KILN_CAPACITY_MEMORY_MIB, KILN_CAPACITY_GPUS; KILN_STRICT_CAPACITY=1 refuses "
-                "what does not fit instead of running it on what there is)"
+                f"{note.asks}; {note.has} ({capacity_source(self._settings)}; "
+                "KILN_STRICT_CAPACITY=1 refuses what does not fit instead of running it on "
+                "what there is)"
             )
         check_tags(request.get("Tags", []))
         now = time.time()
@@ -158,7 +160,8 @@ def capacity_note(settings: Settings, spec: TrainingJobSpec) -> Shortfall | None
     if resources.instance_count > 1:
         what = f"{resources.instance_count} x {what}"
     size = instance_size(settings, resources.instance_type)
-    return shortfall(what, size, resources.instance_count, machine_capacity(settings))
+    capacity, machine = machine_capacity(settings), machine_name(settings)
+    return shortfall(what, size, resources.instance_count, capacity, machine)
 
 
 def check_inputs(spec: TrainingJobSpec) -> None:
