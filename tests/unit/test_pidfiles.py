@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -54,9 +55,7 @@ def test_a_written_pid_file_names_the_live_process(tmp_path: Path) -> None:
         record = read_pid_file(tmp_path / "pids" / "x.json")
         assert record is not None
         assert record.pid == sleeper.pid
-        info = process_info(sleeper.pid)
-        assert info is not None
-        assert info.args == ("sleep", "60")
+        info = _after_exec(sleeper.pid, ("sleep", "60"))
         assert is_ours(record, [info])
     finally:
         sleeper.kill()
@@ -68,3 +67,13 @@ def test_an_unreadable_pid_file_is_no_record(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{not json")
     assert read_pid_file(tmp_path / "bad.json") is None
     assert read_pid_file(tmp_path / "absent.json") is None
+
+
+def _after_exec(pid: int, args: tuple[str, ...]) -> ProcessInfo:
+    """The process once its new command line is in place: Popen returns when exec closes its
+    close-on-exec pipe, a moment before the kernel has set up the new arguments."""
+    deadline = time.monotonic() + 5
+    while (info := process_info(pid)) is None or info.args != args:
+        assert time.monotonic() < deadline, f"process {pid} shows {info}, not {args}"
+        time.sleep(0.001)
+    return info
