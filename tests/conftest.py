@@ -45,6 +45,13 @@ ROLE = "arn:aws:iam::000000000000:role/kiln"
 
 # Read before clean_environ wipes the environment: the CI's PostgreSQL, when there is one.
 POSTGRES_URL = os.environ.get("KILN_TEST_DATABASE_URL") or None  # empty: unset
+# ``ray``: every test server runs its jobs and replicas on one Ray cluster started for the
+# session (the long profile's "the same checks pass on Ray", docs/scale-out.md).
+TEST_BACKEND = os.environ.get("KILN_TEST_BACKEND") or "local"
+# What only the local backend does (warm spares forked here, KILN_CAPACITY_* sizing the queue).
+LOCAL_BACKEND_ONLY = pytest.mark.skipif(
+    TEST_BACKEND == "ray", reason="KILN_TEST_BACKEND=ray: a local backend behaviour"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -96,6 +103,14 @@ def database_url(tmp_path: Path) -> str:
 NO_RETRIES = Config(retries={"total_max_attempts": 1})
 
 
+def env_pythons(kiln: Kiln) -> list[Path]:
+    """The cached job environments' interpreters: the server's, or on Ray the nodes' (each
+    builds them under its work dir, the path of KILN_HOME/envs there)."""
+    settings = kiln.settings
+    envs = settings.ray_work_dir / "envs" if settings.backend == "ray" else settings.envs_dir
+    return list(envs.glob("*/bin/python"))
+
+
 def make_settings(home: Path, database_url: str, **overrides: str) -> Settings:
     """Settings for a test server: free ports, short grace, room for a few small jobs."""
     env = {
@@ -110,6 +125,7 @@ def make_settings(home: Path, database_url: str, **overrides: str) -> Settings:
         "KILN_CHECK_RESPONSES": "1",
         # No warm spare per test server (2 cores shared); test_scale_to_zero turns them on.
         "KILN_WARM_SPARES": "0",
+        **_backend_settings(home),
         **overrides,
     }
     return Settings.from_env(env)
@@ -496,12 +512,52 @@ RAY_FAST_NODE_DEATH = {
 }
 
 
+# The session's cluster under KILN_TEST_BACKEND=ray; None on the local backend.
+_EVERY_SERVER_ON: RayCluster | None = None
+
+
+def _backend_settings(home: Path) -> dict[str, str]:
+    """The settings that put a test server on the session's Ray cluster, if there is one."""
+    if _EVERY_SERVER_ON is None:
+        return {}
+    return {
+        "KILN_BACKEND": "ray",
+        "KILN_RAY_ADDRESS": _EVERY_SERVER_ON.address,
+        "KILN_RAY_WORK_DIR": str(home / "ray-work"),
+    }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_server_on_ray() -> Iterator[None]:
+    """Under KILN_TEST_BACKEND=ray, a two-node cluster that every test server runs on."""
+    global _EVERY_SERVER_ON
+    if TEST_BACKEND != "ray":
+        yield
+        return
+    require("Ray", importlib.util.find_spec("ray") is not None, "uv pip install -e '.[ray]'")
+    root = Path(tempfile.mkdtemp(prefix="kiln-ray-all-"))
+    # Logical sizes, not this machine's: room for the suites' replicas and hosts at once.
+    big = {"cpus": 16, "memory_bytes": 64 * 1024**3}
+    cluster = RayCluster.start(
+        root, [NodeSpec("head", **big), NodeSpec("w1", **big)], RAY_FAST_NODE_DEATH
+    )
+    os.environ.update(cluster.client_env)
+    _EVERY_SERVER_ON = cluster
+    try:
+        yield
+    finally:
+        _EVERY_SERVER_ON = None
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 # Module-scoped: one file uses it, and its ~0.9 GB and a dozen processes end with that file
 # rather than weighing on the rest of the session's 2 cores.
 @pytest.fixture(scope="module")
 def ray_lab() -> Iterator[RayLab]:
-    """``head`` and ``w1`` (2 CPUs each), and ``doomed`` (3 CPUs: only a process asking for 3
-    runs there; a test kills it), started together once per module."""
+    """``head``, ``w1`` and ``spare`` (2 CPUs each: room for a replica replaced after a node
+    dies), and ``doomed`` (3 CPUs: only a process asking for 3 runs there; a test kills it),
+    started together once per module."""
     require("Ray", importlib.util.find_spec("ray") is not None, "uv pip install -e '.[ray]'")
     # Short: Ray's Unix sockets live under it (107 bytes at most).
     root = Path(tempfile.mkdtemp(prefix="kiln-ray-"))
@@ -513,7 +569,9 @@ def ray_lab() -> Iterator[RayLab]:
         **RAY_FAST_NODE_DEATH,
     }
     cluster = RayCluster.start(
-        root, [NodeSpec("head"), NodeSpec("w1"), NodeSpec("doomed", cpus=3)], extra
+        root,
+        [NodeSpec("head"), NodeSpec("w1"), NodeSpec("spare"), NodeSpec("doomed", cpus=3)],
+        extra,
     )
     watch = TcpWatch(cluster)
     # The test runner is a Ray client too (RayBackend in-process): it authenticates as one.

@@ -9,6 +9,7 @@ import pytest
 from conftest import (
     ROLE,
     Kiln,
+    env_pythons,
     job_log_text,
     script_job,
     upload_model,
@@ -67,7 +68,7 @@ def test_sklearn_image_job_and_replica_get_pandas_from_one_cached_env(kiln: Kiln
     )["events"]
     # The training jobs' environment, reused by the replica.
     assert any(e["message"].startswith("[kiln] Using environment") for e in events)
-    assert len(list(kiln.settings.envs_dir.glob("*/bin/python"))) == 1
+    assert len(env_pythons(kiln)) == 1
 
 
 def _deploy_and_invoke(kiln: Kiln, name: str) -> dict[str, str]:

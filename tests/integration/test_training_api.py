@@ -13,7 +13,15 @@ import zipfile
 
 import pytest
 
-from conftest import Kiln, job_log_text, script_job, upload_source, wait_for_log
+from conftest import (
+    LOCAL_BACKEND_ONLY,
+    Kiln,
+    env_pythons,
+    job_log_text,
+    script_job,
+    upload_source,
+    wait_for_log,
+)
 from kiln.storage import S3Uri
 
 pytestmark = pytest.mark.slow
@@ -150,7 +158,7 @@ def test_requirements_get_a_cached_virtualenv(kiln: Kiln) -> None:
     kiln.sagemaker.create_training_job(**script_job("reqs-2", upload_source(kiln, files)))
     second = kiln.wait("reqs-2")
     assert second["TrainingJobStatus"] == "Completed", second.get("FailureReason")
-    assert len(list(kiln.settings.envs_dir.glob("*/bin/python"))) == 1
+    assert len(env_pythons(kiln)) == 1
     log = job_log_text(kiln.settings, "reqs-2")
     assert "Building environment" not in log
 
@@ -295,6 +303,7 @@ def test_two_instances_run_with_their_own_host_names(kiln: Kiln) -> None:
     assert files == {"algo-1": b'["algo-1","algo-2"]', "algo-2": b'["algo-1","algo-2"]'}
 
 
+@LOCAL_BACKEND_ONLY  # KILN_CAPACITY_* sizes the queue; on Ray the live nodes do
 def test_jobs_wait_for_capacity_in_order(kiln: Kiln) -> None:
     source = upload_source(kiln, {"train.py": SLEEPY_SCRIPT})
     big = script_job("big-1", source)

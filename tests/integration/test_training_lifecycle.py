@@ -133,7 +133,10 @@ def test_unsandboxed_fallback_points_sm_variables_at_the_workspace(
         job = kiln.wait("plain-1")
         assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
         log = job_log_text(settings, "plain-1")
-        assert f"model dir {settings.workspaces_dir / 'plain-1' / 'algo-1' / 'model'}" in log
+        host = kiln.thread.kiln.backend.container_path(
+            settings.workspaces_dir / "plain-1" / "algo-1"
+        )
+        assert f"model dir {host / 'model'}" in log
 
 
 def test_embedded_store_is_restarted_when_it_dies(kiln: Kiln) -> None:

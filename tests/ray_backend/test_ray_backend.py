@@ -83,9 +83,9 @@ def _first(handle: ProcessHandle, stream: Stream, text: bytes) -> bytes:
 
 
 def test_capacity_is_the_sum_of_the_live_nodes(backend: RayBackend) -> None:
-    # head, w1 (2 CPUs each), doomed (3), 2 GiB each (ray_cluster.NODE_MEMORY_BYTES), no GPU.
+    # head, w1, spare (2 CPUs each), doomed (3), 2 GiB each (ray_cluster.NODE_MEMORY_BYTES).
     capacity = backend.capacity()
-    assert (capacity.vcpus, capacity.memory_mib, capacity.gpus) == (7, 3 * 2048, 0)
+    assert (capacity.vcpus, capacity.memory_mib, capacity.gpus) == (9, 4 * 2048, 0)
 
 
 def test_the_hosts_of_a_two_host_job_run_on_the_two_nodes_placed(backend: RayBackend) -> None:
@@ -344,6 +344,45 @@ def test_a_job_on_a_node_that_dies_fails_naming_the_node(
     assert job["TrainingJobStatus"] == "Failed"
     assert f"node {doomed.ip} (Ray node " in job["FailureReason"]
     assert job["FailureReason"].endswith(") died")
+
+
+def test_a_replica_whose_node_dies_is_replaced_on_another_while_the_endpoint_serves(
+    kiln_on_ray: Kiln, ray_lab: RayLab
+) -> None:
+    kiln = kiln_on_ray
+    deploy(kiln, "ray-heal", {"main": (upload_model(kiln, sklearn_model_files()), 2, 1.0)})
+    before = _replica_addresses(kiln, "ray-heal")
+    # Never the head: the cluster dies with it.
+    victim = next(
+        node
+        for node in ray_lab.cluster.nodes
+        if node.name != "head" and any(a.startswith(f"tcp://{node.ip}:") for a in before)
+    )
+    victim.kill()
+    runtime = kiln.client("sagemaker-runtime")
+    deadline = time.monotonic() + 120
+    while True:
+        # Every request is answered while the replica is found dead and replaced.
+        answer = runtime.invoke_endpoint(
+            EndpointName="ray-heal", ContentType="text/csv", Body=",".join(["1.0"] * 30)
+        )
+        assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200
+        after = _replica_addresses(kiln, "ray-heal")
+        if len(after) == 2 and not any(a.startswith(f"tcp://{victim.ip}:") for a in after):
+            break
+        assert time.monotonic() < deadline, after
+        time.sleep(0.1)
+    assert len(set(after) - set(before)) == 1
+    endpoint = kiln.sagemaker.describe_endpoint(EndpointName="ray-heal")
+    assert endpoint["EndpointStatus"] == "InService"
+    assert endpoint["ProductionVariants"][0]["CurrentInstanceCount"] == 2
+    kiln.sagemaker.delete_endpoint(EndpointName="ray-heal")
+
+
+def _replica_addresses(kiln: Kiln, endpoint: str) -> list[str]:
+    route = kiln.thread.kiln.routing.get(endpoint)
+    assert route is not None
+    return [r.location for v in route.variants for r in v.replicas if r.is_healthy]
 
 
 def test_no_connection_leaves_loopback_while_the_cluster_lives(ray_lab: RayLab) -> None:

@@ -74,6 +74,7 @@ class NodeSpec:
 
     name: str
     cpus: int = 2
+    memory_bytes: int = NODE_MEMORY_BYTES
 
 
 @dataclass
@@ -196,7 +197,7 @@ class RayCluster:
             "--num-gpus",
             "0",
             "--memory",
-            str(NODE_MEMORY_BYTES),
+            str(spec.memory_bytes),
             "--object-store-memory",
             str(OBJECT_STORE_BYTES),
             "--resources",
