@@ -36,5 +36,13 @@ def is_transient(error: BaseException) -> bool:
         # boto3 wraps the ClientError without ``from``: the cause is the implicit context.
         return error.__context__ is not None and is_transient(error.__context__)
     if isinstance(error, ClientError):
-        return error.response.get("Error", {}).get("Code") == "NoSuchUpload"
+        code = error.response.get("Error", {}).get("Code")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return code in _TRANSIENT_CODES or status == 503  # a HEAD's 503 has no code to read
     return False
+
+
+# NoSuchUpload: a restarted store forgot a multipart upload. ServiceUnavailable: Kiln's S3 front
+# while the store behind it restarts (what a node's host agent, reaching the store through the
+# front, sees); SlowDown: any S3's throttling that outlasted boto3's own retries.
+_TRANSIENT_CODES = frozenset({"NoSuchUpload", "ServiceUnavailable", "SlowDown"})

@@ -23,6 +23,11 @@ def _client_error(code: str) -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": code}}, "UploadPart")
 
 
+def _head_error(status: int) -> ClientError:
+    response = {"Error": {"Code": str(status)}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    return ClientError(response, "HeadObject")  # type: ignore[arg-type]
+
+
 def _upload_failed(code: str) -> S3UploadFailedError:
     """As boto3 raises it: inside the handler of the ClientError, without ``from``."""
     try:
@@ -44,7 +49,13 @@ def _upload_failed(code: str) -> S3UploadFailedError:
         (RetriesExceededError(ConnectionResetError()), True),  # a download's stream, 5 times
         (_client_error("NoSuchUpload"), True),  # the new rclone forgot the multipart upload
         (_upload_failed("NoSuchUpload"), True),
+        (_client_error("ServiceUnavailable"), True),  # the S3 front, its store restarting
+        (_upload_failed("ServiceUnavailable"), True),
+        (_client_error("SlowDown"), True),
+        (_head_error(503), True),  # a HEAD's answer has no body: only its status says why
+        (_head_error(403), False),
         (_upload_failed("AccessDenied"), False),
+        (_client_error("InternalError"), False),
         (_client_error("NoSuchKey"), False),
         (_client_error("AccessDenied"), False),
         (OSError(errno.ENOSPC, "No space left on device"), False),  # a full disk stays full

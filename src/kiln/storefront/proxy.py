@@ -158,7 +158,9 @@ class StoreFront:
         except httpx.TransportError as e:
             log.warning("S3 front: rclone did not answer %s %s: %r", method, path, e)
             message = "The embedded store is restarting; retry the request"
-            await _answer(send, 503, error_body("ServiceUnavailable", message, resource), method)
+            unread = content is not body  # part of a streamed body may still be on the wire
+            answer = error_body("ServiceUnavailable", message, resource)
+            await _answer(send, 503, answer, method, close=unread)
             return
         try:
             await _relay(response, receive, send)
@@ -245,8 +247,12 @@ def _text_headers(headers: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers}
 
 
-async def _answer(send: Send, status: int, body: bytes, method: str) -> None:
+async def _answer(send: Send, status: int, body: bytes, method: str, close: bool = False) -> None:
     headers = [(b"content-type", b"application/xml")]
+    if close:
+        # The request's body was not all read: what is left of it would be parsed as the
+        # connection's next request (a 400 to the client's retry), so the connection ends here.
+        headers.append((b"connection", b"close"))
     if method != "HEAD":
         headers.append((b"content-length", str(len(body)).encode()))
     else:
