@@ -18,6 +18,7 @@ It reaches S3 with the job's own keys and the store's endpoint, from the job's e
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -39,6 +40,7 @@ from kiln.runtime.host_plan import (
     PYTHON,
     STAGING_FAILED,
     HostPlan,
+    Unpack,
 )
 from kiln.runtime.workspace import Layout
 from kiln.services.training.checkpoints import CheckpointSync
@@ -68,11 +70,16 @@ def stage_in(plan: HostPlan, workspace: Path, objects: ObjectStore) -> list[Chec
     for item in plan.unpack:
         archive = workspace / ".unpack.tar.gz"
         try:
+            started = time.monotonic()
             objects.download_file(S3Uri.parse(item.uri), archive)
+            started = _phase(plan, f"download_{item.folder}", started)
             safe_extract(archive, workspace / item.folder, plan.volume_bytes or None)
+            _phase(plan, f"extract_{item.folder}", started)
         except ObjectNotFoundError:
             raise StagingError(f'ClientError: source archive "{item.uri}" not found') from None
-        except (ArchiveTooLargeError, UnsafeArchiveError) as e:
+        except ArchiveTooLargeError as e:
+            raise StagingError(_overfill(plan, item) or f"ClientError: {item.uri}: {e}") from e
+        except UnsafeArchiveError as e:
             raise StagingError(f"ClientError: {item.uri}: {e}") from e
         finally:
             archive.unlink(missing_ok=True)
@@ -91,6 +98,21 @@ def stage_in(plan: HostPlan, workspace: Path, objects: ObjectStore) -> list[Chec
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return syncs
+
+
+def _phase(plan: HostPlan, name: str, started: float) -> float:
+    """Print phase ``name``'s line if the plan asks for them; when the next phase starts."""
+    now = time.monotonic()
+    if plan.phases:
+        line = json.dumps({"kiln_phase": name, "seconds": round(now - started, 4)})
+        print(line, flush=True)
+    return now
+
+
+def _overfill(plan: HostPlan, item: Unpack) -> str:
+    """The plan's words for ``item`` expanding past the volume ("" when it has none)."""
+    name = item.uri.rsplit("/", 1)[-1]
+    return plan.overfill.format(uri=item.uri, name=name, folder=item.folder)
 
 
 def stage_out(plan: HostPlan, workspace: Path, objects: ObjectStore) -> None:
@@ -112,7 +134,9 @@ def choose_python(plan: HostPlan, workspace: Path, argv: list[str]) -> list[str]
     if PYTHON not in argv:
         return argv
     envs = Path(os.environ.get(NODE_ENVS_VARIABLE, Path(tempfile.gettempdir()) / "kiln-envs"))
+    started = time.monotonic()
     python = python_for(plan.image, workspace / plan.code, envs, _note)
+    _phase(plan, "environment", started)
     return [str(python) if arg == PYTHON else arg for arg in argv]
 
 
@@ -121,29 +145,59 @@ def inherited_fds(argv: list[str]) -> tuple[int, ...]:
     return tuple(int(argv[i + 1]) for i, arg in enumerate(argv[:-1]) if arg == "--fd")
 
 
+class _StopRequested(Exception):
+    """SIGTERM came before the command started: staging ends there."""
+
+
+class _Command:
+    """The agent's command and the stop signals the agent got, passed on once it runs."""
+
+    def __init__(self) -> None:
+        self.signals: list[int] = []
+        self._child: subprocess.Popen[bytes] | None = None
+        self._starting = False
+
+    def on_signal(self, signum: int, _frame: object) -> None:
+        """Pass a stop on to the command; before it starts, end staging instead."""
+        self.signals.append(signum)
+        if self._child is not None:
+            self._child.send_signal(signum)
+        elif not self._starting:
+            raise _StopRequested
+
+    def run(self, argv: list[str], cwd: Path, syncs: list[CheckpointSync], every: float) -> int:
+        """Run ``argv`` to its end, syncing checkpoints every ``every`` seconds; its exit code."""
+        self._starting = True  # a signal from here on is kept for the child, not raised
+        child = subprocess.Popen(
+            argv, cwd=cwd, env=_command_environment(), pass_fds=inherited_fds(argv)
+        )
+        self._child = child
+        if self.signals:  # came while it started
+            child.send_signal(self.signals[0])
+        while (code := _wait(child, every)) is None:
+            _sync(syncs)
+        _sync(syncs)
+        return code
+
+
 def run(plan: HostPlan, workspace: Path, command: list[str] | None = None) -> int:
-    """Stage in, run the command (the plan's unless given), stage out; the exit code."""
+    """Stage in, run the command (the plan's unless given), stage out; the exit code. A stop
+    while staging skips the command and still stores the (empty) model, as SageMaker does."""
     objects = store_from_environment()
+    stoppable = _Command()
+    signal.signal(signal.SIGTERM, stoppable.on_signal)
+    signal.signal(signal.SIGINT, stoppable.on_signal)
     try:
         syncs = stage_in(plan, workspace, objects)
         argv = choose_python(plan, workspace, command or list(plan.argv))
+        code = stoppable.run(argv, workspace / plan.cwd, syncs, plan.sync_seconds)
+    except _StopRequested:
+        signum = stoppable.signals[0]
+        _note(f"stopped (signal {signum}) while staging: the command did not run")
+        code = -signum
     except Exception as e:
         return _failed(e)
-    child = subprocess.Popen(
-        argv, cwd=workspace / plan.cwd, env=_command_environment(), pass_fds=inherited_fds(argv)
-    )
-    stopping: list[int] = []
-
-    def pass_on(signum: int, _frame: object) -> None:
-        stopping.append(signum)
-        child.send_signal(signum)
-
-    signal.signal(signal.SIGTERM, pass_on)
-    signal.signal(signal.SIGINT, pass_on)
-    while (code := _wait(child, plan.sync_seconds)) is None:
-        _sync(syncs)
-    _sync(syncs)
-    if code != 0 and not stopping:
+    if code != 0 and not stoppable.signals:
         failure = read_text(workspace, workspace / plan.failure_file, _FAILURE_LIMIT)
         if failure:
             print(FAILURE_PREFIX + failure.replace("\n", "\\n"), file=sys.stderr, flush=True)

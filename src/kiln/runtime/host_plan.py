@@ -76,6 +76,12 @@ class HostPlan:
     pack: tuple[Pack, ...] = ()
     volume_bytes: int = 0
     """What the workspace may hold (0: no limit)."""
+    phases: bool = False
+    """Print a start-phase line (``{"kiln_phase": "download_model", …}``) per download,
+    extraction and environment, as a replica's server reads them."""
+    overfill: str = ""
+    """The failure when an archive expands past ``volume_bytes``, in the server's words:
+    ``{uri}``, ``{name}`` (its file name) and ``{folder}`` are filled in ("" : a plain one)."""
     image: str | None = None
     """The training image: which framework environment the node builds (with the code's
     ``requirements.txt``) for :data:`PYTHON`."""

@@ -348,6 +348,9 @@ class ReplicaLauncher:
             code=code_dir.as_posix(),
             unpack=tuple(unpack),
             volume_bytes=volume_bytes(spec.volume_size_gb, DEFAULT_REPLICA_VOLUME_GB),
+            phases=True,
+            overfill="Failed to extract {folder} data from {uri}: "
+            + replica_volume_reason("{name} expands to", spec.volume_size_gb),
             image=spec.container.get("Image"),
         )
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from kiln.runtime.archives import pack, safe_extract
 from kiln.runtime.host_plan import ChannelFetch, HostPlan, Mirror, Pack, Unpack
+from kiln.services.volumes import training_volume_reason
 from kiln.shapes.training import TrainingJobSpec
 from kiln.storage import ObjectNotFoundError, ObjectStore, S3Uri
 
@@ -59,6 +60,7 @@ def host_plan(
     config: Mapping[str, str],
     source: S3Uri | None,
     volume_bytes: int,
+    volume_gb: int,
 ) -> HostPlan:
     """What host ``host`` (``host_index`` of ``host_count``) does around its command."""
     channels = channel_fetches(spec, host_index, host_count)
@@ -78,6 +80,7 @@ def host_plan(
             Pack("output/data", str(host_archive(output, host, "output.tar.gz"))),
         ),
         volume_bytes=volume_bytes,
+        overfill=training_volume_reason("{uri} expands to", volume_gb),
         image=spec.algorithm_specification.training_image,
     )
 

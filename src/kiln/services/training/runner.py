@@ -324,7 +324,7 @@ class TrainingRunner:
         if ending is Ending.EXITED or has_model:
             self._holds_only_model = True
             self._update(lambda r: transition(r, "Uploading"))
-            self._upload_artifacts()
+            self._upload_artifacts(stopped_early=ending is not Ending.EXITED)
             self._holds_only_model = False
         if ending is Ending.EXITED:
             self._end("Completed")
@@ -552,6 +552,7 @@ class TrainingRunner:
             config=config_files(context),
             source=submit_directory(self._spec) if uses_code else None,
             volume_bytes=self._volume_bytes(),
+            volume_gb=self._volume_gb(),
         )
 
     def _output_uri(self) -> S3Uri:
@@ -680,9 +681,9 @@ class TrainingRunner:
 
     # -- uploading and endings -------------------------------------------------------------------
 
-    def _upload_artifacts(self) -> None:
+    def _upload_artifacts(self, stopped_early: bool) -> None:
         if self._on_nodes:
-            self._merge_host_artifacts()
+            self._merge_host_artifacts(stopped_early)
             return
         output = self._output_uri()
         model_uri = output.join("model.tar.gz")
@@ -704,8 +705,10 @@ class TrainingRunner:
             pack(data, self._root / "output.tar.gz")
             self._objects.upload_file(self._root / "output.tar.gz", output.join("output.tar.gz"))
 
-    def _merge_host_artifacts(self) -> None:
-        """The hosts stored their model and output archives: one of each for the job."""
+    def _merge_host_artifacts(self, stopped_early: bool) -> None:
+        """The hosts stored their model and output archives: one of each for the job. A job
+        stopped before any host stored one has no model, as one stopped locally with an empty
+        model folder."""
         output, names = self._output_uri(), [h.name for h in self._hosts]
         try:
             model_uri = merge_host_archives(
@@ -716,6 +719,9 @@ class TrainingRunner:
             raise JobFailure(
                 f"InternalServerError: storing the model failed: {_internal_reason(e)}"
             ) from e
+        if model_uri is None and stopped_early:
+            self._log.note("no host stored a model before the job was stopped")
+            return
         if model_uri is None:
             raise JobFailure("InternalServerError: no host stored its model (see the job's log)")
         self._log.note(f"model artifacts: {model_uri}")
