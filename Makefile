@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest compat fuzz faults bench clean
+.PHONY: demo test lint typecheck pytest compat fuzz faults test-ray bench clean
 
 # uv installs (bootstrapped by pip): seconds where pip alone takes over a minute.
 UV := $(BIN)/uv pip install --quiet --python $(BIN)/python
@@ -53,6 +53,13 @@ fuzz: $(VENV)/.installed-dev
 # runs its short profile (tests/faults/test_faults.py).
 faults: $(VENV)/.installed-dev
 	PYTHONPATH=tests $(BIN)/python -m faults --profile long
+
+# The Ray long profile: every integration test with its servers on a two-node Ray cluster on
+# 127.0.0.1, one per xdist worker (docs/scale-out.md, "Testing on Ray"). `make pytest` runs
+# tests/ray_backend, the Ray tests proper.
+test-ray: $(VENV)/.installed-dev
+	$(UV) -e '.[dev,ray]'
+	KILN_TEST_BACKEND=ray $(BIN)/pytest -n 2 --dist loadfile tests/integration
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/training_overhead.py

@@ -119,7 +119,8 @@ def test_jobs_stop_stops_a_running_job(kiln: Kiln, cli_env: dict[str, str]) -> N
     _wait_for_status(kiln, "stop-me", "Training")
     result = runner.invoke(app, ["jobs", "stop", "stop-me"], env=cli_env)
     assert result.exit_code == 0, result.output
-    assert kiln.wait("stop-me")["TrainingJobStatus"] == "Stopped"
+    job = kiln.wait("stop-me")
+    assert job["TrainingJobStatus"] == "Stopped", job.get("FailureReason")
 
 
 def test_unknown_job_is_one_error_line_without_traceback(cli_env: dict[str, str]) -> None:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Kiln, make_settings, script_job, start_kiln, upload_source
+from conftest import LOCAL_BACKEND_ONLY, Kiln, make_settings, script_job, start_kiln, upload_source
 
-pytestmark = pytest.mark.slow
+# The workspace kept is the server's; on Ray the model stays in its node's (docs/scale-out.md).
+pytestmark = [pytest.mark.slow, LOCAL_BACKEND_ONLY]
 
 TRAINS = """
 import os

@@ -22,6 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from conftest import (
+    LOCAL_BACKEND_ONLY,
     ROLE,
     Kiln,
     deploy,
@@ -158,6 +159,7 @@ open(os.path.join(model, "model.txt"), "w").write("trained")
 """
 
 
+@LOCAL_BACKEND_ONLY  # the job's disk is its node's on Ray
 def test_job_log_drops_lines_while_the_disk_is_full_and_says_how_many(
     disk: Disk, kiln_on: Kiln
 ) -> None:
@@ -191,6 +193,7 @@ while os.statvfs(model).f_bavail > 0:
 """
 
 
+@LOCAL_BACKEND_ONLY  # the job's disk is its node's on Ray
 def test_job_ending_on_a_full_disk_is_recorded_once_space_returns_and_keeps_its_model(
     disk: Disk, kiln_on: Kiln, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -82,13 +82,21 @@ def transform_fn(model, data, content_type, accept):
 
 
 def _prepare(kiln: Kiln) -> None:
-    """Input data in ``jobdata``, another job's model in ``models``, a role for ``jobdata``."""
+    """Input data in ``jobdata``, another job's model in ``models``, a role for ``jobdata``
+    (and for the code it runs and the output it writes)."""
     for bucket in ("jobdata", "models"):
         kiln.thread.kiln.objects.ensure_bucket(bucket)
     kiln.s3.put_object(Bucket="jobdata", Key="train/rows.csv", Body=b"1,2\n")
     kiln.s3.put_object(Bucket="models", Key="other/model.tar.gz", Body=b"not yours")
-    scoped = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*",
-              "Resource": ["arn:aws:s3:::jobdata", "arn:aws:s3:::jobdata/*"]}]}  # fmt: skip
+    # As SageMaker asks of a role: its input, and the code and output its job names; on a Ray
+    # node the host agent stages with these keys (locally the server stages with its own).
+    scoped = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:*",
+         "Resource": ["arn:aws:s3:::jobdata", "arn:aws:s3:::jobdata/*"]},
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": ["arn:aws:s3:::code/*"]},
+        {"Effect": "Allow", "Action": "s3:*",
+         "Resource": ["arn:aws:s3:::output", "arn:aws:s3:::output/*"]},
+    ]}  # fmt: skip
     kiln.thread.kiln.keys.put_principal("scoped", "role", [Policy.parse(scoped)])
 
 
@@ -182,7 +190,8 @@ def test_server_stop_revokes_the_keys_of_running_jobs(kiln: Kiln) -> None:
 
 def test_a_replica_runs_with_a_session_of_its_models_role_until_it_stops(kiln: Kiln) -> None:
     _prepare(kiln)
-    model = upload_model(kiln, {"code/inference.py": REPLICA_CODE})
+    # Where the role may read it: SageMaker fetches ModelDataUrl with the execution role.
+    model = upload_model(kiln, {"code/inference.py": REPLICA_CODE}, bucket="code")
     kiln.sagemaker.create_model(
         ModelName="reporter", ExecutionRoleArn=SCOPED_ROLE,
         PrimaryContainer={"Image": "kiln/python", "ModelDataUrl": model},

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import (
+    LOCAL_BACKEND_ONLY,
     Kiln,
     deploy,
     make_settings,
@@ -23,6 +24,10 @@ from conftest import (
 from kiln.compute.sandbox import bwrap_binary
 from kiln.errors import SandboxUnavailableError
 from kiln.server import KilnServer
+
+# bwrap sandboxes, process groups and Unix sockets on the server's machine; Ray nodes run jobs
+# unsandboxed as their user (docs/scale-out.md).
+pytestmark = LOCAL_BACKEND_ONLY
 
 # Each attempt reports what it got: "blocked: <error>" is the only acceptable answer.
 ESCAPES = r"""

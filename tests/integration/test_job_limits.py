@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import (
+    LOCAL_BACKEND_ONLY,
     Kiln,
     deploy,
     make_settings,
@@ -64,6 +65,7 @@ def _cgroup(settings: Settings, controller: str, name: str) -> Path:
     return Path("/sys/fs/cgroup", controller, "kiln", settings.run_dir.name, name)
 
 
+@LOCAL_BACKEND_ONLY  # cgroup pids.max; Ray actors get none
 def test_fork_bomb_hits_the_pids_limit_and_the_job_still_ends(
     tmp_path: Path, database_url: str
 ) -> None:
@@ -82,6 +84,7 @@ def test_fork_bomb_hits_the_pids_limit_and_the_job_still_ends(
         assert not _cgroup(settings, "pids", "forks-1-algo-1").exists()
 
 
+@LOCAL_BACKEND_ONLY  # cgroup memory limits; on Ray only its memory monitor
 def test_memory_bomb_fails_with_the_out_of_memory_reason(tmp_path: Path, database_url: str) -> None:
     _needs_cgroups()
     settings = make_settings(tmp_path / "home", database_url, KILN_CAPACITY_MEMORY_MIB="200")
@@ -112,6 +115,7 @@ def test_tar_bomb_source_fails_the_job_naming_volume_size(kiln: Kiln) -> None:
     )
 
 
+@LOCAL_BACKEND_ONLY  # the server measures workspaces on its own disk
 def test_job_that_outgrows_its_volume_is_stopped_with_the_reason(kiln: Kiln) -> None:
     request = script_job("fill-1", upload_source(kiln, {"train.py": VOLUME_FILLER}))
     request["ResourceConfig"]["VolumeSizeInGB"] = 1
@@ -138,6 +142,7 @@ def test_model_tar_bomb_fails_the_endpoint_naming_the_variants_volume(kiln: Kiln
     ) in described["FailureReason"]
 
 
+@LOCAL_BACKEND_ONLY  # cgroup memory limits; on Ray only its memory monitor
 def test_replica_killed_for_memory_fails_the_endpoint_with_the_reason(
     tmp_path: Path, database_url: str
 ) -> None:

@@ -48,7 +48,10 @@ def test_job_downloading_when_the_store_is_killed_completes(kiln: Kiln, tmp_path
     source = upload_source(kiln, {"train.py": COUNTS_ITS_INPUT})
     request = script_job("store-dl", source, channels={"train": "s3://data/train/"})
     kiln.sagemaker.create_training_job(**request)
-    channel = kiln.settings.workspaces_dir / "store-dl" / "algo-1" / "input" / "data" / "train"
+    backend, host = kiln.thread.kiln.backend, kiln.settings.workspaces_dir / "store-dl" / "algo-1"
+    if backend.stages_remotely:  # on a Ray node, staged there by its host agent
+        host = backend.container_path(host)
+    channel = host / "input" / "data" / "train"
 
     def is_downloading() -> bool:
         parts = list(channel.glob(".big.bin.part*")) if channel.is_dir() else []
