@@ -278,6 +278,16 @@ def upload_source(kiln: Kiln, files: Mapping[str, str | bytes], bucket: str = "c
     return f"s3://{bucket}/{key}"
 
 
+VOLUME_FILLER = r"""
+import os, time
+with open(os.path.join(os.environ["SM_MODEL_DIR"], "huge.bin"), "wb") as f:
+    os.posix_fallocate(f.fileno(), 0, 1200 << 20)
+print("filled", flush=True)
+time.sleep(300)
+"""
+"""A training script that takes 1.2 GiB of its volume and waits to be stopped."""
+
+
 def script_job(
     name: str,
     source_uri: str,

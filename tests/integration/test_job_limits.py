@@ -10,6 +10,7 @@ import pytest
 
 from conftest import (
     LOCAL_BACKEND_ONLY,
+    VOLUME_FILLER,
     Kiln,
     deploy,
     make_settings,
@@ -40,14 +41,6 @@ MEMORY_BOMB = """
 hog = []
 while True:
     hog.append(b"x" * (16 << 20))
-"""
-
-VOLUME_FILLER = r"""
-import os, time
-with open(os.path.join(os.environ["SM_MODEL_DIR"], "huge.bin"), "wb") as f:
-    os.posix_fallocate(f.fileno(), 0, 1200 << 20)
-print("filled", flush=True)
-time.sleep(300)
 """
 
 GIB = 1 << 30
@@ -115,7 +108,6 @@ def test_tar_bomb_source_fails_the_job_naming_volume_size(kiln: Kiln) -> None:
     )
 
 
-@LOCAL_BACKEND_ONLY  # the server measures workspaces on its own disk
 def test_job_that_outgrows_its_volume_is_stopped_with_the_reason(kiln: Kiln) -> None:
     request = script_job("fill-1", upload_source(kiln, {"train.py": VOLUME_FILLER}))
     request["ResourceConfig"]["VolumeSizeInGB"] = 1

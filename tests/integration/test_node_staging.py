@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from conftest import (
+    VOLUME_FILLER,
     Kiln,
     deploy,
     make_settings,
@@ -145,6 +146,22 @@ def test_the_scripts_failure_file_becomes_the_failure_reason(kiln: Kiln) -> None
     job = _job(kiln, "node-failure-file", {"train.py": script})
     assert job["TrainingJobStatus"] == "Failed"
     assert job["FailureReason"] == "bad data: line 3"
+
+
+def test_a_job_that_outgrows_its_volume_on_the_node_is_stopped_in_the_servers_words(
+    kiln: Kiln,
+) -> None:
+    job = _job(
+        kiln,
+        "node-outgrown",
+        {"train.py": VOLUME_FILLER},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+    )
+    assert job["TrainingJobStatus"] == "Failed"
+    assert job["FailureReason"].startswith(
+        "ClientError: the job wrote 1.2 GiB into /opt/ml on algo-1, more than fits in the "
+        "job's volume: VolumeSizeInGB=1"
+    )
 
 
 def test_the_hosts_archives_are_merged_into_the_jobs_and_then_removed(kiln: Kiln) -> None:

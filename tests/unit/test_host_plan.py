@@ -22,6 +22,8 @@ def test_a_plan_reads_back_as_it_was_written() -> None:
         checkpoints=Mirror("checkpoints", "s3://ck/run"),
         pack=(Pack("model", "s3://o/j/output/kiln-hosts/algo-2/model.tar.gz", always=True),),
         volume_bytes=2**30,
+        overfill="ClientError: {uri} expands to more than fits",
+        outgrown="ClientError: the job wrote {used} GiB into /opt/ml on algo-2, more than fits",
         image="kiln/python",
     )
     assert HostPlan.load(plan.dump()) == plan

@@ -11,9 +11,11 @@ from kiln.services.volumes import (
     GIB,
     VolumeBudget,
     disk_usage,
+    outgrown_reason,
     replica_volume_reason,
     training_volume_reason,
     volume_bytes,
+    volume_check_pause,
 )
 
 
@@ -34,6 +36,26 @@ def test_training_reason_names_the_setting_and_the_limit() -> None:
     assert reason.startswith("ClientError: s3://code/sourcedir.tar.gz expands to more than fits")
     assert "VolumeSizeInGB=1 (1 GiB per instance" in reason
     assert reason.endswith("ask for a larger ResourceConfig.VolumeSizeInGB")
+
+
+def test_outgrown_reason_names_what_the_host_wrote() -> None:
+    reason = outgrown_reason("1.2", "algo-2", 1)
+    assert reason.startswith(
+        "ClientError: the job wrote 1.2 GiB into /opt/ml on algo-2, more than fits in the "
+        "job's volume: VolumeSizeInGB=1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("took", "expected"),
+    [
+        (0.0, 5.0),  # a small workspace: every 5 s
+        (0.25, 5.0),  # a twentieth is still under 5 s
+        (1.0, 20.0),  # measuring took 1 s: wait 20, so it costs at most a twentieth
+    ],
+)
+def test_volume_check_pause(took: float, expected: float) -> None:
+    assert volume_check_pause(took) == expected
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,10 @@ backend fills in); an inherited socket it names (``--fd N``) stays open for it.
 In the workspace it is started in, it fetches the host's channels (listing and sharding them as
 the server would), expands the code, restores checkpoints and writes the config files; then it
 runs the command with the output going straight to its own, syncs checkpoints while it runs,
-passes SIGTERM on, and once the command ended syncs the checkpoints a last time and packs the
-model and output folders to S3. It exits with the command's exit code, or ``STAGING_FAILED``
-with a ``kiln-agent: failed:`` line when staging failed.
+kills it once the workspace outgrew its volume (saying so in the server's words), passes SIGTERM
+on, and once the command ended syncs the checkpoints a last time and packs the model and output
+folders to S3. It exits with the command's exit code, or with a ``kiln-agent: failed:`` line on
+stderr and ``STAGING_FAILED`` when staging failed, 1 when the volume filled.
 
 It reaches S3 with the job's own keys and the store's endpoint, from the job's environment
 (``AWS_ENDPOINT_URL_S3``, ``AWS_ACCESS_KEY_ID`` …), as the job's own boto3 calls do.
@@ -46,6 +47,7 @@ from kiln.runtime.workspace import Layout
 from kiln.services.training.checkpoints import CheckpointSync
 from kiln.services.training.job_envs import python_for
 from kiln.services.training.job_files import read_text
+from kiln.services.volumes import GIB, disk_usage, volume_check_pause
 from kiln.storage import ObjectNotFoundError, ObjectStore, S3Uri
 
 _FAILURE_LIMIT = 1024
@@ -149,6 +151,31 @@ class _StopRequested(Exception):
     """SIGTERM came before the command started: staging ends there."""
 
 
+class _Outgrown(Exception):
+    """The workspace outgrew the volume while the command ran: the FailureReason."""
+
+
+class _VolumeWatch:
+    """Measures the workspace now and then while the command runs, as the server measures a
+    local job's."""
+
+    def __init__(self, plan: HostPlan, workspace: Path) -> None:
+        self._limit = plan.volume_bytes if plan.outgrown else 0
+        self._reason = plan.outgrown
+        self._workspace = workspace
+        self._next = time.monotonic()
+
+    def check(self) -> None:
+        """``_Outgrown`` once the workspace holds more than the volume (when measured, as due)."""
+        if not self._limit or time.monotonic() < self._next:
+            return
+        started = time.monotonic()
+        used = disk_usage(self._workspace)
+        self._next = started + volume_check_pause(time.monotonic() - started)
+        if used > self._limit:
+            raise _Outgrown(self._reason.format(used=f"{used / GIB:.1f}"))
+
+
 class _Command:
     """The agent's command and the stop signals the agent got, passed on once it runs."""
 
@@ -165,8 +192,16 @@ class _Command:
         elif not self._starting:
             raise _StopRequested
 
-    def run(self, argv: list[str], cwd: Path, syncs: list[CheckpointSync], every: float) -> int:
-        """Run ``argv`` to its end, syncing checkpoints every ``every`` seconds; its exit code."""
+    def run(
+        self,
+        argv: list[str],
+        cwd: Path,
+        syncs: list[CheckpointSync],
+        every: float,
+        volume: _VolumeWatch,
+    ) -> int:
+        """Run ``argv`` to its end, syncing checkpoints every ``every`` seconds; its exit code.
+        A workspace that outgrows its volume kills it (``_Outgrown``)."""
         self._starting = True  # a signal from here on is kept for the child, not raised
         child = subprocess.Popen(
             argv, cwd=cwd, env=_command_environment(), pass_fds=inherited_fds(argv)
@@ -176,6 +211,12 @@ class _Command:
             child.send_signal(self.signals[0])
         while (code := _wait(child, every)) is None:
             _sync(syncs)
+            try:
+                volume.check()
+            except _Outgrown:
+                child.kill()
+                child.wait()
+                raise
         _sync(syncs)
         return code
 
@@ -190,7 +231,11 @@ def run(plan: HostPlan, workspace: Path, command: list[str] | None = None) -> in
     try:
         syncs = stage_in(plan, workspace, objects)
         argv = choose_python(plan, workspace, command or list(plan.argv))
-        code = stoppable.run(argv, workspace / plan.cwd, syncs, plan.sync_seconds)
+        volume = _VolumeWatch(plan, workspace)
+        code = stoppable.run(argv, workspace / plan.cwd, syncs, plan.sync_seconds, volume)
+    except _Outgrown as e:
+        _note(f"volume full: {e}")
+        return _fail(str(e), 1)
     except _StopRequested:
         signum = stoppable.signals[0]
         _note(f"stopped (signal {signum}) while staging: the command did not run")
@@ -235,8 +280,13 @@ def _note(text: str) -> None:
 
 def _failed(error: Exception) -> int:
     reason = str(error) if isinstance(error, StagingError) else f"{type(error).__name__}: {error}"
+    return _fail(reason, STAGING_FAILED)
+
+
+def _fail(reason: str, code: int) -> int:
+    """Say ``reason`` as the agent's failure (the server reads it as the FailureReason)."""
     print(FAILED_PREFIX + reason.replace("\n", "\\n"), file=sys.stderr, flush=True)
-    return STAGING_FAILED
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:

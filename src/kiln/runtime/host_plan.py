@@ -82,6 +82,10 @@ class HostPlan:
     overfill: str = ""
     """The failure when an archive expands past ``volume_bytes``, in the server's words:
     ``{uri}``, ``{name}`` (its file name) and ``{folder}`` are filled in ("" : a plain one)."""
+    outgrown: str = ""
+    """The failure when the workspace is measured above ``volume_bytes`` while the command runs
+    (the command is then killed), in the server's words: ``{used}`` (GiB) is filled in ("": not
+    measured)."""
     image: str | None = None
     """The training image: which framework environment the node builds (with the code's
     ``requirements.txt``) for :data:`PYTHON`."""

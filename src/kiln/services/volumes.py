@@ -20,6 +20,8 @@ DEFAULT_TRAINING_VOLUME_GB = 30
 """What DescribeTrainingJob reports when CreateTrainingJob left VolumeSizeInGB out."""
 DEFAULT_REPLICA_VOLUME_GB = 30
 """Kiln's volume for a variant without VolumeSizeInGB; set it on the variant for larger models."""
+VOLUME_CHECK_SECONDS = 5.0
+VOLUME_CHECK_SHARE = 20
 
 
 def volume_bytes(gb: int | None, default_gb: int) -> int:
@@ -34,6 +36,18 @@ def training_volume_reason(what: str, gb: int) -> str:
         f"({gb} GiB per instance, for channels, code, checkpoints, model and output); "
         "ask for a larger ResourceConfig.VolumeSizeInGB"
     )
+
+
+def volume_check_pause(took: float) -> float:
+    """Seconds until a running job's workspace is measured again, after a measure that took
+    ``took``: at least ``VOLUME_CHECK_SECONDS``, and long enough that measuring a workspace of
+    many files takes at most a twentieth of the job's time."""
+    return max(VOLUME_CHECK_SECONDS, VOLUME_CHECK_SHARE * took)
+
+
+def outgrown_reason(used_gib: str, host: str, gb: int) -> str:
+    """The FailureReason of a job whose host ``host`` wrote ``used_gib`` GiB into its volume."""
+    return training_volume_reason(f"the job wrote {used_gib} GiB into /opt/ml on {host},", gb)
 
 
 def replica_volume_reason(what: str, gb: int | None) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kiln.runtime.archives import pack, safe_extract
 from kiln.runtime.host_plan import ChannelFetch, HostPlan, Mirror, Pack, Unpack
-from kiln.services.volumes import training_volume_reason
+from kiln.services.volumes import outgrown_reason, training_volume_reason
 from kiln.shapes.training import TrainingJobSpec
 from kiln.storage import ObjectNotFoundError, ObjectStore, S3Uri
 
@@ -81,6 +81,7 @@ def host_plan(
         ),
         volume_bytes=volume_bytes,
         overfill=training_volume_reason("{uri} expands to", volume_gb),
+        outgrown=outgrown_reason("{used}", host, volume_gb),
         image=spec.algorithm_specification.training_image,
     )
 

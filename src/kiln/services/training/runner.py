@@ -91,8 +91,10 @@ from kiln.services.volumes import (
     DEFAULT_TRAINING_VOLUME_GB,
     VolumeBudget,
     disk_usage,
+    outgrown_reason,
     training_volume_reason,
     volume_bytes,
+    volume_check_pause,
 )
 from kiln.shapes.training import Channel, S3DataSource, TrainingJobSpec
 from kiln.storage import ObjectNotFoundError, ObjectStore, S3Uri
@@ -101,8 +103,6 @@ log = logging.getLogger(__name__)
 
 _CHECKPOINT_SYNC_SECONDS = 2.0
 # Measuring a workspace walks it: at most every 5 s, and never more than 1/20 of the time.
-_VOLUME_CHECK_SECONDS = 5.0
-_VOLUME_CHECK_SHARE = 20
 _FAILURE_REASON_LIMIT = 1024
 _JOB_VENV = ".venv"
 
@@ -636,7 +636,7 @@ class TrainingRunner:
                 if self._is_over_volume():
                     return Ending.EXITED
                 took = time.monotonic() - started
-                next_volume_check = started + max(_VOLUME_CHECK_SECONDS, _VOLUME_CHECK_SHARE * took)
+                next_volume_check = started + volume_check_pause(took)
 
     def _is_over_volume(self) -> bool:
         """Whether a host's workspace outgrew VolumeSizeInGB; if so its processes are killed
@@ -644,8 +644,8 @@ class TrainingRunner:
         for host in [] if self._on_nodes else self._hosts:  # a node's workspace is not here
             used = disk_usage(host.layout.base)
             if used > self._volume_bytes():
-                what = f"the job wrote {used / 2**30:.1f} GiB into /opt/ml on {host.name},"
-                self._limit_failure = training_volume_reason(what, self._volume_gb())
+                used_gib = f"{used / 2**30:.1f}"
+                self._limit_failure = outgrown_reason(used_gib, host.name, self._volume_gb())
                 self._log.note(f"volume full: {self._limit_failure}")
                 self._terminate(0.0)
                 for each in self._hosts:  # failed, whatever the killed processes returned
