@@ -125,7 +125,7 @@ def make_settings(home: Path, database_url: str, **overrides: str) -> Settings:
         "KILN_CHECK_RESPONSES": "1",
         # No warm spare per test server (2 cores shared); test_scale_to_zero turns them on.
         "KILN_WARM_SPARES": "0",
-        **_backend_settings(home),
+        **backend_settings(home),
         **overrides,
     }
     return Settings.from_env(env)
@@ -526,7 +526,7 @@ RAY_FAST_NODE_DEATH = {
 _EVERY_SERVER_ON: RayCluster | None = None
 
 
-def _backend_settings(home: Path) -> dict[str, str]:
+def backend_settings(home: Path) -> dict[str, str]:
     """The settings that put a test server on the session's Ray cluster, if there is one."""
     if _EVERY_SERVER_ON is None:
         return {}

@@ -257,6 +257,12 @@ class Settings:
         return self.server_key_file or self.home / "server.key"
 
     @property
+    def stages_on_nodes(self) -> bool:
+        """Whether jobs and replicas stage their own files through S3 where they run (on Ray
+        always; locally with ``KILN_STAGING=node``) instead of the server staging them."""
+        return self.backend == "ray" or self.staging == "node"
+
+    @property
     def is_embedded_s3(self) -> bool:
         """Whether Kiln runs its own S3 server over ``storage_dir``."""
         return self.external_s3_endpoint_url is None

@@ -90,7 +90,7 @@ from kiln.services.monitoring.feedback import FeedbackService
 from kiln.services.monitoring.inference_log import InferenceLog
 from kiln.services.monitoring.metrics import CloudWatchMetrics, MetricsStore
 from kiln.services.monitoring.metrics.usage import ReplicaView, UsageSampler
-from kiln.services.process_credentials import ProcessCredentials
+from kiln.services.process_credentials import ProcessCredentials, check_keys_for_nodes
 from kiln.services.sweeper import Sweeper
 from kiln.services.tags import TagService
 from kiln.services.training.kept_workspaces import KeptWorkspace, keep
@@ -115,9 +115,12 @@ class KilnServer:
         if settings.is_embedded_s3 and settings.s3_port == 0:
             # Jobs' environments and server.json name the port before the front binds it.
             settings = settings.with_ports(s3_port=free_port())
+        check_keys_for_nodes(settings)
         # First: KILN_SANDBOX=required refuses to start before anything else is set up, and an
         # unreachable KILN_RAY_ADDRESS fails fast.
-        self.backend = open_backend(settings)
+        settings.home.mkdir(parents=True, exist_ok=True)
+        owner = server_id(settings.home)
+        self.backend = open_backend(settings, owner)
         room = room_of(self.backend, settings)
         settings = room.settings
         self.settings = settings
@@ -129,7 +132,7 @@ class KilnServer:
         self.lease = LeaseKeeper(
             LeaseRows(self.engine),
             JobClaims(self.engine),
-            server_id(settings.home),
+            owner,
             settings.lease_seconds,
             stop_grace_seconds=settings.stop_grace_seconds,
         )
@@ -154,6 +157,7 @@ class KilnServer:
         )
         self.lease.on_fenced.append(self.scheduler.fence)
         self.lease.on_restored.append(lambda: self.scheduler.recover(keep_model=self._keep_model))
+        self.lease.on_renewed.append(self._stop_what_gone_servers_left)
         self.lease.on_renewed.append(self.scheduler.take_over)
         self.training = TrainingService(settings, self.jobs, self.scheduler)
         self.hosting_stores = HostingStores(
@@ -432,6 +436,13 @@ class KilnServer:
         sweep_workspaces(self.settings.workspaces_dir, self.jobs, lambda: [], at_start=True)
         for cgroup in self.backend.clear_leftovers():
             log.info("removed cgroup %s a previous server left", cgroup)
+
+    def _stop_what_gone_servers_left(self) -> None:
+        """On a cluster a dead server's jobs and replicas run on: their work is taken over, so
+        they only hold the nodes' resources. Stop them (locally there are none to reach)."""
+        gone = self.lease.gone_servers()
+        if gone and (stopped := self.backend.stop_left_by(gone)):
+            log.warning("stopped %d process(es) left by server(s) %s", stopped, sorted(gone))
 
     def _keep_model(self, job: str) -> KeptWorkspace | None:
         """Keep the workspace of a job the last server left uploading: it holds the model."""

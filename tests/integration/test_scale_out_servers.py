@@ -1,7 +1,8 @@
 """Two real ``kiln server`` processes on one PostgreSQL and one S3 store (scale-out-servers.md):
 a job runs once, an endpoint is served through either server, and a killed server's endpoint
-moves to the other. Each server has its own KILN_HOME; they share the database, the store, the
-server key and Kiln's key pair. Leases of 3 s keep the takeover quick.
+moves to the other (on Ray, what it left running there is stopped). Each server has its own
+KILN_HOME; they share the database, the store, the server key and Kiln's key pair. Leases of
+3 s keep the takeover quick.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from conftest import (
     NO_RETRIES,
     POSTGRES_URL,
     ROLE,
+    TEST_BACKEND,
+    backend_settings,
     make_settings,
     postgres_database,
     script_job,
@@ -41,6 +44,9 @@ pytestmark = pytest.mark.slow
 
 LEASE = 3.0
 KEY_ID, SECRET = "AKIASCALEOUTTEST0001", "scale-out-test-secret-key-000000000000000"
+"""The store's keys; jobs get them (on Ray their nodes stage with them)."""
+OWNER_KEY_ID, OWNER_SECRET = "AKIASCALEOUTOWNER001", "scale-out-owner-secret-key-0000000000000"
+"""The servers' owner keys, which clients sign with and no job gets."""
 ECHO = """
 import json, os
 def model_fn(model_dir):
@@ -71,16 +77,16 @@ class _Server:
             service,  # type: ignore[call-overload]
             endpoint_url=f"http://127.0.0.1:{self.port}",
             region_name="us-east-1",
-            aws_access_key_id=KEY_ID,
-            aws_secret_access_key=SECRET,
+            aws_access_key_id=OWNER_KEY_ID,
+            aws_secret_access_key=OWNER_SECRET,
             config=NO_RETRIES,
         )
 
     @property
     def run_dir(self) -> Path:
         """Where its replicas' sockets and folders are."""
-        env = {"KILN_HOME": str(self.home), "KILN_ACCESS_KEY_ID": KEY_ID}
-        return Settings.from_env({**env, "KILN_SECRET_ACCESS_KEY": SECRET}).run_dir
+        env = {"KILN_HOME": str(self.home), "KILN_ACCESS_KEY_ID": OWNER_KEY_ID}
+        return Settings.from_env({**env, "KILN_SECRET_ACCESS_KEY": OWNER_SECRET}).run_dir
 
     def kill(self) -> None:
         if self.process.poll() is None:
@@ -103,7 +109,7 @@ def _start(name: str, tmp: Path, env: dict[str, str]) -> _Server:
     log = open(tmp / f"{name}.log", "ab")  # the server's, closed with it
     process = subprocess.Popen(
         [sys.executable, "-m", "kiln.cli", "server", "--port", str(port)],
-        env={**_outside_env(), **env, "KILN_HOME": str(home)},
+        env={**_outside_env(), **env, **backend_settings(home), "KILN_HOME": str(home)},
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group: kill -9 of the group, as a crash
@@ -117,6 +123,12 @@ def _outside_env() -> dict[str, str]:
     """This process's environment less KILN_* and AWS_* (a module fixture starts before the
     per-test clean environment)."""
     return {k: v for k, v in os.environ.items() if not k.startswith(("KILN_", "AWS_"))}
+
+
+def _processes_of(server: _Server) -> set[int]:
+    """The live processes of ``server``'s jobs and replicas (its own excepted: it has none
+    under these folders)."""
+    return _pids_under(server.run_dir) | _pids_under(server.home)
 
 
 def _pids_under(path: Path) -> set[int]:
@@ -151,8 +163,8 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Pair]:
         "KILN_S3_ENDPOINT_URL": store_settings.s3_endpoint_url,
         "KILN_S3_ACCESS_KEY_ID": KEY_ID,
         "KILN_S3_SECRET_ACCESS_KEY": SECRET,
-        "KILN_ACCESS_KEY_ID": KEY_ID,
-        "KILN_SECRET_ACCESS_KEY": SECRET,
+        "KILN_ACCESS_KEY_ID": OWNER_KEY_ID,
+        "KILN_SECRET_ACCESS_KEY": OWNER_SECRET,
         "KILN_SERVER_KEY_FILE": str(tmp / "server.key"),
         "KILN_SANDBOX": "off",
         "KILN_WARM_SPARES": "0",
@@ -172,7 +184,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Pair]:
                 server.process.send_signal(signal.SIGTERM)
                 server.process.wait(timeout=60)
         for server in servers:  # a killed server's replicas outlive it, unsandboxed
-            for pid in _pids_under(server.run_dir) | _pids_under(server.home):
+            for pid in _processes_of(server):
                 os.kill(pid, signal.SIGKILL)
         store.stop()
         databases.close()
@@ -312,6 +324,8 @@ def test_a_killed_servers_job_and_endpoint_are_taken_over_within_two_leases(pair
     assert _server_id(pair.a) in _job(sm, job)["FailureReason"]
     wait_until(lambda: _invoke(pair.b, "echo") is not None, "B serving echo again", 30)
     assert _pids_under(pair.b.run_dir)  # B's own replica serves it now
+    if TEST_BACKEND == "ray":  # locally they ran on A's machine, out of B's reach
+        wait_until(lambda: not _processes_of(pair.a), "B stopping what A left on Ray", LEASE)
     after = sm.describe_endpoint(EndpointName="echo")
     assert after["EndpointStatus"] == "InService"
     assert after["ProductionVariants"][0]["CurrentInstanceCount"] == 1

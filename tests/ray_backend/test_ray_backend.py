@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.ray
 
 HOME = Path("/kiln-home-of-the-server")
+SERVER = "the-server"
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def backend(ray_lab: RayLab) -> Iterator[RayBackend]:
     from kiln.compute.ray.backend import RayBackend
 
     settings = _settings(ray_lab, ray_lab.cluster.address)
-    made = RayBackend(settings)
+    made = RayBackend(settings, SERVER)
     yield made
     made.close()
 
@@ -162,7 +163,7 @@ def test_another_backend_attaches_by_ref_until_the_process_is_released(
     from kiln.compute.ray.backend import RayBackend
 
     handle = backend.start(_spec("attached", "import time; print('up'); time.sleep(120)"))
-    other = RayBackend(_settings(ray_lab, ray_lab.cluster.address))
+    other = RayBackend(_settings(ray_lab, ray_lab.cluster.address), "another-server")
     try:
         assert next(handle.lines(Stream.STDOUT)) == b"up\n"
         found = other.attach(handle.ref)
@@ -174,6 +175,34 @@ def test_another_backend_attaches_by_ref_until_the_process_is_released(
     finally:
         handle.release()
         other.close()
+
+
+def test_what_a_gone_server_left_is_stopped_and_nothing_of_anyone_else(
+    backend: RayBackend, ray_lab: RayLab
+) -> None:
+    import ray
+    from ray.util.placement_group import placement_group_table
+
+    from kiln.compute.ray.backend import RayBackend
+
+    gone = RayBackend(_settings(ray_lab, ray_lab.cluster.address), "gone-server")
+    sleeper = "import os, time; print(os.getpid(), flush=True); time.sleep(120)"
+    gone.place("left-job", 1, 1, 64, 0)
+    left = gone.start(_spec("left-job-algo-1", sleeper, group="left-job", group_size=1))
+    mine = backend.start(_spec("mine", sleeper))
+    try:
+        left_pid = int(next(left.lines(Stream.STDOUT)))
+        next(mine.lines(Stream.STDOUT))
+        assert ray.get_actor("kiln/gone-server/left-job-algo-1", namespace="kiln") is not None
+        assert backend.stop_left_by(frozenset({"gone-server", "never-seen"})) == 1
+        wait_until(lambda: not Path(f"/proc/{left_pid}").exists(), "the left process ended", 30)
+        assert backend.attach(left.ref) is None
+        groups = placement_group_table().values()
+        assert all(g["state"] == "REMOVED" for g in groups if g["name"].startswith("kiln/gone-"))
+        assert mine.poll() is None  # this server's own process runs on
+    finally:
+        left.release()
+        mine.release()
 
 
 def test_a_replica_serves_http_on_its_tcp_address(backend: RayBackend) -> None:
@@ -222,7 +251,7 @@ def test_an_unreachable_ray_address_fails_fast(ray_lab: RayLab) -> None:
 
     started = time.monotonic()
     with pytest.raises(RayUnreachableError, match=r"KILN_RAY_ADDRESS=127\.0\.0\.1:9: no Ray"):
-        RayBackend(_settings(ray_lab, "127.0.0.1:9"))
+        RayBackend(_settings(ray_lab, "127.0.0.1:9"), SERVER)
     assert time.monotonic() - started < 10
 
 

@@ -8,6 +8,7 @@ from kiln.services.cluster.leases import (
     Lease,
     Standing,
     fence_overlap,
+    gone_servers,
     is_expired,
     is_orphaned,
     live_servers,
@@ -30,6 +31,18 @@ def test_a_lease_expires_after_its_expiry_time(
 def test_live_servers_are_those_whose_leases_run() -> None:
     leases = [Lease("a", 110.0), Lease("b", 90.0), Lease("c", 100.0)]
     assert live_servers(leases, 100.0) == {"a", "c"}
+
+
+@pytest.mark.parametrize(
+    ("me", "expected"),
+    [
+        ("a", {"b", "d"}),
+        ("b", {"d"}),  # my own expired lease: I am alive after all, and recover my own work
+    ],
+)
+def test_gone_servers_are_the_others_whose_leases_ran_out(me: str, expected: set[str]) -> None:
+    leases = [Lease("a", 110.0), Lease("b", 90.0), Lease("c", 100.0), Lease("d", 50.0)]
+    assert gone_servers(leases, 100.0, me) == expected
 
 
 @pytest.mark.parametrize(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from kiln.config import Credentials
+from kiln.config import Credentials, Settings
 from kiln.services.process_credentials import (
     JOB_MARGIN_SECONDS,
     KeySource,
+    NoKeysForNodesError,
     ProcessKeys,
+    check_keys_for_nodes,
     job_session_seconds,
     key_environment,
     key_source,
@@ -31,6 +35,40 @@ def test_keys_come_from_a_session_or_the_store_never_the_owner(
     embedded: bool, store: Credentials, expected: KeySource
 ) -> None:
     assert key_source(embedded, store, OWNER) is expected
+
+
+def _settings(home: Path, **env: str) -> Settings:
+    owner = {"KILN_ACCESS_KEY_ID": OWNER.access_key_id, "KILN_SECRET_ACCESS_KEY": "o" * 40}
+    return Settings.from_env({"KILN_HOME": str(home), **owner, **env})
+
+
+EXTERNAL = {"KILN_S3_ENDPOINT_URL": "http://seaweed:8333"}
+STORE_KEYS = {"KILN_S3_ACCESS_KEY_ID": "store-key", "KILN_S3_SECRET_ACCESS_KEY": "s" * 40}
+RAY = {"KILN_BACKEND": "ray", "KILN_RAY_ADDRESS": "127.0.0.1:6379"}
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},  # the embedded store: sessions
+        EXTERNAL,  # the server stages; jobs only get no keys (a warning)
+        {**EXTERNAL, **STORE_KEYS, **RAY},
+        {**EXTERNAL, **STORE_KEYS, "KILN_STAGING": "node"},
+        RAY,
+    ],
+)
+def test_a_server_whose_jobs_can_reach_the_store_starts(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    check_keys_for_nodes(_settings(tmp_path, **env))
+
+
+@pytest.mark.parametrize("staging", [RAY, {"KILN_STAGING": "node"}])
+def test_jobs_that_stage_on_nodes_without_keys_refuse_the_start(
+    tmp_path: Path, staging: dict[str, str]
+) -> None:
+    with pytest.raises(NoKeysForNodesError, match="Set KILN_S3_ACCESS_KEY_ID/KILN_S3_SECRET"):
+        check_keys_for_nodes(_settings(tmp_path, **EXTERNAL, **staging))
 
 
 @pytest.mark.parametrize(

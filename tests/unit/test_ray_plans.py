@@ -6,14 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from kiln.compute.base import LISTEN
+from kiln.compute.base import LISTEN, ProcessSpec
 from kiln.compute.ray.plans import (
     RayRef,
     Resources,
+    actor_name,
     bundle_of,
+    group_name,
     listening,
     node_path,
     node_resources,
+    owner_of,
     shortfall,
     total,
 )
@@ -110,3 +113,24 @@ def test_a_ref_round_trips_and_other_backends_refs_are_not_ours() -> None:
     assert RayRef.load(ref.dump()) == ref
     assert RayRef.load('{"backend": "local", "pid": 1}') is None
     assert RayRef.load("not json") is None
+
+
+def test_actors_and_groups_are_named_by_the_server_that_started_them() -> None:
+    spec = ProcessSpec("job-1-algo-2", ["x"], {}, Path("/w"), Path("/w"), vcpus=1, memory_mib=64)
+    assert actor_name("host-a-1f2e", spec) == "kiln/host-a-1f2e/job-1-algo-2"
+    assert group_name("host-a-1f2e", "job-1") == "kiln/host-a-1f2e/job-1"
+
+
+@pytest.mark.parametrize(
+    ("name", "owner"),
+    [
+        ("kiln/host-a-1f2e/job-1-algo-2", "host-a-1f2e"),
+        ("kiln/host-a-1f2e/replica-echo-1a2b3c4d", "host-a-1f2e"),
+        ("kiln/job-1-algo-2", None),  # no owner in it: a name from before servers were named
+        ("kiln/host-a-1f2e/", None),
+        ("other/host-a-1f2e/job-1", None),  # not Kiln's
+        ("", None),
+    ],
+)
+def test_the_owner_is_read_back_from_a_name(name: str, owner: str | None) -> None:
+    assert owner_of(name) == owner

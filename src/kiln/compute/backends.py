@@ -20,18 +20,19 @@ class Room:
     gpus: int
 
 
-def open_backend(settings: Settings) -> Backend:
-    """``LocalBackend`` or, with ``KILN_BACKEND=ray``, ``RayBackend`` (Ray imported only then)."""
+def open_backend(settings: Settings, owner: str) -> Backend:
+    """``LocalBackend`` or, with ``KILN_BACKEND=ray``, ``RayBackend`` (Ray imported only then);
+    ``owner`` is the server's id, which a cluster's processes are named by."""
     if settings.backend == "ray":
         from kiln.compute.ray.backend import RayBackend
 
-        return RayBackend(settings)
+        return RayBackend(settings, owner)
     return LocalBackend(
         private=settings.private_paths,
         sandbox=settings.sandbox,
         pids_max=settings.pids_max,
         scope=settings.run_dir.name,
-        stage_remotely=settings.staging == "node",
+        stage_remotely=settings.stages_on_nodes,
     )
 
 

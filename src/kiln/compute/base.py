@@ -133,5 +133,9 @@ class Backend(Protocol):
     def clear_leftovers(self) -> list[Path]:
         """Free what a dead server of this home left behind (cgroups); what was freed."""
 
+    def stop_left_by(self, servers: frozenset[str]) -> int:
+        """Stop what other servers, gone now (their leases ran out), started and left running
+        where this server reaches it; how many processes."""
+
     def close(self) -> None:
         """Release the backend (after every process has been stopped)."""

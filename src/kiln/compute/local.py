@@ -304,6 +304,10 @@ class LocalBackend:
         """Kill and remove the cgroups a dead server of this home left; those removed."""
         return self._cgroups.clear_leftovers()
 
+    def stop_left_by(self, servers: frozenset[str]) -> int:
+        """0: another server's processes ran on its own machine, out of this one's reach."""
+        return 0
+
     def close(self) -> None:
         """Stop the spawning thread (after every process has been stopped)."""
         self._spawner.shutdown(wait=True)

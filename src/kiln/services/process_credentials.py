@@ -17,6 +17,7 @@ from enum import Enum
 from kiln.auth.keystore import KeyStore
 from kiln.auth.principals import DEFAULT_ROLE, role_name
 from kiln.config import Credentials, Settings
+from kiln.errors import KilnError
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,23 @@ def key_source(is_embedded_store: bool, store: Credentials, owner: Credentials) 
     return KeySource.NONE if store == owner else KeySource.STORE
 
 
+def source_of(settings: Settings) -> KeySource:
+    """Which keys ``settings``' jobs and replicas get."""
+    return key_source(settings.is_embedded_s3, settings.s3_credentials, settings.credentials)
+
+
+def check_keys_for_nodes(settings: Settings) -> None:
+    """Refuse a server whose jobs stage on their nodes (with their own keys) but get none."""
+    if settings.stages_on_nodes and source_of(settings) is KeySource.NONE:
+        raise NoKeysForNodesError(
+            "Refusing to start: jobs and replicas stage their files where they run "
+            f"(KILN_BACKEND={settings.backend}, KILN_STAGING={settings.staging}) with keys of "
+            "their own, and the external store's keys are the owner's, which no job gets. Set "
+            "KILN_S3_ACCESS_KEY_ID/KILN_S3_SECRET_ACCESS_KEY to keys of the store for jobs "
+            "(docs/scale-out-storage.md)."
+        )
+
+
 def session_role(role_arn: str | None, kind: str | None) -> str:
     """The role a session is of: ``role_arn``'s if it names a role (``kind``), else the default."""
     if role_arn is None or kind != "role":
@@ -84,9 +102,7 @@ class ProcessCredentials:
     def __init__(self, settings: Settings, keys: KeyStore) -> None:
         self._settings = settings
         self._keys = keys
-        self._source = key_source(
-            settings.is_embedded_s3, settings.s3_credentials, settings.credentials
-        )
+        self._source = source_of(settings)
         if self._source is KeySource.NONE:
             log.warning(
                 "jobs and replicas get no S3 keys: the external store's keys are the owner's "
@@ -128,3 +144,7 @@ class ProcessCredentials:
         role = session_role(role_arn, found.kind if found is not None else None)
         issued = self._keys.create_session(role, session, seconds, description)
         return ProcessKeys(issued.access_key_id, issued.secret_access_key, issued.session_token)
+
+
+class NoKeysForNodesError(KilnError):
+    """Processes that stage on their nodes would have no keys to reach the store with."""

@@ -1,9 +1,11 @@
 """``RayBackend``: the compute seam on a Ray cluster (``KILN_BACKEND=ray``).
 
-Each process is owned by a detached, named actor (``host.ProcessHost``) in namespace ``kiln``,
-holding the process's CPUs, memory and GPUs; a job's hosts share a SPREAD placement group, one
-bundle per host. The actor outlives this server: ``attach`` finds it again by name. Workspaces
-live on the node at ``KILN_RAY_WORK_DIR`` + the workspace's path under ``KILN_HOME``.
+Each process is owned by a detached actor (``host.ProcessHost``) in namespace ``kiln``, named
+after this server (``kiln/<server id>/<process>``), holding the process's CPUs, memory and GPUs;
+a job's hosts share a SPREAD placement group, one bundle per host. The actor outlives this
+server: ``attach`` finds it again by name, and a server taking a dead one's work over stops what
+it left (``stop_left_by``). Workspaces live on the node at ``KILN_RAY_WORK_DIR/<server id>`` +
+the workspace's path under ``KILN_HOME``; environments at ``KILN_RAY_WORK_DIR/envs``.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import ray
-from ray.exceptions import GetTimeoutError
+from ray.exceptions import GetTimeoutError, RayActorError
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from kiln.compute.base import NODE_ENVS_VARIABLE, ProcessSpec
 from kiln.compute.ray import connection
-from kiln.compute.ray.groups import Groups
+from kiln.compute.ray.groups import Groups, remove_left_by
 from kiln.compute.ray.handle import RayProcess
 from kiln.compute.ray.host import CONCURRENCY, ProcessHost
 from kiln.compute.ray.plans import (
@@ -30,6 +32,7 @@ from kiln.compute.ray.plans import (
     actor_name,
     node_path,
     node_resources,
+    owner_of,
     request_of,
     shortfall,
     total,
@@ -40,6 +43,8 @@ from kiln.errors import ResourceLimitError, ServiceUnavailableError
 # How long a start may wait for its node's resources (a placement group being placed, an
 # actor being scheduled and starting its worker) before it gives up.
 START_SECONDS = 120.0
+# How long stopping a dead server's process may take (SIGKILL at once, then the actor's answer).
+STOP_SECONDS = 30.0
 
 _Host = ray.remote(ProcessHost)
 
@@ -47,15 +52,17 @@ _Host = ray.remote(ProcessHost)
 class RayBackend:
     """Starts processes on a Ray cluster's nodes."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, owner: str) -> None:
         if settings.ray_address is None:
             raise ValueError("KILN_BACKEND=ray needs KILN_RAY_ADDRESS (host:port of the head)")
         connection.connect(settings.ray_address)
+        self._owner = owner
         self._home = settings.home
-        self._work_dir = settings.ray_work_dir
-        # Each node builds environments under its work dir, as the server would under its home.
-        self._node_envs = self.container_path(settings.envs_dir)
-        self._groups = Groups()
+        # Per server: two servers' (or installs') jobs of one name never share a folder.
+        self._work_dir = settings.ray_work_dir / owner
+        # Each node builds environments under its work dir, shared by every server's jobs.
+        self._node_envs = settings.ray_work_dir / "envs"
+        self._groups = Groups(owner)
 
     @property
     def name(self) -> str:
@@ -103,7 +110,7 @@ class RayBackend:
         problem = shortfall(request, spec.group_size, node_resources(ray.nodes()))
         if problem is not None:
             raise ResourceLimitError(f"{spec.name}: {problem}")
-        name = actor_name(spec)
+        name = actor_name(self._owner, spec)
         actor = _Host.options(**self._options(spec, name, request)).remote()
         try:
             placed: Placed = ray.get(actor.start.remote(self._launch(spec)), timeout=START_SECONDS)
@@ -133,6 +140,23 @@ class RayBackend:
         if found.group is not None:
             self._groups.attach(found.group)
         return RayProcess(actor, found, self._released)
+
+    def stop_left_by(self, servers: frozenset[str]) -> int:
+        """Stop every process ``servers`` (gone: their leases ran out) started on the cluster,
+        and free their placement groups; how many processes. Their actors are detached and
+        would hold their nodes' resources for ever."""
+        stopped = 0
+        for name in ray.util.list_named_actors():  # this namespace's (``kiln``)
+            if owner_of(name) not in servers:
+                continue
+            try:
+                actor = ray.get_actor(name, namespace=NAMESPACE)
+            except ValueError:
+                continue  # gone meanwhile
+            _stop_actor(actor)
+            stopped += 1
+        remove_left_by(servers)
+        return stopped
 
     def clear_leftovers(self) -> list[Path]:
         """Nothing: a dead server's actors are found again by ``attach``."""
@@ -169,3 +193,13 @@ class RayBackend:
     def _released(self, ref: RayRef) -> None:
         if ref.group is not None:
             self._groups.release(ref.group)
+
+
+def _stop_actor(actor: Any) -> None:
+    """Stop the actor's process group (its process runs in a session of its own, which killing
+    the actor alone would leave running), then the actor."""
+    try:
+        ray.get(actor.stop.remote(0.0), timeout=STOP_SECONDS)
+    except (RayActorError, GetTimeoutError):
+        pass  # its node is gone or not answering: killing the actor is all that is left
+    ray.kill(actor, no_restart=True)

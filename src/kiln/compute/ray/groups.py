@@ -20,7 +20,7 @@ from ray.util.placement_group import (
     remove_placement_group,
 )
 
-from kiln.compute.ray.plans import Resources, bundle_of, group_name
+from kiln.compute.ray.plans import Resources, bundle_of, group_name, owner_of
 from kiln.errors import ServiceUnavailableError
 
 
@@ -34,7 +34,8 @@ class _Held:
 class Groups:
     """The placement groups this server's hosts use: how many started, how many handles hold."""
 
-    def __init__(self) -> None:
+    def __init__(self, owner: str) -> None:
+        self._owner = owner
         self._held: dict[str, _Held] = {}
 
     def place(self, group: str, size: int, request: Resources, timeout: float) -> list[str]:
@@ -64,7 +65,7 @@ class Groups:
     def attach(self, group: str) -> None:
         """A re-attached handle holds its group too (a restarted server's count starts here)."""
         if group not in self._held:
-            found = _existing(group)
+            found = self._existing(group)
             if found is None:
                 return
             self._held[group] = _Held(found)
@@ -81,10 +82,10 @@ class Groups:
 
     def _make(self, group: str, size: int, request: Resources) -> _Held:
         if group not in self._held:
-            found = _existing(group) or placement_group(
+            found = self._existing(group) or placement_group(
                 [bundle_of(request)] * size,
                 strategy="SPREAD",
-                name=group_name(group),
+                name=group_name(self._owner, group),
                 lifetime="detached",
             )
             self._held[group] = _Held(found)
@@ -92,15 +93,31 @@ class Groups:
 
     def _forget(self, group: str) -> None:
         held = self._held.pop(group, None)
-        found = held.group if held is not None else _existing(group)
+        found = held.group if held is not None else self._existing(group)
         if found is not None:
             remove_placement_group(found)
 
+    def _existing(self, group: str) -> PlacementGroup | None:
+        return _named(group_name(self._owner, group))
 
-def _existing(group: str) -> PlacementGroup | None:
+
+def remove_left_by(servers: frozenset[str]) -> int:
+    """Remove the placement groups that ``servers`` made and left; how many."""
+    removed = 0
+    for entry in placement_group_table().values():
+        if entry.get("state") == "REMOVED" or owner_of(entry.get("name", "")) not in servers:
+            continue
+        found = _named(entry["name"])
+        if found is not None:
+            remove_placement_group(found)
+            removed += 1
+    return removed
+
+
+def _named(name: str) -> PlacementGroup | None:
     # Detached groups are found by name in the driver's namespace (``kiln``).
     try:
-        found: PlacementGroup = get_placement_group(group_name(group))
+        found: PlacementGroup = get_placement_group(name)
     except ValueError:
         return None
     return found

@@ -110,14 +110,23 @@ def listening(argv: Sequence[str], host: str, port: int) -> list[str]:
     return [*argv[:at], "--port", str(port), "--host", host, *argv[at + 1 :]]
 
 
-def actor_name(spec: ProcessSpec) -> str:
-    """The detached actor's name: ``kiln/<process name>`` (unique while the process is)."""
-    return f"kiln/{spec.name}"
+def actor_name(owner: str, spec: ProcessSpec) -> str:
+    """The detached actor's name: ``kiln/<owner>/<process name>``, ``owner`` the id of the server
+    that started it (unique while the process is, whichever servers and installs share the
+    cluster; a server that takes a dead one's work over finds what it left by this prefix)."""
+    return f"kiln/{owner}/{spec.name}"
 
 
-def group_name(group: str) -> str:
-    """A job's placement group's name."""
-    return f"kiln/{group}"
+def group_name(owner: str, group: str) -> str:
+    """A job's placement group's name, its server's as an actor's (``kiln/<owner>/<job>``)."""
+    return f"kiln/{owner}/{group}"
+
+
+def owner_of(name: str) -> str | None:
+    """The server id in an actor's or a placement group's name; None for a name not Kiln's."""
+    prefix, _, rest = name.partition("/")
+    owner, _, item = rest.partition("/")
+    return owner if prefix == "kiln" and owner and item else None
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from kiln.errors import ServiceUnavailableError
 from kiln.services.cluster.leases import (
     Standing,
     fence_overlap,
+    gone_servers,
     live_servers,
     renew_interval,
     retry_delay,
@@ -117,6 +118,11 @@ class LeaseKeeper:
         """The servers whose leases run now, read afresh: a server that started since the last
         renewal must not look dead (ServiceUnavailableError if the database is away)."""
         return live_servers(self._rows.leases(), self._clock()) | {self.server_id}
+
+    def gone_servers(self) -> frozenset[str]:
+        """The other servers whose leases ran out, as long as they are remembered (their work
+        is taken over; ServiceUnavailableError if the database is away)."""
+        return gone_servers(self._rows.leases(), self._clock(), self.server_id)
 
     def claim_job(self, name: str) -> bool:
         """Make this server the job's owner; False if another won or the database is away."""

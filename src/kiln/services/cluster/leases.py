@@ -51,6 +51,13 @@ def live_servers(leases: Iterable[Lease], now: float) -> frozenset[str]:
     return frozenset(lease.server_id for lease in leases if not is_expired(lease, now))
 
 
+def gone_servers(leases: Iterable[Lease], now: float, me: str) -> frozenset[str]:
+    """The servers whose leases ran out at ``now`` (their work is another's), never ``me``."""
+    return frozenset(
+        lease.server_id for lease in leases if is_expired(lease, now) and lease.server_id != me
+    )
+
+
 def standing(last_renewed: float, now: float, lease_seconds: float) -> Standing:
     """LIVE while the last renewal is under ⅔ of a lease old, else FENCED."""
     is_stale = now - last_renewed >= lease_seconds * FENCE_FRACTION
