@@ -590,6 +590,7 @@ def ray_lab() -> Iterator[RayLab]:
     try:
         yield RayLab(cluster, watch, netlog, guarded)
     finally:
+        leaked = _leave_ray()
         watch.stop()
         cluster.stop()
         for key, value in saved.items():
@@ -598,3 +599,16 @@ def ray_lab() -> Iterator[RayLab]:
             else:
                 os.environ[key] = value
         shutil.rmtree(root, ignore_errors=True)
+    # Ray ends a driver ~60 s after its cluster is gone: one left connected would take this
+    # xdist worker down later, in another module's test.
+    assert not leaked, "a RayBackend was left open: close every one a test makes"
+
+
+def _leave_ray() -> bool:
+    """Whether this process was still a Ray driver (it is not any more)."""
+    import ray
+
+    if not ray.is_initialized():
+        return False
+    ray.shutdown()
+    return True

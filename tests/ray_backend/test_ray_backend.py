@@ -203,6 +203,7 @@ def test_what_a_gone_server_left_is_stopped_and_nothing_of_anyone_else(
     finally:
         left.release()
         mine.release()
+        gone.close()
 
 
 def test_a_replica_serves_http_on_its_tcp_address(backend: RayBackend) -> None:
