@@ -38,6 +38,8 @@ import uvloop
 from common import run_header, sigterm_as_exit
 from loadgen import Launched, Timing, free_port, launch, run_h2load, stop
 
+from kiln.storage import wait_for_port
+
 RESULTS = Path(__file__).parent / "results" / "router_floor.json"
 TARGET_US = 100.0
 FRONTS = ("uvicorn-hello", "uvicorn-proxy", "protocol-proxy")
@@ -102,37 +104,11 @@ def _content_length(head: bytes) -> int:
     return 0
 
 
-class _Upstream(asyncio.Protocol):
-    """One pooled connection to the upstream; hands each whole answer to the waiting front."""
+class _Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection parsed by httptools; ``whole`` gets each message's body."""
 
-    def __init__(self) -> None:
-        self.parser = httptools.HttpResponseParser(self)
-        self.transport: asyncio.Transport | None = None
-        self.waiting: Callable[[bytes], None] | None = None
-        self._body: list[bytes] = []
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-
-    def data_received(self, data: bytes) -> None:
-        self.parser.feed_data(data)
-
-    def on_body(self, body: bytes) -> None:
-        self._body.append(body)
-
-    def on_message_complete(self) -> None:
-        payload, self._body = b"".join(self._body), []
-        waiting, self.waiting = self.waiting, None
-        assert waiting is not None
-        waiting(payload)
-
-
-class _Front(asyncio.Protocol):
-    """One client connection: parse with httptools, forward, write the answer back."""
-
-    def __init__(self, upstream: _Upstream) -> None:
-        self.parser = httptools.HttpRequestParser(self)
-        self.upstream = upstream
+    def __init__(self, parser: Callable[[Any], Any]) -> None:
+        self.parser = parser(self)
         self.transport: asyncio.Transport | None = None
         self._body: list[bytes] = []
 
@@ -147,6 +123,34 @@ class _Front(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         body, self._body = b"".join(self._body), []
+        self.whole(body)
+
+    def whole(self, body: bytes) -> None:
+        """A whole message arrived with ``body``."""
+        raise NotImplementedError
+
+
+class _Upstream(_Connection):
+    """One pooled connection to the upstream; hands each whole answer to the waiting front."""
+
+    def __init__(self) -> None:
+        super().__init__(httptools.HttpResponseParser)
+        self.waiting: Callable[[bytes], None] | None = None
+
+    def whole(self, body: bytes) -> None:
+        waiting, self.waiting = self.waiting, None
+        assert waiting is not None
+        waiting(body)
+
+
+class _Front(_Connection):
+    """One client connection: forward each request, write the answer back."""
+
+    def __init__(self, upstream: _Upstream) -> None:
+        super().__init__(httptools.HttpRequestParser)
+        self.upstream = upstream
+
+    def whole(self, body: bytes) -> None:
         assert self.upstream.transport is not None
         self.upstream.waiting = self._answer  # c=1: one request in flight per connection
         self.upstream.transport.write(_request(body))
@@ -183,14 +187,14 @@ def _start(front: str, port: int, upstream: str, workdir: Path) -> Launched:
     return launch(front, argv, workdir / f"{front}.log")
 
 
-def _wait_until_listening(launched: Launched, port: int | None, path: str | None) -> None:
+def _wait_for_socket(launched: Launched, path: str) -> None:
+    """Until the upstream accepts connections on its Unix socket."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         launched.check_alive()
-        family = socket.AF_UNIX if path else socket.AF_INET
-        with socket.socket(family) as probe:
+        with socket.socket(socket.AF_UNIX) as probe:
             try:
-                probe.connect(path if path else ("127.0.0.1", port))
+                probe.connect(path)
                 return
             except OSError:
                 time.sleep(0.05)
@@ -205,13 +209,13 @@ def measure(workdir: Path, timing: Timing, repeat: int) -> dict[str, list[float]
     replica = _start("upstream", 0, upstream, workdir)
     found: dict[str, list[float]] = {front: [] for front in FRONTS}
     try:
-        _wait_until_listening(replica, None, upstream)
+        _wait_for_socket(replica, upstream)
         for round_ in range(repeat):
             for front in FRONTS:
                 port = free_port()
                 launched = _start(front, port, upstream, workdir)
                 try:
-                    _wait_until_listening(launched, port, None)
+                    wait_for_port("127.0.0.1", port, 30, launched.process)
                     url = f"http://127.0.0.1:{port}/invocations"
                     cell = run_h2load(url, body, 1, timing, launched.process.pid, workdir)
                 finally:

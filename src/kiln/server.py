@@ -71,6 +71,7 @@ from kiln.services.autoscaling.signals import Signals
 from kiln.services.capacity import Demand
 from kiln.services.cluster.endpoint_sync import EndpointSync
 from kiln.services.cluster.heartbeat import LeaseKeeper, server_id
+from kiln.services.cluster.left_behind import LeftBehind
 from kiln.services.hosting.cold_start import ColdStarts
 from kiln.services.hosting.controller import EndpointController
 from kiln.services.hosting.data_plane import DataPlane
@@ -157,7 +158,9 @@ class KilnServer:
         )
         self.lease.on_fenced.append(self.scheduler.fence)
         self.lease.on_restored.append(lambda: self.scheduler.recover(keep_model=self._keep_model))
-        self.lease.on_renewed.append(self._stop_what_gone_servers_left)
+        # On a cluster what a dead server started runs on (locally it is out of reach: 0).
+        self.left_behind = LeftBehind(self.lease.gone_servers, self.backend.stop_left_by)
+        self.lease.on_renewed.append(self.left_behind.check)
         self.lease.on_renewed.append(self.scheduler.take_over)
         self.training = TrainingService(settings, self.jobs, self.scheduler)
         self.hosting_stores = HostingStores(
@@ -420,6 +423,7 @@ class KilnServer:
             self.spares.stop()
         self.scheduler.stop()
         self.lease.stop()  # after its jobs stopped: another server takes them over at once
+        self.left_behind.stop()  # after the lease: no renewal starts another round
         self.inference_log.stop()
         self.logs.close()  # after every writer stopped: their last lines reach the store
         if self.s3_front is not None:
@@ -436,13 +440,6 @@ class KilnServer:
         sweep_workspaces(self.settings.workspaces_dir, self.jobs, lambda: [], at_start=True)
         for cgroup in self.backend.clear_leftovers():
             log.info("removed cgroup %s a previous server left", cgroup)
-
-    def _stop_what_gone_servers_left(self) -> None:
-        """On a cluster a dead server's jobs and replicas run on: their work is taken over, so
-        they only hold the nodes' resources. Stop them (locally there are none to reach)."""
-        gone = self.lease.gone_servers()
-        if gone and (stopped := self.backend.stop_left_by(gone)):
-            log.warning("stopped %d process(es) left by server(s) %s", stopped, sorted(gone))
 
     def _keep_model(self, job: str) -> KeptWorkspace | None:
         """Keep the workspace of a job the last server left uploading: it holds the model."""

@@ -19,7 +19,6 @@ It reaches S3 with the job's own keys and the store's endpoint, from the job's e
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -43,6 +42,7 @@ from kiln.runtime.host_plan import (
     HostPlan,
     Unpack,
 )
+from kiln.runtime.phases import print_phase
 from kiln.runtime.workspace import Layout
 from kiln.services.training.checkpoints import CheckpointSync
 from kiln.services.training.job_envs import python_for
@@ -72,7 +72,7 @@ def stage_in(plan: HostPlan, workspace: Path, objects: ObjectStore) -> list[Chec
     for item in plan.unpack:
         archive = workspace / ".unpack.tar.gz"
         try:
-            started = time.monotonic()
+            started = time.perf_counter()
             objects.download_file(S3Uri.parse(item.uri), archive)
             started = _phase(plan, f"download_{item.folder}", started)
             safe_extract(archive, workspace / item.folder, plan.volume_bytes or None)
@@ -104,11 +104,7 @@ def stage_in(plan: HostPlan, workspace: Path, objects: ObjectStore) -> list[Chec
 
 def _phase(plan: HostPlan, name: str, started: float) -> float:
     """Print phase ``name``'s line if the plan asks for them; when the next phase starts."""
-    now = time.monotonic()
-    if plan.phases:
-        line = json.dumps({"kiln_phase": name, "seconds": round(now - started, 4)})
-        print(line, flush=True)
-    return now
+    return print_phase(name, started) if plan.phases else time.perf_counter()
 
 
 def _overfill(plan: HostPlan, item: Unpack) -> str:
@@ -136,7 +132,7 @@ def choose_python(plan: HostPlan, workspace: Path, argv: list[str]) -> list[str]
     if PYTHON not in argv:
         return argv
     envs = Path(os.environ.get(NODE_ENVS_VARIABLE, Path(tempfile.gettempdir()) / "kiln-envs"))
-    started = time.monotonic()
+    started = time.perf_counter()
     python = python_for(plan.image, workspace / plan.code, envs, _note)
     _phase(plan, "environment", started)
     return [str(python) if arg == PYTHON else arg for arg in argv]

@@ -54,9 +54,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import orjson
 import uvicorn
 
 from kiln.runtime import codecs
@@ -74,6 +72,7 @@ from kiln.runtime.handlers import (
     load_predictor,
     resolve_handlers,
 )
+from kiln.runtime.phases import print_phase
 from kiln.runtime.warm import run_spare
 
 # InvokeEndpoint's Body is at most 6291456 bytes (6 MiB), plus slack so that the replica never
@@ -304,10 +303,10 @@ def load(options: ReplicaOptions) -> Predictor:
         )
     module = import_user_module(entry, options.code_dir) if entry is not None else None
     handlers = resolve_handlers(module)
-    _phase("import", started)
+    print_phase("import", started)
     started = time.perf_counter()
     predictor = load_predictor(handlers, options.model_dir.resolve(), options.default_accept)
-    _phase("load", started)
+    print_phase("load", started)
     return predictor
 
 
@@ -344,7 +343,7 @@ def serve(predictor: Predictor, sock: socket.socket, options: ReplicaOptions) ->
         where = {"port": sock.getsockname()[1]}
     where["batching"] = isinstance(dispatch, BatchingDispatcher)
     started = time.perf_counter()
-    server = _Server(config, lambda: _phase("listening", started, **where), options.uds)
+    server = _Server(config, lambda: print_phase("listening", started, **where), options.uds)
     server.run(sockets=[sock])
 
 
@@ -352,7 +351,7 @@ class _Server(uvicorn.Server):
     """uvicorn's server, telling when its sockets listen and removing its unix socket after."""
 
     def __init__(
-        self, config: uvicorn.Config, on_listening: Callable[[], None], uds: Path | None
+        self, config: uvicorn.Config, on_listening: Callable[[], object], uds: Path | None
     ) -> None:
         super().__init__(config)
         self._on_listening = on_listening
@@ -386,13 +385,6 @@ def prepare_model_dir(model_data: str, workdir: Path) -> Path:
     dest = Path(tempfile.mkdtemp(prefix="model-", dir=workdir))
     safe_extract(path, dest)
     return dest
-
-
-def _phase(name: str, started: float, **extra: Any) -> None:
-    seconds = round(time.perf_counter() - started, 4)
-    line = orjson.dumps({"kiln_phase": name, "seconds": seconds, **extra})
-    sys.stdout.write(line.decode() + "\n")
-    sys.stdout.flush()
 
 
 def _describe(error: BaseException) -> str:

@@ -20,13 +20,14 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
-import sys
 import time
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import orjson
+
+from kiln.runtime.phases import print_phase
 
 # What a replica of the built-in handlers imports to load a pickled scikit-learn or XGBoost
 # model. torch and tensorflow are left out on purpose: each costs hundreds of MB idle.
@@ -102,9 +103,7 @@ def run_spare(control_fd: int) -> Go | None:
     """Warm up, say so, and wait for the go; the go with its environment applied."""
     started = time.perf_counter()
     warm_up()
-    seconds = round(time.perf_counter() - started, 4)
-    sys.stdout.write(orjson.dumps({"kiln_phase": "warm", "seconds": seconds}).decode() + "\n")
-    sys.stdout.flush()
+    print_phase("warm", started)
     go = wait_for_go(control_fd)
     if go is not None:
         os.environ.update(go.environment)

@@ -101,17 +101,13 @@ class Groups:
         return _named(group_name(self._owner, group))
 
 
-def remove_left_by(servers: frozenset[str]) -> int:
-    """Remove the placement groups that ``servers`` made and left; how many."""
-    removed = 0
+def remove_left_by(servers: frozenset[str]) -> None:
+    """Remove the placement groups that ``servers`` made and left."""
     for entry in placement_group_table().values():
         if entry.get("state") == "REMOVED" or owner_of(entry.get("name", "")) not in servers:
             continue
-        found = _named(entry["name"])
-        if found is not None:
+        if (found := _named(entry["name"])) is not None:
             remove_placement_group(found)
-            removed += 1
-    return removed
 
 
 def _named(name: str) -> PlacementGroup | None:

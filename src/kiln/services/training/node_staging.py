@@ -14,7 +14,12 @@ from pathlib import Path
 
 from kiln.runtime.archives import pack, safe_extract
 from kiln.runtime.host_plan import ChannelFetch, HostPlan, Mirror, Pack, Unpack
-from kiln.services.volumes import outgrown_reason, training_volume_reason
+from kiln.services.volumes import (
+    DEFAULT_TRAINING_VOLUME_GB,
+    outgrown_reason,
+    training_volume_reason,
+    volume_bytes,
+)
 from kiln.shapes.training import TrainingJobSpec
 from kiln.storage import ObjectNotFoundError, ObjectStore, S3Uri
 
@@ -59,7 +64,6 @@ def host_plan(
     host_count: int,
     config: Mapping[str, str],
     source: S3Uri | None,
-    volume_bytes: int,
     volume_gb: int,
 ) -> HostPlan:
     """What host ``host`` (``host_index`` of ``host_count``) does around its command."""
@@ -79,7 +83,7 @@ def host_plan(
             Pack("model", str(host_archive(output, host, "model.tar.gz")), always=True),
             Pack("output/data", str(host_archive(output, host, "output.tar.gz"))),
         ),
-        volume_bytes=volume_bytes,
+        volume_bytes=volume_bytes(volume_gb, DEFAULT_TRAINING_VOLUME_GB),
         overfill=training_volume_reason("{uri} expands to", volume_gb),
         outgrown=outgrown_reason("{used}", host, volume_gb),
         image=spec.algorithm_specification.training_image,

@@ -551,7 +551,6 @@ class TrainingRunner:
             host_count=len(self._hosts),
             config=config_files(context),
             source=submit_directory(self._spec) if uses_code else None,
-            volume_bytes=self._volume_bytes(),
             volume_gb=self._volume_gb(),
         )
 
