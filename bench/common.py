@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from kiln.config import Settings
-from kiln.storage import free_port
+from kiln.ports import free_port
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kiln.storage import free_port as free_port  # re-exported for serving.py
+from kiln.ports import free_port as free_port  # re-exported for serving.py
 
 SERVER_CPU = 1
 CLIENT_CPU = 0

@@ -21,7 +21,6 @@ server. Nothing leaves this machine.
 from __future__ import annotations
 
 import json
-import socket
 import tarfile
 import tempfile
 import threading
@@ -44,6 +43,7 @@ from sklearn.datasets import load_breast_cancer
 import kiln
 from kiln.cli import report_table
 from kiln.config import Settings
+from kiln.ports import free_port
 from kiln.sdk.metrics import endpoint_metrics
 from kiln.sdk.retraining import (
     create_retraining_rule,
@@ -78,13 +78,6 @@ console = Console(highlight=False, soft_wrap=True)
 def step(number: int, text: str) -> None:
     """Print a numbered step of the narration."""
     console.print(f"\n[bold cyan]{number}/{STEPS}[/] [bold]{text}[/]")
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_dataset(folder: Path) -> Path:

@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 
 from kiln.config import Settings
 from kiln.db import connect
+from kiln.ports import free_port as free_port  # tests import it from here
 from kiln.sdk import Session
 from kiln.sdk.signing import signed_headers as sdk_signed_headers
 from kiln.server import ServerThread
@@ -34,7 +35,6 @@ from kiln.services.hosting.invocations import InvocationRecord, Outcome
 from kiln.services.logs import FileLogStore, LogStore
 from kiln.services.logs.database import DatabaseLogStore
 from kiln.services.logs.following import JobLogCursor
-from kiln.storage import free_port as free_port  # tests import it from here
 from support.needs import require
 from support.ray_cluster import NodeSpec, RayCluster, RayLab, TcpWatch
 from support.seaweedfs import HOW_TO_GET, SeaweedFS, running_seaweedfs, weed_binary

@@ -64,6 +64,7 @@ from kiln.db.tables import endpoint_configs, endpoints, models
 from kiln.errors import KilnError
 from kiln.home_lock import HomeLock
 from kiln.monitoring_parts import build_monitoring
+from kiln.ports import free_port
 from kiln.services.autoscaling.fleet import HostingFleet
 from kiln.services.autoscaling.scaler import Scaler
 from kiln.services.autoscaling.service import AutoScalingService
@@ -99,7 +100,7 @@ from kiln.services.training.runner import TrainingRunner
 from kiln.services.training.scheduler import TrainingScheduler
 from kiln.services.training.service import TrainingService, job_demand, parse_spec
 from kiln.services.training.stale_workspaces import sweep_workspaces
-from kiln.storage import EmbeddedS3Server, ObjectStore, S3Uri, free_port
+from kiln.storage import EmbeddedS3Server, ObjectStore, S3Uri
 from kiln.storefront.back import Back
 from kiln.storefront.listener import FrontListener
 from kiln.storefront.proxy import StoreFront

@@ -422,13 +422,6 @@ class EmbeddedS3Server:
             self._should_exit.wait(0.2)
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def check_port_free(port: int, setting: str) -> None:
     """RuntimeError naming ``setting`` if another process listens on 127.0.0.1:``port``."""
     try:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from kiln.config import Settings
-from kiln.storage import free_port
+from kiln.ports import free_port
 
 from .procs import Proc, alive, descendants, proc
 

@@ -29,8 +29,9 @@ from hypothesis import HealthCheck, event, reject, settings
 
 from conftest import ROLE, make_settings, signed_headers, sklearn_model_files, source_tarball
 from kiln.config import Settings
+from kiln.ports import free_port
 from kiln.server import KilnServer
-from kiln.storage import free_port, terminate, wait_for_port
+from kiln.storage import terminate, wait_for_port
 
 from .strategies import LIVE, NAMES, REGION, operation_model, signing_name
 

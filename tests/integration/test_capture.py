@@ -20,9 +20,10 @@ import pytest
 
 from conftest import Kiln, start_kiln, wait_until
 from kiln.config import Settings
+from kiln.ports import free_port
 from kiln.services.hosting.invocations import CaptureConfig, InvocationRecord, Outcome
 from kiln.services.monitoring.capture import CaptureCounters, CapturePolicy, CaptureWriter
-from kiln.storage import ObjectStore, S3Uri, free_port, s3_client
+from kiln.storage import ObjectStore, S3Uri, s3_client
 
 BUCKET = "capture"
 DESTINATION = f"s3://{BUCKET}/model-monitor/data-capture"

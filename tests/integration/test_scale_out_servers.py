@@ -37,7 +37,8 @@ from conftest import (
 )
 from kiln.config import Settings
 from kiln.db.tables import endpoint_owners, training_jobs
-from kiln.storage import EmbeddedS3Server, ObjectStore, free_port, wait_for_port
+from kiln.ports import free_port
+from kiln.storage import EmbeddedS3Server, ObjectStore, wait_for_port
 from support.needs import require
 
 pytestmark = pytest.mark.slow

@@ -26,9 +26,10 @@ from conftest import (
 from kiln.compute.local import LocalRef
 from kiln.config import Settings
 from kiln.pidfiles import process_info, write_pid_file
+from kiln.ports import free_port
 from kiln.sdk.session import sagemaker_client
 from kiln.services.training.scheduler import RESTART_FAILURE
-from kiln.storage import EmbeddedS3Server, ObjectStore, free_port, rclone_binary, wait_for_port
+from kiln.storage import EmbeddedS3Server, ObjectStore, rclone_binary, wait_for_port
 
 pytestmark = pytest.mark.slow
 

@@ -44,7 +44,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -53,6 +52,8 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from kiln.ports import free_port
 
 _BIN = Path(sys.executable).parent
 HEAD_IP = "127.0.0.2"
@@ -130,9 +131,7 @@ class RayCluster:
             "RAY_AUTH_TOKEN_PATH": str(token),
         }
         specs = list(nodes)
-        cluster = cls(
-            root, f"{HEAD_IP}:{_free_port()}", client_env, extra_env=dict(extra_env or {})
-        )
+        cluster = cls(root, f"{HEAD_IP}:{free_port()}", client_env, extra_env=dict(extra_env or {}))
         try:
             cluster._start_all(specs)
         except BaseException:
@@ -181,7 +180,7 @@ class RayCluster:
         # any other Ray on the machine.
         port = self.address.rsplit(":", 1)[1]
         role = ["--head", "--port", port, "--include-dashboard=false"]
-        self._ray_start(node, spec, [*role, "--dashboard-port", str(_free_port())])
+        self._ray_start(node, spec, [*role, "--dashboard-port", str(free_port())])
 
     def _ray_start(self, node: RayNode, spec: NodeSpec, role: list[str]) -> None:
         argv = [
@@ -203,11 +202,11 @@ class RayCluster:
             "--resources",
             json.dumps({node.resource: 1}),
             "--dashboard-agent-listen-port",
-            str(_free_port()),
+            str(free_port()),
             "--include-log-monitor=false",
             "--disable-usage-stats",
         ]
-        own = {"HOME": str(self.root / "home"), "AUTOSCALER_METRIC_PORT": str(_free_port())}
+        own = {"HOME": str(self.root / "home"), "AUTOSCALER_METRIC_PORT": str(free_port())}
         env = {**os.environ, **self.client_env, **self.extra_env, **own}
         # Its own session: nothing it leaves running shares the test runner's process group.
         with subprocess.Popen(
@@ -220,12 +219,6 @@ class RayCluster:
                 f"ray start for node {node.name} failed ({starter.returncode}):\n"
                 + stderr.decode(errors="replace")[-4000:]
             )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _proc_ids() -> list[int]:

