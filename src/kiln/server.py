@@ -126,7 +126,7 @@ class KilnServer:
         room = room_of(self.backend, settings)
         settings = room.settings
         self.settings = settings
-        for folder in (settings.home, settings.logs_dir, settings.workspaces_dir):
+        for folder in (settings.logs_dir, settings.workspaces_dir):  # home: made above
             folder.mkdir(parents=True, exist_ok=True)
         self.engine = connect(settings.database_url)
         self.jobs = TrainingJobStore(self.engine)

@@ -38,6 +38,7 @@ from kiln.compute.leftovers import die_with_parent, reap_group
 from kiln.config import Settings
 from kiln.errors import ValidationError
 from kiln.pidfiles import is_ours, read_pid_file, write_pid_file
+from kiln.ports import check_port_free
 from kiln.retries import backoff, is_transient
 
 if TYPE_CHECKING:
@@ -420,33 +421,6 @@ class EmbeddedS3Server:
                 except RuntimeError as e:
                     log.error("embedded S3 server did not come back: %s", e)
             self._should_exit.wait(0.2)
-
-
-def check_port_free(port: int, setting: str) -> None:
-    """RuntimeError naming ``setting`` if another process listens on 127.0.0.1:``port``."""
-    try:
-        _bind_probe(port)
-    except OSError as e:
-        raise RuntimeError(
-            f"127.0.0.1:{port} is in use by another process ({e.strerror}); stop it or "
-            f"choose another port with {setting}"
-        ) from None
-
-
-def is_port_free(port: int) -> bool:
-    """Whether a listener could bind 127.0.0.1:``port`` now."""
-    try:
-        _bind_probe(port)
-    except OSError:
-        return False
-    return True
-
-
-def _bind_probe(port: int) -> None:
-    with socket.socket() as probe:
-        # As Go's listeners do: a port left in TIME_WAIT by our own last run is free.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind(("127.0.0.1", port))
 
 
 def wait_for_port(

@@ -1,4 +1,5 @@
-"""Free ports: picked below the kernel's ephemeral range, bindable, never twice in a row."""
+"""Free ports: picked below the kernel's ephemeral range, bindable, never twice in a row; a
+configured port held by another process fails naming its setting."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kiln.ports import FIRST_PICKABLE, free_port, pickable_ports
+from kiln.ports import FIRST_PICKABLE, bind_loopback, check_port_free, free_port, pickable_ports
 
 
 @pytest.mark.parametrize(
@@ -44,3 +45,19 @@ def test_a_free_port_is_outside_the_ephemeral_range_and_binds() -> None:
 def test_free_ports_are_not_handed_out_twice_before_they_are_bound() -> None:
     ports = [free_port() for _ in range(200)]
     assert len(set(ports)) == len(ports)
+
+
+def test_a_held_port_fails_naming_its_setting() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(RuntimeError, match=f"127.0.0.1:{port} is in use .* KILN_S3_PORT"):
+            check_port_free(port, "KILN_S3_PORT")
+
+
+def test_a_free_configured_port_binds_to_loopback() -> None:
+    port = free_port()
+    with bind_loopback(port, "KILN_S3_PORT") as bound:
+        assert bound.getsockname() == ("127.0.0.1", port)
+    check_port_free(port, "KILN_S3_PORT")

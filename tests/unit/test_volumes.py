@@ -9,8 +9,11 @@ import pytest
 
 from kiln.services.volumes import (
     GIB,
+    VOLUME_CHECK_SECONDS,
     VolumeBudget,
+    VolumeWatch,
     disk_usage,
+    in_gib,
     outgrown_reason,
     replica_volume_reason,
     training_volume_reason,
@@ -92,3 +95,48 @@ def test_budget_refuses_what_would_overfill_any_host() -> None:
     budget.charge(["algo-1"], 60)
     assert budget.fits(["algo-2"], 100)
     assert not budget.fits(["algo-1", "algo-2"], 41)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _filled(folder: Path, size: int) -> Path:
+    folder.mkdir()
+    with open(folder / "data.bin", "wb") as f:
+        os.posix_fallocate(f.fileno(), 0, size)
+    return folder
+
+
+def test_the_watch_names_the_first_host_above_the_volume_with_what_it_holds(
+    tmp_path: Path,
+) -> None:
+    small, big = _filled(tmp_path / "a", 4096), _filled(tmp_path / "b", 1 << 20)
+    found = VolumeWatch(1 << 19).outgrown({"algo-1": small, "algo-2": big})
+    assert found is not None
+    assert found[0] == "algo-2"
+    assert found[1] >= 1 << 20
+
+
+def test_the_watch_measures_again_only_once_the_pause_is_over(tmp_path: Path) -> None:
+    clock, workspace = _Clock(), _filled(tmp_path / "w", 4096)
+    watch = VolumeWatch(1 << 20, clock)
+    assert watch.outgrown({"algo-1": workspace}) is None
+    _filled(tmp_path / "w" / "more", 2 << 20)
+    clock.now += VOLUME_CHECK_SECONDS - 0.5
+    assert watch.outgrown({"algo-1": workspace}) is None  # not due: not measured
+    clock.now += 1.0
+    assert watch.outgrown({"algo-1": workspace}) is not None
+
+
+def test_a_watch_without_a_volume_never_measures(tmp_path: Path) -> None:
+    assert VolumeWatch(0).outgrown({"algo-1": _filled(tmp_path / "w", 1 << 20)}) is None
+
+
+def test_sizes_are_said_in_gib_with_one_decimal() -> None:
+    assert in_gib(1288490188) == "1.2"
+    assert in_gib(0) == "0.0"

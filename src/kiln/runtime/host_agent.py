@@ -25,6 +25,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import boto3
@@ -47,7 +49,7 @@ from kiln.runtime.workspace import Layout
 from kiln.services.training.checkpoints import CheckpointSync
 from kiln.services.training.job_envs import python_for
 from kiln.services.training.job_files import read_text
-from kiln.services.volumes import GIB, disk_usage, volume_check_pause
+from kiln.services.volumes import VolumeWatch, in_gib
 from kiln.storage import ObjectNotFoundError, ObjectStore, S3Uri
 
 _FAILURE_LIMIT = 1024
@@ -151,27 +153,6 @@ class _Outgrown(Exception):
     """The workspace outgrew the volume while the command ran: the FailureReason."""
 
 
-class _VolumeWatch:
-    """Measures the workspace now and then while the command runs, as the server measures a
-    local job's."""
-
-    def __init__(self, plan: HostPlan, workspace: Path) -> None:
-        self._limit = plan.volume_bytes if plan.outgrown else 0
-        self._reason = plan.outgrown
-        self._workspace = workspace
-        self._next = time.monotonic()
-
-    def check(self) -> None:
-        """``_Outgrown`` once the workspace holds more than the volume (when measured, as due)."""
-        if not self._limit or time.monotonic() < self._next:
-            return
-        started = time.monotonic()
-        used = disk_usage(self._workspace)
-        self._next = started + volume_check_pause(time.monotonic() - started)
-        if used > self._limit:
-            raise _Outgrown(self._reason.format(used=f"{used / GIB:.1f}"))
-
-
 class _Command:
     """The agent's command and the stop signals the agent got, passed on once it runs."""
 
@@ -194,10 +175,10 @@ class _Command:
         cwd: Path,
         syncs: list[CheckpointSync],
         every: float,
-        volume: _VolumeWatch,
+        outgrown: Callable[[], str | None],
     ) -> int:
         """Run ``argv`` to its end, syncing checkpoints every ``every`` seconds; its exit code.
-        A workspace that outgrows its volume kills it (``_Outgrown``)."""
+        Once ``outgrown`` says why the workspace is too full, it is killed (``_Outgrown``)."""
         self._starting = True  # a signal from here on is kept for the child, not raised
         child = subprocess.Popen(
             argv, cwd=cwd, env=_command_environment(), pass_fds=inherited_fds(argv)
@@ -207,14 +188,18 @@ class _Command:
             child.send_signal(self.signals[0])
         while (code := _wait(child, every)) is None:
             _sync(syncs)
-            try:
-                volume.check()
-            except _Outgrown:
+            if (reason := outgrown()) is not None:
                 child.kill()
                 child.wait()
-                raise
+                raise _Outgrown(reason)
         _sync(syncs)
         return code
+
+
+def _outgrown(plan: HostPlan, volume: VolumeWatch, workspace: Path) -> str | None:
+    """The plan's FailureReason once the workspace is measured above the volume, else None."""
+    found = volume.outgrown({"": workspace}) if plan.outgrown else None
+    return None if found is None else plan.outgrown.format(used=in_gib(found[1]))
 
 
 def run(plan: HostPlan, workspace: Path, command: list[str] | None = None) -> int:
@@ -227,8 +212,8 @@ def run(plan: HostPlan, workspace: Path, command: list[str] | None = None) -> in
     try:
         syncs = stage_in(plan, workspace, objects)
         argv = choose_python(plan, workspace, command or list(plan.argv))
-        volume = _VolumeWatch(plan, workspace)
-        code = stoppable.run(argv, workspace / plan.cwd, syncs, plan.sync_seconds, volume)
+        outgrown = partial(_outgrown, plan, VolumeWatch(plan.volume_bytes), workspace)
+        code = stoppable.run(argv, workspace / plan.cwd, syncs, plan.sync_seconds, outgrown)
     except _Outgrown as e:
         _note(f"volume full: {e}")
         return _fail(str(e), 1)

@@ -12,7 +12,8 @@ job is stopped once its workspace is measured above it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 GIB = 1024**3
@@ -20,6 +21,7 @@ DEFAULT_TRAINING_VOLUME_GB = 30
 """What DescribeTrainingJob reports when CreateTrainingJob left VolumeSizeInGB out."""
 DEFAULT_REPLICA_VOLUME_GB = 30
 """Kiln's volume for a variant without VolumeSizeInGB; set it on the variant for larger models."""
+# Measuring a workspace walks it: at most every 5 s, and never more than 1/20 of the time.
 VOLUME_CHECK_SECONDS = 5.0
 VOLUME_CHECK_SHARE = 20
 
@@ -43,6 +45,11 @@ def volume_check_pause(took: float) -> float:
     ``took``: at least ``VOLUME_CHECK_SECONDS``, and long enough that measuring a workspace of
     many files takes at most a twentieth of the job's time."""
     return max(VOLUME_CHECK_SECONDS, VOLUME_CHECK_SHARE * took)
+
+
+def in_gib(size: int) -> str:
+    """``size`` bytes as GiB with one decimal, as the FailureReasons say it."""
+    return f"{size / GIB:.1f}"
 
 
 def outgrown_reason(used_gib: str, host: str, gb: int) -> str:
@@ -101,3 +108,27 @@ class VolumeBudget:
         """Count ``used`` bytes on each of ``hosts``."""
         for host in hosts:
             self._used[host] += used
+
+
+class VolumeWatch:
+    """Measures running hosts' workspaces against a volume of ``limit`` bytes (0: never), as
+    often as ``volume_check_pause`` allows."""
+
+    def __init__(self, limit: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self._limit = limit
+        self._clock = clock
+        self._next = clock()
+
+    def outgrown(self, workspaces: Mapping[str, Path]) -> tuple[str, int] | None:
+        """The first host (a key of ``workspaces``) whose workspace holds more than the volume,
+        with the bytes it holds, if a measure is due; else None."""
+        if not self._limit or self._clock() < self._next:
+            return None
+        started = self._clock()
+        try:
+            for host, workspace in workspaces.items():
+                if (used := disk_usage(workspace)) > self._limit:
+                    return host, used
+            return None
+        finally:
+            self._next = started + volume_check_pause(self._clock() - started)

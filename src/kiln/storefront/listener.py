@@ -12,6 +12,7 @@ import time
 
 import uvicorn
 
+from kiln.ports import bind_loopback
 from kiln.storefront.proxy import StoreFront
 
 
@@ -63,17 +64,7 @@ class FrontListener:
 
 
 def _bind(port: int) -> socket.socket:
-    listening = socket.socket()
-    # As uvicorn's own listeners do: a port left in TIME_WAIT by our last run is free.
-    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        listening.bind(("127.0.0.1", port))
-    except OSError as e:
-        listening.close()
-        raise RuntimeError(
-            f"127.0.0.1:{port} is in use by another process ({e.strerror}); stop it or "
-            "choose another port with KILN_S3_PORT"
-        ) from None
+    listening = bind_loopback(port, "KILN_S3_PORT")
     listening.listen(2048)
     listening.setblocking(False)
     return listening

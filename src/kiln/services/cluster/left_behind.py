@@ -4,7 +4,9 @@ On Ray a server's job hosts and replicas are detached actors: when their server 
 on, holding their nodes' resources, while another server takes their work over. Each lease
 renewal notices servers whose leases ran out; stopping what they left may wait on a node that
 does not answer, which the lease thread must never do (this server would fence itself), so the
-stopping runs on a thread of its own, one round at a time.
+stopping runs on a thread of its own, one round at a time. Rounds go on while a gone server's
+lease is remembered, not just once: a server that lost its lease but still runs (its database
+away) may have had a start under way, which places its actor after the first round looked.
 """
 
 from __future__ import annotations

@@ -90,11 +90,12 @@ from kiln.services.training.states import transition
 from kiln.services.volumes import (
     DEFAULT_TRAINING_VOLUME_GB,
     VolumeBudget,
+    VolumeWatch,
     disk_usage,
+    in_gib,
     outgrown_reason,
     training_volume_reason,
     volume_bytes,
-    volume_check_pause,
 )
 from kiln.shapes.training import Channel, S3DataSource, TrainingJobSpec
 from kiln.storage import ObjectNotFoundError, ObjectStore, S3Uri
@@ -102,7 +103,6 @@ from kiln.storage import ObjectNotFoundError, ObjectStore, S3Uri
 log = logging.getLogger(__name__)
 
 _CHECKPOINT_SYNC_SECONDS = 2.0
-# Measuring a workspace walks it: at most every 5 s, and never more than 1/20 of the time.
 _FAILURE_REASON_LIMIT = 1024
 _JOB_VENV = ".venv"
 
@@ -604,7 +604,8 @@ class TrainingRunner:
             threading.Thread(target=self._await_exit, args=(host,), daemon=True).start()
         deadline = time.monotonic() + self._spec.stopping_condition.max_runtime_in_seconds
         next_sync = time.monotonic() + _CHECKPOINT_SYNC_SECONDS
-        next_volume_check = time.monotonic()
+        # A node's workspace is not here: its host agent measures it.
+        volume = VolumeWatch(0 if self._on_nodes else self._volume_bytes())
         while True:
             for host in self._hosts:
                 if host.exit_code is None and host.process is not None:
@@ -630,27 +631,22 @@ class TrainingRunner:
             if time.monotonic() > next_sync:
                 self._sync_checkpoints()
                 next_sync = time.monotonic() + _CHECKPOINT_SYNC_SECONDS
-            if time.monotonic() > next_volume_check:
-                started = time.monotonic()
-                if self._is_over_volume():
-                    return Ending.EXITED
-                took = time.monotonic() - started
-                next_volume_check = started + volume_check_pause(took)
+            if self._is_over_volume(volume):
+                return Ending.EXITED
 
-    def _is_over_volume(self) -> bool:
+    def _is_over_volume(self, volume: VolumeWatch) -> bool:
         """Whether a host's workspace outgrew VolumeSizeInGB; if so its processes are killed
         (SageMaker's volume would be full) and the job is to fail with the reason."""
-        for host in [] if self._on_nodes else self._hosts:  # a node's workspace is not here
-            used = disk_usage(host.layout.base)
-            if used > self._volume_bytes():
-                used_gib = f"{used / 2**30:.1f}"
-                self._limit_failure = outgrown_reason(used_gib, host.name, self._volume_gb())
-                self._log.note(f"volume full: {self._limit_failure}")
-                self._terminate(0.0)
-                for each in self._hosts:  # failed, whatever the killed processes returned
-                    each.exit_code = each.exit_code or 1
-                return True
-        return False
+        outgrown = volume.outgrown({host.name: host.layout.base for host in self._hosts})
+        if outgrown is None:
+            return False
+        host, used = outgrown
+        self._limit_failure = outgrown_reason(in_gib(used), host, self._volume_gb())
+        self._log.note(f"volume full: {self._limit_failure}")
+        self._terminate(0.0)
+        for each in self._hosts:  # failed, whatever the killed processes returned
+            each.exit_code = each.exit_code or 1
+        return True
 
     def _await_exit(self, host: _Host) -> None:
         """Wake the watch loop the moment a host's process exits."""
