@@ -21,6 +21,7 @@ from kiln.services.monitoring.schedules.definitions import (
     member,
 )
 from kiln.services.monitoring.schedules.model import MonitoringType
+from kiln.services.monitoring.schedules.naming import report_uri
 from kiln.shapes.aws import output_shape, project, with_defaults
 
 Arn = Callable[[str, str], str]  # Settings.arn: (resource type, name) → ARN
@@ -146,8 +147,9 @@ def describe_processing_job(
     status = ExecutionStatus(row.status)
     output = job[member(kind, "JobOutputConfig")]["MonitoringOutputs"][0]["S3Output"]
     scheduled = datetime.fromtimestamp(row.scheduled_time, UTC)
-    # The execution names its report folder when it ends; until then, the schedule's output.
-    uri = row.report_uri or output["S3Uri"]
+    # Named from the start, as AWS names it when it creates the processing job: the SDK keeps
+    # the ProcessingOutput of the execution it listed while running and reads reports there.
+    uri = str(report_uri(output["S3Uri"], row.endpoint_name, row.schedule_name, scheduled))
     app = job.get(member(kind, "AppSpecification")) or {}
     runtime = (job.get("StoppingCondition") or {}).get(
         "MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME_SECONDS

@@ -275,7 +275,13 @@ class _Execution:
         violations: tuple[Violation, ...],
         drift: tuple[FeatureDrift, ...],
     ) -> ExecutionResult:
-        folder = report_uri(self.schedule, self.window.scheduled_time)
+        definition = self.schedule.definition
+        folder = report_uri(
+            definition.output_s3_uri,
+            definition.endpoint_name,
+            self.schedule.name,
+            self.window.scheduled_time,
+        )
         for name, document in reports.items():
             body = orjson.dumps(document, option=orjson.OPT_INDENT_2)
             self.objects.put_bytes(folder.join(name), body, create_bucket=True)

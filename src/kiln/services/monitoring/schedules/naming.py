@@ -32,10 +32,12 @@ def log_stream_name(job_name: str, started_epoch: int) -> str:
     return f"{job_name}/algo-1-{started_epoch}"
 
 
-def report_uri(schedule: Schedule, scheduled_time: datetime) -> S3Uri:
-    """Where the execution scheduled at ``scheduled_time`` writes its reports."""
+def report_uri(
+    output_s3_uri: str, endpoint_name: str, schedule_name: str, scheduled_time: datetime
+) -> S3Uri:
+    """Where the execution of ``schedule_name`` (over ``endpoint_name``, writing under
+    ``output_s3_uri``) scheduled at ``scheduled_time`` writes its reports."""
     folder = scheduled_time.strftime("%Y/%m/%d/%H")
     if scheduled_time.minute or scheduled_time.second:
         folder += scheduled_time.strftime("/%M-%S")
-    output = S3Uri.parse(schedule.definition.output_s3_uri)
-    return output.join(schedule.definition.endpoint_name, schedule.name, folder)
+    return S3Uri.parse(output_s3_uri).join(endpoint_name, schedule_name, folder)
