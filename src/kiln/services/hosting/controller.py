@@ -58,6 +58,7 @@ from kiln.services.hosting.routing import (
 from kiln.services.hosting.service import HostingStores, endpoint_state
 from kiln.services.hosting.shapes import Deployment, EndpointState, ReplicaSummary, VariantSpec
 from kiln.services.hosting.states import EndpointStatus, can_transition
+from kiln.services.hosting.workers import KeyedWorkers
 from kiln.services.monitoring.alarms.changes import AlarmState, AlarmStateChange
 from kiln.services.sweeping import (
     EndpointAction,
@@ -116,8 +117,7 @@ class EndpointController:
         self._health_interval = health_interval
         self._fleets: dict[str, Fleet] = {}
         self._lock = threading.Lock()
-        self._workers: dict[str, threading.Thread] = {}
-        self._rerun: set[str] = set()
+        self._workers = KeyedWorkers(self._work, name="kiln-endpoint")
         self._errors: dict[str, tuple[str, float]] = {}  # what a worker died of, and when
         self._should_exit = threading.Event()
         self._health_thread: threading.Thread | None = None
@@ -169,10 +169,7 @@ class EndpointController:
     def stop(self) -> None:
         """Stop every replica (endpoints keep their status: a restart brings them back)."""
         self._should_exit.set()
-        with self._lock:
-            workers = list(self._workers.values())
-        for worker in workers:
-            worker.join(timeout=60)
+        self._workers.stop(timeout=60)
         with self._lock:
             fleets = list(self._fleets.items())
             self._fleets.clear()
@@ -184,18 +181,7 @@ class EndpointController:
 
     def wake(self, endpoint: str) -> None:
         """Drive ``endpoint`` on its worker (started if none runs)."""
-        with self._lock:
-            if self._should_exit.is_set():
-                return
-            worker = self._workers.get(endpoint)
-            if worker is not None and worker.is_alive():
-                self._rerun.add(endpoint)
-                return
-            worker = threading.Thread(
-                target=self._work, args=(endpoint,), name=f"kiln-endpoint-{endpoint}", daemon=True
-            )
-            self._workers[endpoint] = worker
-        worker.start()
+        self._workers.wake(endpoint)
 
     def fleet(self, endpoint: str) -> Fleet | None:
         """The replicas serving ``endpoint`` now."""
@@ -204,11 +190,11 @@ class EndpointController:
 
     def sweep(self) -> None:
         """Finish the endpoint changes no worker carries on any more."""
-        before = self._live_workers()
+        before = self._workers.running()
         records = self._stores.endpoints.all(
             [EndpointStatus.CREATING, EndpointStatus.UPDATING, EndpointStatus.DELETING]
         )
-        after = self._live_workers()
+        after = self._workers.running()
         for record in records:
             if not self._owns(record.name):
                 continue  # its owner's sweeper looks after it
@@ -233,10 +219,6 @@ class EndpointController:
                 self.wake(record.name)
             else:
                 self._settle(decision)
-
-    def _live_workers(self) -> set[str]:
-        with self._lock:
-            return {name for name, worker in self._workers.items() if worker.is_alive()}
 
     def _settle(self, decision: EndpointDecision) -> None:
         """Apply a sweeper's SETTLE or FAIL, if the endpoint is still where it was seen."""
@@ -266,20 +248,14 @@ class EndpointController:
     # -- the worker ----------------------------------------------------------------------------
 
     def _work(self, endpoint: str) -> None:
-        while True:
-            try:
-                self._drive(endpoint)
-            except Exception as e:
-                log.exception("endpoint %s: controller error", endpoint)
-                unavailable = unavailable_error(e)
-                text = unavailable.message if unavailable else f"{type(e).__name__}: {e}"
-                with self._lock:
-                    self._errors[endpoint] = (text, time.time())
+        try:
+            self._drive(endpoint)
+        except Exception as e:
+            log.exception("endpoint %s: controller error", endpoint)
+            unavailable = unavailable_error(e)
+            text = unavailable.message if unavailable else f"{type(e).__name__}: {e}"
             with self._lock:
-                if endpoint not in self._rerun or self._should_exit.is_set():
-                    self._workers.pop(endpoint, None)
-                    return
-                self._rerun.discard(endpoint)
+                self._errors[endpoint] = (text, time.time())
 
     def _drive(self, endpoint: str) -> None:
         if not self._owns(endpoint):
@@ -384,9 +360,8 @@ class EndpointController:
 
     def _is_deleting(self, endpoint: str) -> bool:
         """Whether a DeleteEndpoint came (it wakes the worker, so only then is the row read)."""
-        with self._lock:
-            if endpoint not in self._rerun:
-                return False
+        if not self._workers.is_woken(endpoint):
+            return False
         record = self._stores.endpoints.get(endpoint)
         return record is None or record.status == EndpointStatus.DELETING
 
