@@ -362,6 +362,13 @@ def test_deleted_endpoint_disappears_and_stops_its_replicas(kiln: Kiln) -> None:
         _invoke(kiln, "del-1")
 
 
+def test_a_late_adopt_of_a_serving_endpoint_keeps_its_route(kiln: Kiln) -> None:
+    deploy(kiln, "adopt-1", {"AllTraffic": (_version_model(kiln), 1, 1.0)})
+    # The endpoint sync adopts an owned row its last read had not noted yet; the fleet is up.
+    kiln.thread.kiln.endpoints.adopt("adopt-1")
+    assert json.loads(_invoke(kiln, "adopt-1")["Body"]) == {"version": "v1"}
+
+
 def test_restart_brings_endpoints_back(kiln_settings: Settings) -> None:
     first = start_kiln(kiln_settings)
     deploy(first, "again-1", {"AllTraffic": (_version_model(first), 1, 1.0)})

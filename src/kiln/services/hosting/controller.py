@@ -149,8 +149,14 @@ class EndpointController:
     def adopt(self, endpoint: str) -> None:
         """Bring up an endpoint this server has just come to own (claimed, or taken over)."""
         record = self._stores.endpoints.get(endpoint)
-        if record is not None:
-            self._bring_up(record)
+        if record is None:
+            return
+        if self.fleet(endpoint) is not None:
+            # The sync's tick read the owner row an instant before this server's own claim
+            # noted it: the fleet is up, and an empty route must not replace its route.
+            self.wake(endpoint)
+            return
+        self._bring_up(record)
 
     def _bring_up(self, record: ResourceRecord) -> None:
         """What a restart does for one endpoint: its replicas start again."""
