@@ -13,13 +13,16 @@ straight to rclone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
+import os
 import socket
 import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -409,6 +412,7 @@ class KilnServer:
         self._stop_parts()
         self.backend.close()
         self.engine.dispose()
+        _remove_empty_folders(self.settings.run_dir)
         self._home_lock.release()
 
     def _stop_parts(self) -> None:
@@ -602,6 +606,14 @@ class _Listener(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         remove_server_address(self._settings.home)
         await super().shutdown(sockets)
+
+
+def _remove_empty_folders(root: Path) -> None:
+    """Remove ``root`` and every folder under it that holds no file (what a clean stop leaves
+    of the run dir; a folder that still holds something stays)."""
+    for folder, _, _ in os.walk(root, topdown=False):  # children before their parents
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
 
 
 def serve(settings: Settings) -> None:

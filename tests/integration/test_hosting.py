@@ -383,6 +383,14 @@ def test_restart_brings_endpoints_back(kiln_settings: Settings) -> None:
         assert wait_in_service(second, "again-1")["EndpointStatus"] == "InService"
 
 
+def test_a_clean_stop_leaves_no_run_dir_behind(kiln_settings: Settings) -> None:
+    first = start_kiln(kiln_settings)
+    deploy(first, "tidy-1", {"AllTraffic": (_version_model(first), 1, 1.0)})
+    assert kiln_settings.run_dir.is_dir()
+    first.thread.stop()
+    assert not kiln_settings.run_dir.exists()
+
+
 def test_unsandboxed_replica_serves_from_its_workspace(tmp_path: Path, database_url: str) -> None:
     settings = make_settings(tmp_path / "home", database_url, KILN_SANDBOX="off")
     with start_kiln(settings) as kiln:
