@@ -58,7 +58,6 @@ faults: $(VENV)/.installed-dev
 # 127.0.0.1, one per xdist worker (docs/scale-out.md, "Testing on Ray"). `make pytest` runs
 # tests/ray_backend, the Ray tests proper.
 test-ray: $(VENV)/.installed-dev
-	$(UV) -e '.[dev,ray]'
 	KILN_TEST_BACKEND=ray $(BIN)/pytest -n 2 --dist loadfile tests/integration
 
 bench: $(VENV)/.installed

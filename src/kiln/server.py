@@ -585,23 +585,39 @@ class _Listener(uvicorn.Server):
         return f"http://{host}:{port}"
 
     @property
+    def _is_port_picked(self) -> bool:
+        """Whether the kernel picks the port (known only once bound)."""
+        return self._settings.port == 0 or self._settings.endpoint.endswith(":0")
+
+    @property
     def endpoint(self) -> str:
         """The URL clients use: the bound one, unless KILN_ENDPOINT names another."""
-        if self._settings.port == 0 or self._settings.endpoint.endswith(":0"):
-            return self.bound_url
-        return self._settings.endpoint
+        return self.bound_url if self._is_port_picked else self._settings.endpoint
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        if self.started:
-            address = ServerAddress.of(self._settings, self.endpoint)
-            write_server_address(self._settings.home, address)
-            log.info(
-                'Kiln API %s, S3 %s, KILN_HOME %s; clients: eval "$(kiln env)"',
-                self.endpoint,
-                self._settings.s3_endpoint_url,
-                self._settings.home,
-            )
+        # A client that finds a configured port open must find the address file too (the S3
+        # port is in it), so it is written before listening; a picked port, only after.
+        if not self._is_port_picked:
+            self._write_address()
+        try:
+            await super().startup(sockets)
+        except BaseException:  # uvicorn exits when it cannot bind
+            remove_server_address(self._settings.home)
+            raise
+        if not self.started:
+            remove_server_address(self._settings.home)
+            return
+        if self._is_port_picked:
+            self._write_address()
+        log.info(
+            'Kiln API %s, S3 %s, KILN_HOME %s; clients: eval "$(kiln env)"',
+            self.endpoint,
+            self._settings.s3_endpoint_url,
+            self._settings.home,
+        )
+
+    def _write_address(self) -> None:
+        write_server_address(self._settings.home, ServerAddress.of(self._settings, self.endpoint))
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         remove_server_address(self._settings.home)

@@ -203,6 +203,25 @@ def _rclone_pids(storage: Path) -> list[int]:
     return pids
 
 
+def test_a_client_that_finds_the_server_port_open_finds_its_store_port_too(tmp_path: Path) -> None:
+    port, s3_port, home = free_port(), free_port(), tmp_path / "home"
+    command = [*KILN, "server", "--port", str(port), "--s3-port", str(s3_port)]
+    process = subprocess.Popen(
+        command,
+        env={**os.environ, "KILN_HOME": str(home)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_for_port("127.0.0.1", port, 60, process)
+        # What `kiln env` and the SDK helpers read: KILN_HOME's address file, not a default.
+        settings = Settings.for_client({"KILN_HOME": str(home), "KILN_PORT": str(port)})
+        assert settings.s3_port == s3_port
+    finally:
+        terminate(process, grace=5)
+
+
 @pytest.mark.parametrize(
     ("sig", "exit_status"),
     [(signal.SIGTERM, -signal.SIGTERM), (signal.SIGINT, 128 + signal.SIGINT)],

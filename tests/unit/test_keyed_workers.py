@@ -65,25 +65,31 @@ def test_racing_wakes_never_run_one_key_on_two_threads_and_none_is_lost() -> Non
     assert recorder.runs < 1600  # wakes during a run coalesced
 
 
+class _HeldRun:
+    """Workers whose runs note their key, then wait for ``release``; ``a`` is running."""
+
+    def __init__(self) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+        self.runs: list[str] = []
+        self.workers = KeyedWorkers(self._work, name="test")
+        self.workers.wake("a")
+        assert self.entered.wait(10)
+
+    def _work(self, key: str) -> None:
+        self.runs.append(key)
+        self.entered.set()
+        assert self.release.wait(10)
+
+
 def test_a_wake_during_a_run_runs_the_key_once_more() -> None:
-    entered, release = threading.Event(), threading.Event()
-    runs: list[str] = []
-
-    def work(key: str) -> None:
-        runs.append(key)
-        entered.set()
-        assert release.wait(10)
-
-    workers = KeyedWorkers(work, name="test")
-    workers.wake("a")
-    assert entered.wait(10)
-    workers.wake("a")
-    workers.wake("a")
-    assert workers.is_woken("a")
-    release.set()
-    _settle(workers)
-    assert runs == ["a", "a"]
-    assert not workers.is_woken("a")
+    held = _HeldRun()
+    held.workers.wake("a")
+    held.workers.wake("a")
+    assert held.workers.is_woken("a")
+    held.release.set()
+    _settle(held.workers)
+    assert held.runs == ["a", "a"]
+    assert not held.workers.is_woken("a")
 
 
 def test_keys_run_side_by_side() -> None:
@@ -117,20 +123,10 @@ def test_a_run_that_raises_leaves_the_key_free_for_the_next_wake(
 
 
 def test_stop_waits_for_the_run_under_way_and_starts_no_more() -> None:
-    entered, release = threading.Event(), threading.Event()
-    runs: list[str] = []
-
-    def work(key: str) -> None:
-        runs.append(key)
-        entered.set()
-        assert release.wait(10)
-
-    workers = KeyedWorkers(work, name="test")
-    workers.wake("a")
-    assert entered.wait(10)
-    workers.wake("a")  # would rerun, but stop comes first
-    threading.Timer(0.05, release.set).start()
-    workers.stop(timeout=10)
-    workers.wake("b")
-    assert runs == ["a"]
-    assert workers.running() == set()
+    held = _HeldRun()
+    held.workers.wake("a")  # would rerun, but stop comes first
+    threading.Timer(0.05, held.release.set).start()
+    held.workers.stop(timeout=10)
+    held.workers.wake("b")
+    assert held.runs == ["a"]
+    assert held.workers.running() == set()

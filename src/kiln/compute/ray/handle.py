@@ -21,6 +21,9 @@ WAIT_SLICE = 2.0
 CALL_SLACK = 30.0
 # A process whose actor is gone reads as killed (SIGKILL), as a process on a dead machine.
 LOST_EXIT = -signal.SIGKILL
+# How long an actor's death waits for Ray's verdict on its node: a killed node's workers end at
+# once, but Ray declares the node dead only once its health checks have failed.
+NODE_VERDICT_SECONDS = 10.0
 
 
 class RayProcess:
@@ -128,7 +131,7 @@ class RayProcess:
                 )
             except ActorUnavailableError:
                 # Unreachable for now (its node may come back, or be declared dead): ask again.
-                if self._node_is_dead():
+                if _is_node_dead(self._ref):
                     self._lost = _node_died(self._ref)
                     return None
                 time.sleep(WAIT_SLICE / 4)
@@ -137,20 +140,26 @@ class RayProcess:
                 return None
             except GetTimeoutError:
                 # The node may be gone before Ray has declared it dead: ask again.
-                if self._node_is_dead():
+                if _is_node_dead(self._ref):
                     self._lost = _node_died(self._ref)
                     return None
-
-    def _node_is_dead(self) -> bool:
-        return not any(n["NodeID"] == self._ref.node_id and n["Alive"] for n in ray.nodes())
 
 
 def lost_reason(ref: RayRef, error: BaseException) -> str:
     """Why the actor of ``ref`` is gone: its node died (naming it), or what Ray said."""
-    for node in ray.nodes():
-        if node["NodeID"] == ref.node_id and not node["Alive"]:
-            return _node_died(ref)
-    return f"its Ray actor {ref.actor} on node {ref.host} ended: {str(error).splitlines()[0]}"
+    deadline = time.monotonic() + NODE_VERDICT_SECONDS
+    while not _is_node_dead(ref):
+        if time.monotonic() >= deadline:
+            return (
+                f"its Ray actor {ref.actor} on node {ref.host} ended: {str(error).splitlines()[0]}"
+            )
+        time.sleep(WAIT_SLICE / 4)
+    return _node_died(ref)
+
+
+def _is_node_dead(ref: RayRef) -> bool:
+    """Whether Ray no longer counts ``ref``'s node among the live ones."""
+    return not any(n["NodeID"] == ref.node_id and n["Alive"] for n in ray.nodes())
 
 
 def _node_died(ref: RayRef) -> str:
